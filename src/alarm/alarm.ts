@@ -1,0 +1,65 @@
+/** What the detector decides; formatting (ECS, EVE) happens in the deliver stage. */
+import type { Family } from '../net/address.js';
+import type { PortProtocol } from '../policy/policy.js';
+
+/** Probe kinds as bits, so an alarm summing several probes keeps a mask. */
+export const ProbeKind = { syn: 1, fin: 2, null: 4, xmas: 8 } as const;
+export type ProbeKindName = keyof typeof ProbeKind;
+export const PROBE_KIND_NAMES: readonly ProbeKindName[] = ['syn', 'fin', 'null', 'xmas'];
+
+export type Severity = 'medium' | 'high';
+
+/** Where a probe was seen: a replayed file and packet, or a live interface. */
+export interface ProbeOrigin {
+  /** Index into the run's list of inputs (files, or interfaces when live). */
+  readonly input: number;
+  /** 0-based packet index within that input. */
+  readonly packet: number;
+}
+
+export interface ProbeAlarm {
+  readonly action: 'honeypot-port-probe';
+  /** `first`: raised at the first probe of a key; `follow-up`: the rest of its window. */
+  readonly phase: 'first' | 'follow-up';
+  readonly family: Family;
+  readonly source: Uint8Array;
+  readonly destination: Uint8Array;
+  /** Source port of the alarm's first probe. */
+  readonly sourcePort: number;
+  /** Distinct source ports of the alarm's probes (at most MAX_SOURCE_PORTS). */
+  readonly sourcePorts: readonly number[];
+  /** True when more distinct source ports were seen than listed. */
+  readonly sourcePortsTruncated: boolean;
+  readonly destinationPort: number;
+  readonly protocol: PortProtocol;
+  /** Number of probe packets this alarm covers (and no other alarm covers). */
+  readonly count: number;
+  readonly startMicros: number;
+  readonly endMicros: number;
+  /** ProbeKind bits of the covered probes. */
+  readonly kinds: number;
+  /** OR of the TCP flag bytes of the covered probes. */
+  readonly flags: number;
+  readonly severity: Severity;
+  /** Honeypot ports this source probed while its keys were tracked. */
+  readonly portsTouched: readonly number[];
+  /** At least one covered probe arrived as a fragmented datagram. */
+  readonly reassembled: boolean;
+  readonly origin: ProbeOrigin;
+}
+
+export interface FloodAlarm {
+  readonly action: 'honeypot-flood';
+  readonly phase: 'first' | 'follow-up';
+  readonly destinationPort: number;
+  readonly protocol: PortProtocol;
+  /** Probes to this port that could not be tracked per source. */
+  readonly count: number;
+  readonly startMicros: number;
+  readonly endMicros: number;
+  readonly severity: 'high';
+  /** The tracked-key limit that was reached. */
+  readonly trackedKeyLimit: number;
+}
+
+export type Alarm = ProbeAlarm | FloodAlarm;

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/** honeyport command line: one line per error, exit codes from exit-codes.ts. */
+import { Command, CommanderError, Option } from 'commander';
+import { defaultPolicy, loadPolicyFile } from '../policy/load.js';
+import type { OsType } from '../policy/policy.js';
+import { PolicyError } from '../policy/schema.js';
+import type { ParsedAddress } from '../net/address.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { parseDuration, parsePositiveInt, parseServerAddress } from './parse-options.js';
+import { checkCommand, recommendCommand } from './policy-command.js';
+import { replayCommand } from './replay-command.js';
+import { packageVersion } from './version.js';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  runtime failure (an input could not be read, an output failed)
+  2  bad command line, invalid policy or configuration
+  3  a capture was damaged (alarms up to the damage were still written)`;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('honeyport')
+    .description('Dynamic port honeypot sensor: decoy ports, half-open scan detection, ECS JSON alarms.')
+    .version(packageVersion())
+    .showSuggestionAfterError(true)
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride();
+
+  program
+    .command('replay')
+    .description('replay pcap/pcapng files (optionally gzip-compressed; "-" = stdin) and print the alarms the sensor would have raised, as ECS JSON lines on stdout')
+    .argument('<files...>', 'capture files, replayed as one timeline in the order given')
+    .option('-p, --policy <file>', 'policy file (YAML or JSON); default: the recommended Linux policy')
+    .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
+    .option('-s, --server-address <addr>', 'count only probes to this destination (repeatable; default: any)', collect, [])
+    .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
+    .option('-q, --quiet', 'no run summary on stderr')
+    .option('--no-progress', 'no progress line on a terminal')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(async (files: string[], o: { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; quiet?: boolean; progress: boolean }) => {
+      const windowMicros = parseDuration(o.window, '--window');
+      const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
+      const serverAddresses: ParsedAddress[] = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
+      const policy = o.policy ? await loadPolicyFile(o.policy) : defaultPolicy();
+      setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, serverAddresses, summary: !o.quiet, progress: o.progress }));
+    });
+
+  const policy = program.command('policy').description('print or validate policies');
+  policy
+    .command('recommend')
+    .description("print the recommended policy for a host OS: ports that only the other OS family offers")
+    .addOption(new Option('--os <os>', 'host operating system').choices(['linux', 'windows']).makeOptionMandatory())
+    .option('--name <name>', 'policy name')
+    .action((o: { os: OsType; name?: string }) => {
+      process.stdout.write(recommendCommand(o.os, o.name));
+    });
+  policy
+    .command('check')
+    .description('validate a policy file; prints a summary, or each problem with its field path')
+    .argument('<file>', 'policy file (YAML or JSON)')
+    .action(async (file: string) => {
+      process.stdout.write(`${await checkCommand(file)}\n`);
+    });
+  return program;
+}
+
+function describe(err: unknown): { message: string; code: number } {
+  if (err instanceof CliError) return { message: err.message, code: err.exitCode };
+  if (err instanceof PolicyError) return { message: err.message, code: ExitCode.USAGE };
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.message === 'string') return { message: e.message, code: ExitCode.FAILURE };
+  return { message: `internal error: ${(err as Error)?.stack ?? String(err)}`, code: ExitCode.FAILURE };
+}
+
+async function main(argv: string[]): Promise<number> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // A closed pipe (`| head`) is the reader saying it has enough.
+    process.exit(err.code === 'EPIPE' ? ExitCode.OK : ExitCode.FAILURE);
+  });
+  let exitCode: number = ExitCode.OK;
+  const program = buildProgram((code) => { exitCode = code; });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are exit 0; parse errors were already printed by commander.
+      return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    }
+    const { message, code } = describe(err);
+    process.stderr.write(`honeyport: ${message}\n`);
+    return code;
+  }
+  return exitCode;
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,29 @@
+/** Parsers for command-line values; each throws a CliError naming the option. */
+import { parseAddress, type ParsedAddress } from '../net/address.js';
+import { CliError, ExitCode } from './exit-codes.js';
+
+const UNIT_MICROS: Record<string, number> = { ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
+
+/** "60s", "5m", "1h", "250ms" or bare seconds → microseconds. */
+export function parseDuration(text: string, option: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const micros = m ? Number(m[1]) * UNIT_MICROS[m[2] ?? 's']! : NaN;
+  if (!(micros > 0) || !Number.isFinite(micros)) {
+    throw new CliError(`${option}: "${text}" is not a positive duration (e.g. 60s, 5m, 1h, 500ms)`, ExitCode.USAGE);
+  }
+  return micros;
+}
+
+export function parsePositiveInt(text: string, option: string, max = 1e8): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new CliError(`${option}: "${text}" is not a whole number from 1 to ${max}`, ExitCode.USAGE);
+  }
+  return n;
+}
+
+export function parseServerAddress(text: string, option: string): ParsedAddress {
+  const a = parseAddress(text.trim());
+  if (!a) throw new CliError(`${option}: "${text}" is not an IPv4 or IPv6 address`, ExitCode.USAGE);
+  return a;
+}

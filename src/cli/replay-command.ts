@@ -1,0 +1,71 @@
+/** `honeyport replay`: alarms from pcap/pcapng files, as the sensor would have raised them. */
+import { hostname } from 'node:os';
+import { basename } from 'node:path';
+import { formatEcs, type FormatContext } from '../deliver/format-ecs.js';
+import { LineWriter } from '../deliver/line-writer.js';
+import { replay, type ReplayResult } from '../pipeline/replay.js';
+import type { Policy } from '../policy/policy.js';
+import type { ParsedAddress } from '../net/address.js';
+import { ExitCode } from './exit-codes.js';
+import { Progress } from './progress.js';
+import { packageVersion } from './version.js';
+
+export interface ReplayCommandOptions {
+  readonly files: readonly string[];
+  readonly policy: Policy;
+  readonly windowMicros: number;
+  readonly maxTrackedKeys: number;
+  readonly serverAddresses: readonly ParsedAddress[];
+  readonly summary: boolean;
+  readonly progress: boolean;
+}
+
+function rate(n: number, seconds: number): string {
+  const r = n / Math.max(seconds, 1e-9);
+  return r >= 1e6 ? `${(r / 1e6).toFixed(2)} M` : r >= 1e3 ? `${(r / 1e3).toFixed(1)} k` : r.toFixed(0);
+}
+
+export function summaryLine(r: ReplayResult, alarms: number, floods: number): string {
+  const d = r.decode;
+  return (
+    `honeyport: ${r.files} file${r.files === 1 ? '' : 's'}, ${r.packets} packets in ${r.seconds.toFixed(3)} s ` +
+    `(${rate(r.packets, r.seconds)} packets/s): ${r.detect.probes} probes, ${alarms} alarms` +
+    `${floods ? ` (${floods} flood)` : ''}, ${r.detect.whitelisted} whitelisted, ${d.malformed + d.truncated} malformed, ` +
+    `${d.reassembled} reassembled, ${r.damaged.length} damaged`
+  );
+}
+
+export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
+  const out = new LineWriter(process.stdout);
+  const ctx: FormatContext = {
+    ruleName: o.policy.name,
+    observer: { hostname: hostname(), version: packageVersion() },
+    inputs: o.files.map((f) => (f === '-' ? 'stdin' : basename(f))),
+    mode: 'replay',
+  };
+  let floods = 0;
+  const progress = new Progress();
+  const result = await replay({
+    files: o.files,
+    policy: o.policy,
+    windowMicros: o.windowMicros,
+    maxTrackedKeys: o.maxTrackedKeys,
+    serverAddresses: o.serverAddresses,
+    onAlarm: (alarm) => {
+      if (alarm.action === 'honeypot-flood') floods++;
+      out.write(formatEcs(alarm, ctx));
+    },
+    afterBatch: () => (out.shouldFlush ? out.flush() : undefined),
+    ...(o.progress && progress.enabled
+      ? {
+          onProgress: (file: string, read: number, total: number | undefined, packets: number) =>
+            progress.update(() => `replay ${basename(file)}: ${total ? `${((100 * read) / total).toFixed(0)}% ` : ''}${packets} packets, ${out.lines} alarms`),
+        }
+      : {}),
+  });
+  await out.flush();
+  progress.clear();
+  for (const err of result.damaged) process.stderr.write(`honeyport: ${err.message}\n`);
+  if (o.summary) process.stderr.write(`${summaryLine(result, out.lines, floods)}\n`);
+  return result.damaged.length > 0 ? ExitCode.DAMAGED_INPUT : ExitCode.OK;
+}

@@ -1,0 +1,376 @@
+/**
+ * From TCP segments to alarm decisions: policy port and protocol, server
+ * address, whitelist, probe kind, then deduplication per
+ * (source, destination, port, protocol) over a window:
+ *  - the first probe of a key raises an alarm at once;
+ *  - further probes in the window are summed into one follow-up alarm when
+ *    the window closes; the key is then forgotten.
+ * Every probe is counted by exactly one alarm. State is bounded: when the key
+ * table is full, probes of new keys are summed per port into flood alarms.
+ * Time is whatever the caller says (packet time in replay, clock when live).
+ */
+import type { Alarm, ProbeOrigin, Severity } from '../alarm/alarm.js';
+import type { TcpSegment } from '../decode/segment.js';
+import type { ParsedAddress } from '../net/address.js';
+import type { Policy } from '../policy/policy.js';
+import { KeyTable } from './key-table.js';
+import { PortTable, probeKindOf } from './probe-classifier.js';
+import { Whitelist } from './whitelist.js';
+
+export const MAX_SOURCE_PORTS = 8;
+const KEY_WORDS = 9; // src (4) + dst (4) + port<<8|family
+const SOURCE_WORDS = 5; // src (4) + family
+
+export interface DetectorOptions {
+  readonly policy: Policy;
+  readonly windowMicros: number;
+  readonly maxTrackedKeys: number;
+  /** Only probes to these destinations count; empty = any destination. */
+  readonly serverAddresses: readonly ParsedAddress[];
+  readonly onAlarm: (alarm: Alarm) => void;
+  /** Hash seed; random by default (see KeyTable). */
+  readonly seed?: number;
+}
+
+export interface DetectorCounters {
+  segments: number;
+  probes: number;
+  whitelisted: number;
+  otherDestination: number;
+  alarms: number;
+  floodProbes: number;
+}
+
+function loadWord(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function popcount16(v: number): number {
+  let n = 0;
+  for (; v; v &= v - 1) n++;
+  return n;
+}
+
+function storeAddress(words: Uint32Array, base: number, out: Uint8Array): void {
+  for (let k = 0; k < 4; k++) {
+    const w = words[base + k]!;
+    out[k * 4] = w >>> 24;
+    out[k * 4 + 1] = (w >>> 16) & 0xff;
+    out[k * 4 + 2] = (w >>> 8) & 0xff;
+    out[k * 4 + 3] = w & 0xff;
+  }
+}
+
+export class Detector {
+  readonly counters: DetectorCounters = { segments: 0, probes: 0, whitelisted: 0, otherDestination: 0, alarms: 0, floodProbes: 0 };
+  private readonly ports: PortTable;
+  private readonly whitelist: Whitelist;
+  private readonly servers: readonly ParsedAddress[];
+  private readonly window: number;
+  private readonly emit: (alarm: Alarm) => void;
+  private clock = -Infinity;
+
+  // Per key entry (index from `keys`).
+  private readonly keys: KeyTable;
+  private readonly windowStart: Float64Array;
+  private readonly pending: Uint32Array;
+  private readonly pendFirst: Float64Array;
+  private readonly pendLast: Float64Array;
+  private readonly pendKinds: Uint8Array;
+  private readonly pendFlags: Uint8Array;
+  private readonly pendReassembled: Uint8Array;
+  private readonly pendPorts: Uint16Array;
+  private readonly pendPortCount: Uint8Array;
+  private readonly pendInput: Int32Array;
+  private readonly pendPacket: Float64Array;
+  private readonly keySource: Int32Array;
+  private readonly keyPortIndex: Uint8Array;
+  // Keys in window-start order: windows have one length, so this is expiry order.
+  private readonly fifo: Int32Array;
+  private fifoHead = 0;
+  private fifoLength = 0;
+
+  // Per source: which honeypot ports it touched while any of its keys lives.
+  private readonly sources: KeyTable;
+  private readonly sourcePorts: Uint16Array;
+  private readonly sourceRefs: Uint32Array;
+
+  // Per policy port: probes that found the key table full.
+  private readonly floodStart: Float64Array;
+  private readonly floodFirst: Float64Array;
+  private readonly floodLast: Float64Array;
+  private readonly floodPending: Float64Array;
+  private readonly floodActive: Uint8Array;
+
+  constructor(private readonly options: DetectorOptions) {
+    const { policy, maxTrackedKeys: n } = options;
+    if (!(options.windowMicros > 0)) throw new RangeError('window must be positive');
+    this.ports = new PortTable(policy);
+    this.whitelist = new Whitelist(policy.whitelist);
+    this.servers = options.serverAddresses;
+    this.window = options.windowMicros;
+    this.emit = options.onAlarm;
+    const seed = options.seed ?? ((Math.random() * 0x100000000) >>> 0);
+    this.keys = new KeyTable(n, KEY_WORDS, seed);
+    this.windowStart = new Float64Array(n);
+    this.pending = new Uint32Array(n);
+    this.pendFirst = new Float64Array(n);
+    this.pendLast = new Float64Array(n);
+    this.pendKinds = new Uint8Array(n);
+    this.pendFlags = new Uint8Array(n);
+    this.pendReassembled = new Uint8Array(n);
+    this.pendPorts = new Uint16Array(n * MAX_SOURCE_PORTS);
+    this.pendPortCount = new Uint8Array(n);
+    this.pendInput = new Int32Array(n);
+    this.pendPacket = new Float64Array(n);
+    this.keySource = new Int32Array(n);
+    this.keyPortIndex = new Uint8Array(n);
+    this.fifo = new Int32Array(n);
+    this.sources = new KeyTable(n, SOURCE_WORDS, seed ^ 0x5bd1e995);
+    this.sourcePorts = new Uint16Array(n);
+    this.sourceRefs = new Uint32Array(n);
+    const p = policy.ports.length;
+    this.floodStart = new Float64Array(p);
+    this.floodFirst = new Float64Array(p);
+    this.floodLast = new Float64Array(p);
+    this.floodPending = new Float64Array(p);
+    this.floodActive = new Uint8Array(p);
+  }
+
+  get trackedKeys(): number {
+    return this.keys.size;
+  }
+
+  /** Looks at one decoded segment seen at `tsMicros`; may raise alarms. */
+  observe(seg: TcpSegment, input: number, packet: number): void {
+    this.counters.segments++;
+    const portIndex = this.ports.lookup(seg.dstPort, seg.family);
+    if (portIndex < 0) return;
+    const kind = probeKindOf(seg.flags);
+    if (kind === 0) return;
+    if (this.servers.length > 0 && !this.isServer(seg)) {
+      this.counters.otherDestination++;
+      return;
+    }
+    if (this.whitelist.size > 0 && this.whitelist.contains(seg.family, seg.src)) {
+      this.counters.whitelisted++;
+      return;
+    }
+    this.counters.probes++;
+    const ts = seg.tsMicros;
+    this.advance(ts);
+    const now = this.clock;
+
+    const probe = this.keys.probe;
+    for (let k = 0; k < 4; k++) {
+      probe[k] = loadWord(seg.src, k * 4);
+      probe[4 + k] = loadWord(seg.dst, k * 4);
+    }
+    probe[8] = (seg.dstPort << 8) | seg.family;
+    let e = this.keys.find();
+    if (e >= 0) {
+      this.addPending(e, seg, kind, ts, input, packet);
+      return;
+    }
+    e = this.keys.insert();
+    if (e < 0) {
+      this.floodProbe(portIndex, ts, now);
+      return;
+    }
+    const s = this.trackSource(seg, portIndex);
+    this.keySource[e] = s;
+    this.keyPortIndex[e] = portIndex;
+    this.windowStart[e] = now;
+    this.pending[e] = 0;
+    this.pendKinds[e] = 0;
+    this.pendFlags[e] = 0;
+    this.pendReassembled[e] = 0;
+    this.pendPortCount[e] = 0;
+    this.fifo[(this.fifoHead + this.fifoLength++) % this.fifo.length] = e;
+
+    const touched = this.sourcePorts[s]!;
+    this.raise(e, 'first', {
+      count: 1,
+      start: ts,
+      end: ts,
+      kinds: kind,
+      flags: seg.flags,
+      reassembled: seg.reassembled,
+      sourcePorts: [seg.srcPort],
+      truncated: false,
+      severity: popcount16(touched) >= 2 ? 'high' : 'medium',
+      origin: { input, packet },
+    });
+  }
+
+  /** Moves time forward to `nowMicros`, closing windows that ended. */
+  advance(nowMicros: number): void {
+    if (nowMicros > this.clock) this.clock = nowMicros;
+    const limit = this.clock - this.window;
+    while (this.fifoLength > 0) {
+      const e = this.fifo[this.fifoHead]!;
+      if (this.windowStart[e]! > limit) break;
+      this.closeKey(e);
+    }
+    for (let i = 0; i < this.floodActive.length; i++) {
+      if (this.floodActive[i] && this.floodStart[i]! <= limit) this.closeFlood(i);
+    }
+  }
+
+  /** Closes every open window (end of replay, shutdown). */
+  flush(): void {
+    while (this.fifoLength > 0) this.closeKey(this.fifo[this.fifoHead]!);
+    for (let i = 0; i < this.floodActive.length; i++) if (this.floodActive[i]) this.closeFlood(i);
+  }
+
+  private isServer(seg: TcpSegment): boolean {
+    const width = seg.family === 4 ? 4 : 16;
+    outer: for (const server of this.servers) {
+      if (server.family !== seg.family) continue;
+      for (let i = 0; i < width; i++) if (server.bytes[i] !== seg.dst[i]) continue outer;
+      return true;
+    }
+    return false;
+  }
+
+  private addPending(e: number, seg: TcpSegment, kind: number, ts: number, input: number, packet: number): void {
+    const n = this.pending[e]!;
+    if (n === 0) {
+      this.pendFirst[e] = ts;
+      this.pendInput[e] = input;
+      this.pendPacket[e] = packet;
+    }
+    this.pending[e] = n + 1;
+    if (ts > this.pendLast[e]! || n === 0) this.pendLast[e] = ts;
+    this.pendKinds[e]! |= kind;
+    this.pendFlags[e]! |= seg.flags;
+    if (seg.reassembled) this.pendReassembled[e] = 1;
+    const base = e * MAX_SOURCE_PORTS;
+    const have = this.pendPortCount[e]!;
+    const stored = Math.min(have, MAX_SOURCE_PORTS);
+    for (let i = 0; i < stored; i++) if (this.pendPorts[base + i] === seg.srcPort) return;
+    if (have < MAX_SOURCE_PORTS) this.pendPorts[base + have] = seg.srcPort;
+    if (have <= MAX_SOURCE_PORTS) this.pendPortCount[e] = have + 1; // MAX+1 marks "more"
+  }
+
+  private trackSource(seg: TcpSegment, portIndex: number): number {
+    const probe = this.sources.probe;
+    for (let k = 0; k < 4; k++) probe[k] = this.keys.probe[k]!;
+    probe[4] = seg.family;
+    let s = this.sources.find();
+    if (s < 0) {
+      // Cannot fail: every source owns at least one key and both tables have the same capacity.
+      s = this.sources.insert();
+      this.sourcePorts[s] = 0;
+      this.sourceRefs[s] = 0;
+    }
+    this.sourcePorts[s]! |= 1 << portIndex;
+    this.sourceRefs[s]!++;
+    return s;
+  }
+
+  private closeKey(e: number): void {
+    this.fifoHead = (this.fifoHead + 1) % this.fifo.length;
+    this.fifoLength--;
+    const n = this.pending[e]!;
+    if (n > 0) {
+      const have = this.pendPortCount[e]!;
+      const ports = Array.from(this.pendPorts.subarray(e * MAX_SOURCE_PORTS, e * MAX_SOURCE_PORTS + Math.min(have, MAX_SOURCE_PORTS)));
+      this.raise(e, 'follow-up', {
+        count: n,
+        start: this.pendFirst[e]!,
+        end: this.pendLast[e]!,
+        kinds: this.pendKinds[e]!,
+        flags: this.pendFlags[e]!,
+        reassembled: this.pendReassembled[e] === 1,
+        sourcePorts: ports,
+        truncated: have > MAX_SOURCE_PORTS,
+        severity: 'high',
+        origin: { input: this.pendInput[e]!, packet: this.pendPacket[e]! },
+      });
+    }
+    const s = this.keySource[e]!;
+    if (--this.sourceRefs[s]! === 0) this.sources.remove(s);
+    this.keys.remove(e);
+  }
+
+  private raise(
+    e: number,
+    phase: 'first' | 'follow-up',
+    a: {
+      count: number; start: number; end: number; kinds: number; flags: number; reassembled: boolean;
+      sourcePorts: number[]; truncated: boolean; severity: Severity; origin: ProbeOrigin;
+    },
+  ): void {
+    const keyBase = e * KEY_WORDS;
+    const words = this.keys.keys;
+    const family = (words[keyBase + 8]! & 0xff) as 4 | 6;
+    const source = new Uint8Array(16);
+    const destination = new Uint8Array(16);
+    storeAddress(words, keyBase, source);
+    storeAddress(words, keyBase + 4, destination);
+    const portIndex = this.keyPortIndex[e]!;
+    const mask = this.sourcePorts[this.keySource[e]!]!;
+    const portsTouched: number[] = [];
+    this.options.policy.ports.forEach((p, i) => { if (mask & (1 << i)) portsTouched.push(p.port); });
+    const policyPort = this.options.policy.ports[portIndex]!;
+    this.counters.alarms++;
+    this.emit({
+      action: 'honeypot-port-probe',
+      phase,
+      family,
+      source,
+      destination,
+      sourcePort: a.sourcePorts[0] ?? 0,
+      sourcePorts: a.sourcePorts,
+      sourcePortsTruncated: a.truncated,
+      destinationPort: policyPort.port,
+      protocol: policyPort.protocol,
+      count: a.count,
+      startMicros: a.start,
+      endMicros: a.end,
+      kinds: a.kinds,
+      flags: a.flags,
+      severity: a.severity,
+      portsTouched,
+      reassembled: a.reassembled,
+      origin: a.origin,
+    });
+  }
+
+  private floodProbe(i: number, ts: number, now: number): void {
+    this.counters.floodProbes++;
+    if (this.floodActive[i]) {
+      this.floodPending[i]!++;
+      if (ts > this.floodLast[i]! || this.floodPending[i] === 1) this.floodLast[i] = ts;
+      if (this.floodPending[i] === 1) this.floodFirst[i] = ts;
+      return;
+    }
+    this.floodActive[i] = 1;
+    this.floodStart[i] = now;
+    this.floodPending[i] = 0;
+    this.emitFlood(i, 'first', 1, ts, ts);
+  }
+
+  private closeFlood(i: number): void {
+    this.floodActive[i] = 0;
+    const n = this.floodPending[i]!;
+    if (n > 0) this.emitFlood(i, 'follow-up', n, this.floodFirst[i]!, this.floodLast[i]!);
+  }
+
+  private emitFlood(i: number, phase: 'first' | 'follow-up', count: number, start: number, end: number): void {
+    const port = this.options.policy.ports[i]!;
+    this.counters.alarms++;
+    this.emit({
+      action: 'honeypot-flood',
+      phase,
+      destinationPort: port.port,
+      protocol: port.protocol,
+      count,
+      startMicros: start,
+      endMicros: end,
+      severity: 'high',
+      trackedKeyLimit: this.options.maxTrackedKeys,
+    });
+  }
+}

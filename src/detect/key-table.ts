@@ -1,0 +1,119 @@
+/**
+ * A fixed-capacity hash table of fixed-width keys (Uint32 words) that hands
+ * out dense entry indices, so callers keep per-entry state in typed arrays.
+ * Open addressing with linear probing and backward-shift deletion; nothing
+ * is allocated after construction. The hash is seeded per instance so that
+ * spoofed sources cannot be chosen to collide (hash flooding).
+ */
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export class KeyTable {
+  /** Scratch key: fill words 0..width-1, then call find() or insert(). */
+  readonly probe: Uint32Array;
+  /** Entry keys, `width` words per entry. */
+  readonly keys: Uint32Array;
+  private readonly hashes: Uint32Array;
+  private readonly slots: Int32Array; // entry index + 1; 0 = empty
+  private readonly mask: number;
+  private readonly freeList: Int32Array;
+  private freeTop: number;
+  private count = 0;
+
+  constructor(readonly capacity: number, readonly width: number, private readonly seed: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
+    let tableSize = 1;
+    while (tableSize < capacity * 2) tableSize <<= 1; // load factor <= 0.5
+    this.mask = tableSize - 1;
+    this.slots = new Int32Array(tableSize);
+    this.probe = new Uint32Array(width);
+    this.keys = new Uint32Array(capacity * width);
+    this.hashes = new Uint32Array(capacity);
+    this.freeList = new Int32Array(capacity);
+    for (let i = 0; i < capacity; i++) this.freeList[i] = capacity - 1 - i;
+    this.freeTop = capacity;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get full(): boolean {
+    return this.freeTop === 0;
+  }
+
+  private hashProbe(): number {
+    let h = this.seed;
+    for (let i = 0; i < this.width; i++) h = mix(h, this.probe[i]!);
+    return finish(h ^ this.width);
+  }
+
+  private equalsProbe(entry: number): boolean {
+    const base = entry * this.width;
+    for (let i = 0; i < this.width; i++) if (this.keys[base + i] !== this.probe[i]) return false;
+    return true;
+  }
+
+  /** Entry index of the probe key, or -1. */
+  find(): number {
+    const h = this.hashProbe();
+    for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
+      const e = this.slots[s]! - 1;
+      if (e < 0) return -1;
+      if (this.hashes[e] === h && this.equalsProbe(e)) return e;
+    }
+  }
+
+  /** Adds the probe key (which must not be present); -1 when the table is full. */
+  insert(): number {
+    if (this.freeTop === 0) return -1;
+    const e = this.freeList[--this.freeTop]!;
+    const h = this.hashProbe();
+    this.hashes[e] = h;
+    this.keys.set(this.probe, e * this.width);
+    let s = h & this.mask;
+    while (this.slots[s] !== 0) s = (s + 1) & this.mask;
+    this.slots[s] = e + 1;
+    this.count++;
+    return e;
+  }
+
+  remove(entry: number): void {
+    const mask = this.mask;
+    let s = this.hashes[entry]! & mask;
+    while (this.slots[s] !== entry + 1) {
+      if (this.slots[s] === 0) throw new Error(`KeyTable.remove: entry ${entry} is not in the table`);
+      s = (s + 1) & mask;
+    }
+    // Backward shift: pull later members of the probe run into the hole so
+    // lookups never need tombstones.
+    let hole = s;
+    for (let j = (hole + 1) & mask; this.slots[j] !== 0; j = (j + 1) & mask) {
+      const home = this.hashes[this.slots[j]! - 1]! & mask;
+      const distHole = (hole - home) & mask;
+      const distJ = (j - home) & mask;
+      if (distHole <= distJ) {
+        this.slots[hole] = this.slots[j]!;
+        hole = j;
+      }
+    }
+    this.slots[hole] = 0;
+    this.freeList[this.freeTop++] = entry;
+    this.count--;
+  }
+}

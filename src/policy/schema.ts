@@ -1,0 +1,105 @@
+/**
+ * The policy file's schema (zod) and its translation into a `Policy`.
+ * Errors name the field path and the problem, one per line:
+ *   ports[3].protocol: must be "tcp" or "tcp6"
+ */
+import { z } from 'zod';
+import { parseAddressRange } from '../net/address-range.js';
+import { MAX_PORTS, type Policy } from './policy.js';
+import { RECOMMENDED_PORTS, defaultPolicyName } from './recommended.js';
+
+const portEntry = z.strictObject({
+  port: z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be between 1 and 65535' })
+    .max(65535, { error: 'must be between 1 and 65535' }),
+  protocol: z.enum(['tcp', 'tcp6'], { error: 'must be "tcp" or "tcp6"' }),
+});
+
+const whitelistEntry = z.string({ error: 'must be an address, CIDR or range (a string)' }).superRefine((value, ctx) => {
+  const parsed = parseAddressRange(value);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
+});
+
+/**
+ * `ports: recommended` is replaced by the OS type's set before validation, so
+ * that a bad port list reports its own field paths (a union would hide them).
+ */
+function expandRecommended(doc: unknown): unknown {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return doc;
+  const d = doc as Record<string, unknown>;
+  if (d.ports !== 'recommended') return doc;
+  const os = d.os === 'windows' ? 'windows' : 'linux'; // a bad os is reported on its own
+  return { ...d, ports: RECOMMENDED_PORTS[os].map((p) => ({ ...p })) };
+}
+
+const policyObject = z
+  .strictObject({
+    name: z
+      .string({ error: 'must be a string' })
+      .min(1, { error: 'must not be empty' })
+      .max(128, { error: 'must be at most 128 characters' })
+      .regex(/^[\w.@:+-]+$/, { error: 'may contain only letters, digits and _ . @ : + -' })
+      .optional(),
+    os: z.enum(['linux', 'windows'], { error: 'must be "linux" or "windows"' }),
+    ports: z
+      .array(portEntry, { error: 'must be a list of {port, protocol} or "recommended"' })
+      .min(1, { error: 'must list at least one port' })
+      .max(MAX_PORTS, { error: `must list at most ${MAX_PORTS} ports` }),
+    whitelist: z.array(whitelistEntry, { error: 'must be a list of addresses, CIDRs or ranges' }).default([]),
+  })
+  .superRefine((policy, ctx) => {
+    if (!Array.isArray(policy.ports)) return;
+    const seen = new Map<number, number>();
+    policy.ports.forEach((entry, i) => {
+      const first = seen.get(entry.port);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ports', i, 'port'],
+          message: `port ${entry.port} is already listed at ports[${first}] (a port is bound to exactly one protocol)`,
+        });
+      } else seen.set(entry.port, i);
+    });
+  });
+
+export const policySchema = z.preprocess(expandRecommended, policyObject);
+
+export class PolicyError extends Error {
+  constructor(readonly source: string, readonly problems: readonly string[]) {
+    super(`${source}: invalid policy: ${problems.join('; ')}`);
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(policy)' : out;
+}
+
+/** Validates a parsed YAML/JSON document; `source` names it in errors. */
+export function parsePolicy(doc: unknown, source: string): Policy {
+  const result = policySchema.safeParse(doc);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      // Unknown keys come as one issue on the parent; name each key instead.
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`).join('; ');
+      }
+      return `${formatPath(issue.path)}: ${issue.message}`;
+    });
+    throw new PolicyError(source, problems);
+  }
+  const input = result.data;
+  const ports = input.ports;
+  return {
+    name: input.name ?? defaultPolicyName(input.os),
+    os: input.os,
+    ports: [...ports].sort((a, b) => a.port - b.port).map((p) => ({ port: p.port, protocol: p.protocol })),
+    whitelist: input.whitelist.map((w) => w.trim()),
+  };
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
+import { ProbeKind } from '../../src/alarm/alarm.js';
+import { TcpFlag, TcpSegment } from '../../src/decode/segment.js';
+import { Detector, type DetectorOptions } from '../../src/detect/detector.js';
+import { formatAddress, parseAddress } from '../../src/net/address.js';
+import type { Policy } from '../../src/policy/policy.js';
+
+const policy: Policy = {
+  name: 'test',
+  os: 'linux',
+  ports: [{ port: 135, protocol: 'tcp' }, { port: 445, protocol: 'tcp' }, { port: 5985, protocol: 'tcp6' }],
+  whitelist: ['198.18.0.3', 'fd00:18::3/128'],
+};
+const S = 1e6;
+
+function seg(src: string, dst: string, dport: number, flags: number, ts: number, sport = 40000): TcpSegment {
+  const s = new TcpSegment();
+  const a = parseAddress(src)!;
+  const b = parseAddress(dst)!;
+  s.family = a.family;
+  s.src.set(a.bytes);
+  s.dst.set(b.bytes);
+  s.srcPort = sport;
+  s.dstPort = dport;
+  s.flags = flags;
+  s.tsMicros = ts;
+  return s;
+}
+
+function detector(extra: Partial<DetectorOptions> = {}): { d: Detector; alarms: Alarm[] } {
+  const alarms: Alarm[] = [];
+  const d = new Detector({ policy, windowMicros: 60 * S, maxTrackedKeys: 1000, serverAddresses: [], onAlarm: (a) => alarms.push(a), seed: 1, ...extra });
+  return { d, alarms };
+}
+const probes = (alarms: Alarm[]): ProbeAlarm[] => alarms.filter((a): a is ProbeAlarm => a.action === 'honeypot-port-probe');
+
+describe('detector', () => {
+  it('classifies probe kinds and ignores non-probes', () => {
+    const { d, alarms } = detector();
+    const cases: Array<[number, number]> = [
+      [TcpFlag.SYN, ProbeKind.syn],
+      [TcpFlag.SYN | TcpFlag.ECE | TcpFlag.CWR, ProbeKind.syn],
+      [TcpFlag.SYN | TcpFlag.FIN, ProbeKind.syn],
+      [TcpFlag.SYN | TcpFlag.RST, ProbeKind.syn],
+      [TcpFlag.FIN, ProbeKind.fin],
+      [0, ProbeKind.null],
+      [TcpFlag.FIN | TcpFlag.PSH | TcpFlag.URG, ProbeKind.xmas],
+      [TcpFlag.FIN | TcpFlag.PSH | TcpFlag.URG | TcpFlag.ECE, ProbeKind.xmas],
+    ];
+    cases.forEach(([flags], i) => d.observe(seg(`198.18.1.${i + 1}`, '198.18.0.2', 445, flags, i), 0, i));
+    for (const flags of [TcpFlag.SYN | TcpFlag.ACK, TcpFlag.ACK, TcpFlag.RST, TcpFlag.RST | TcpFlag.ACK, TcpFlag.FIN | TcpFlag.ACK, TcpFlag.PSH | TcpFlag.ACK]) {
+      d.observe(seg('198.18.2.1', '198.18.0.2', 445, flags, 100), 0, 100);
+    }
+    d.observe(seg('198.18.2.1', '198.18.0.2', 22, TcpFlag.SYN, 100), 0, 100); // not a policy port
+    d.observe(seg('fd00:18::1', 'fd00:18::2', 445, TcpFlag.SYN, 100), 0, 100); // 445 is tcp (IPv4) only
+    d.observe(seg('198.18.2.1', '198.18.0.2', 5985, TcpFlag.SYN, 100), 0, 100); // 5985 is tcp6 only
+    d.flush();
+    assert.deepEqual(probes(alarms).map((a) => a.kinds), cases.map(([, k]) => k));
+    assert.equal(d.counters.probes, cases.length);
+  });
+
+  it('raises the first probe at once and sums the rest into one follow-up when the window closes', () => {
+    const { d, alarms } = detector();
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S, 1000), 0, 0);
+    assert.equal(alarms.length, 1);
+    assert.equal((alarms[0] as ProbeAlarm).phase, 'first');
+    assert.equal((alarms[0] as ProbeAlarm).severity, 'medium');
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 11 * S, 1001), 0, 1);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.FIN, 12 * S, 1001), 0, 2);
+    d.advance(69.9 * S);
+    assert.equal(alarms.length, 1, 'window still open');
+    d.advance(70 * S);
+    assert.equal(alarms.length, 2);
+    const f = alarms[1] as ProbeAlarm;
+    assert.equal(f.phase, 'follow-up');
+    assert.equal(f.count, 2);
+    assert.equal(f.severity, 'high');
+    assert.equal(f.kinds, ProbeKind.syn | ProbeKind.fin);
+    assert.deepEqual(f.sourcePorts, [1001]);
+    assert.equal(f.startMicros, 11 * S);
+    assert.equal(f.endMicros, 12 * S);
+    assert.equal(f.origin.packet, 1);
+    // after the window the key starts over with a fresh first alarm
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 80 * S), 0, 3);
+    assert.equal((alarms[2] as ProbeAlarm).phase, 'first');
+    assert.equal(d.trackedKeys, 1);
+  });
+
+  it('a window with a single probe raises no follow-up', () => {
+    const { d, alarms } = detector();
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 0), 0, 0);
+    d.advance(1000 * S);
+    d.flush();
+    assert.equal(alarms.length, 1);
+    assert.equal(d.trackedKeys, 0);
+  });
+
+  it('marks a source touching two honeypot ports high, and forgets it with its keys', () => {
+    const { d, alarms } = detector();
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 0), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1), 0, 1);
+    const [a, b] = probes(alarms);
+    assert.equal(a!.severity, 'medium');
+    assert.equal(b!.severity, 'high');
+    assert.deepEqual(b!.portsTouched, [135, 445]);
+    d.advance(200 * S);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 200 * S), 0, 2);
+    assert.equal(probes(alarms)[2]!.severity, 'medium');
+    assert.deepEqual(probes(alarms)[2]!.portsTouched, [445]);
+  });
+
+  it('skips whitelisted sources (including IPv4-mapped) and other destinations', () => {
+    const server = parseAddress('198.18.0.2')!;
+    const { d, alarms } = detector({ serverAddresses: [server, parseAddress('fd00:18::2')!] });
+    d.observe(seg('198.18.0.3', '198.18.0.2', 445, TcpFlag.SYN, 0), 0, 0);
+    d.observe(seg('::ffff:198.18.0.3', 'fd00:18::2', 5985, TcpFlag.SYN, 0), 0, 1);
+    d.observe(seg('fd00:18::3', 'fd00:18::2', 5985, TcpFlag.SYN, 0), 0, 2);
+    d.observe(seg('198.18.0.1', '198.18.0.9', 445, TcpFlag.SYN, 0), 0, 3);
+    d.observe(seg('::ffff:198.18.0.4', 'fd00:18::2', 5985, TcpFlag.SYN, 0), 0, 4);
+    assert.equal(d.counters.whitelisted, 3);
+    assert.equal(d.counters.otherDestination, 1);
+    assert.equal(alarms.length, 1);
+    assert.equal(formatAddress(6, (alarms[0] as ProbeAlarm).source), '::ffff:198.18.0.4');
+  });
+
+  it('sums untracked probes into flood alarms when the key table is full', () => {
+    const { d, alarms } = detector({ maxTrackedKeys: 10 });
+    for (let i = 0; i < 100; i++) d.observe(seg(`198.18.1.${i}`, '198.18.0.2', 445, TcpFlag.SYN, i), 0, i);
+    const flood = alarms.filter((a) => a.action === 'honeypot-flood');
+    assert.equal(probes(alarms).length, 10);
+    assert.equal(flood.length, 1);
+    d.flush();
+    const flood2 = alarms.filter((a) => a.action === 'honeypot-flood');
+    assert.equal(flood2.length, 2);
+    assert.equal(flood2.reduce((n, a) => n + a.count, 0), 90);
+    assert.equal(d.counters.floodProbes, 90);
+  });
+
+  it('every probe is counted by exactly one alarm (random streams, small table)', () => {
+    let seed = 99;
+    const rnd = (n: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % n);
+    for (const cap of [5, 50, 5000]) {
+      const { d, alarms } = detector({ maxTrackedKeys: cap, windowMicros: 5 * S });
+      const perKey = new Map<string, number>();
+      let floodExpected = 0;
+      let t = 0;
+      for (let i = 0; i < 20000; i++) {
+        t += rnd(3000);
+        const v6 = rnd(4) === 0;
+        const src = v6 ? `fd00:18::${rnd(30).toString(16)}` : `198.18.7.${rnd(30)}`;
+        const dst = v6 ? 'fd00:18::2' : '198.18.0.2';
+        const port = v6 ? 5985 : [135, 445][rnd(2)]!;
+        const before = d.counters.floodProbes;
+        d.observe(seg(src, dst, port, TcpFlag.SYN, t), 0, i);
+        if (d.counters.floodProbes > before) floodExpected++;
+        else perKey.set(`${src}|${port}`, (perKey.get(`${src}|${port}`) ?? 0) + 1);
+      }
+      d.flush();
+      const got = new Map<string, number>();
+      let floodGot = 0;
+      for (const a of alarms) {
+        if (a.action === 'honeypot-flood') { floodGot += a.count; continue; }
+        const k = `${formatAddress(a.family, a.source)}|${a.destinationPort}`;
+        got.set(k, (got.get(k) ?? 0) + a.count);
+      }
+      assert.deepEqual(got, perKey, `capacity ${cap}`);
+      assert.equal(floodGot, floodExpected);
+      assert.equal(d.trackedKeys, 0);
+    }
+  });
+});
