@@ -1,0 +1,50 @@
+/**
+ * `npm run bench`: honeyport replay against tcpdump's filter pass and
+ * pcap-parser over the same generated capture, in one run.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateBenchCapture } from './generate-capture.js';
+import { measure, type Measurement } from './measure.js';
+
+const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
+const DEFAULT_PORTS = [88, 135, 139, 445, 1433, 3389, 5985, 5986];
+const here = fileURLToPath(new URL('.', import.meta.url));
+const cli = join(here, '../../src/cli/main.js');
+
+/** The kernel-filter equivalent of the default policy, as a tcpdump expression. */
+function tcpdumpFilter(): string {
+  const ports = DEFAULT_PORTS.map((p) => `dst port ${p}`).join(' or ');
+  const flags = '((tcp[13] & 0x12) == 0x02 or (tcp[13] & 0x3f) == 0x01 or (tcp[13] & 0x3f) == 0 or (tcp[13] & 0x3f) == 0x29)';
+  return `(ip and tcp and (${ports}) and ${flags}) or (ip and (ip[6:2] & 0x3fff) != 0)`;
+}
+
+function row(name: string, m: Measurement, packets: number, note = ''): string {
+  const rate = packets / m.wallSeconds / 1e6;
+  return `| ${name.padEnd(34)} | ${m.wallSeconds.toFixed(2).padStart(7)} | ${m.cpuSeconds.toFixed(2).padStart(7)} | ${rate.toFixed(2).padStart(8)} | ${m.peakRssMiB.toFixed(0).padStart(8)} | ${note}`;
+}
+
+async function main(): Promise<void> {
+  const file = join(tmpdir(), `honeyport-bench-${PACKETS}.pcap`);
+  if (!existsSync(file)) {
+    process.stderr.write(`bench: generating ${PACKETS} packets into ${file}\n`);
+    await generateBenchCapture(file, PACKETS);
+  }
+  const size = statSync(file).size;
+  process.stdout.write(`\nreplay benchmark: ${PACKETS} packets, ${(size / 2 ** 20).toFixed(0)} MiB classic pcap (${file})\n\n`);
+  process.stdout.write('| tool                               | wall s  | cpu s   | Mpkt/s   | peak MiB | notes\n');
+  process.stdout.write('|------------------------------------|---------|---------|----------|----------|------\n');
+  const hp = measure(process.execPath, [cli, 'replay', '--quiet', '--window', '60s', file]);
+  const alarms = measure(process.execPath, [cli, 'replay', '--quiet', file], false).stdout.split('\n').filter(Boolean).length;
+  process.stdout.write(`${row('honeyport replay (start-up incl.)', hp, PACKETS, `${alarms} alarms`)}\n`);
+  const td = measure('tcpdump', ['-r', file, '-w', '/dev/null', tcpdumpFilter()]);
+  process.stdout.write(`${row('tcpdump -r -w /dev/null <filter>', td, PACKETS)}\n`);
+  const pp = measure(process.execPath, [join(here, 'pcap-parser-count.js'), file]);
+  process.stdout.write(`${row('pcap-parser (read only)', pp, PACKETS)}\n`);
+  const ratio = hp.wallSeconds / td.wallSeconds;
+  process.stdout.write(`\nhoneyport/tcpdump wall-time ratio: ${ratio.toFixed(2)} (target <= 1.00: ${ratio <= 1 ? 'met' : 'NOT met'})\n`);
+}
+
+await main();
