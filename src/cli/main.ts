@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 /** honeyport command line: one line per error, exit codes from exit-codes.ts. */
 import { Command, CommanderError, Option } from 'commander';
-import { defaultPolicy, loadPolicyFile } from '../policy/load.js';
-import type { OsType } from '../policy/policy.js';
-import { PolicyError } from '../policy/schema.js';
+import type { OsType, Policy } from '../policy/policy.js';
+import { PolicyError } from '../policy/policy-error.js';
+import { defaultPolicy } from '../policy/recommended.js';
 import type { ParsedAddress } from '../net/address.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { parseDuration, parsePositiveInt, parseServerAddress } from './parse-options.js';
-import { checkCommand, recommendCommand } from './policy-command.js';
-import { replayCommand } from './replay-command.js';
 import { packageVersion } from './version.js';
+
+/** zod and yaml cost ~100 ms to load: only pay for them when a policy file is read. */
+async function policyFrom(file: string | undefined): Promise<Policy> {
+  if (!file) return defaultPolicy();
+  const { loadPolicyFile } = await import('../policy/load.js');
+  return loadPolicyFile(file);
+}
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -45,7 +50,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       const windowMicros = parseDuration(o.window, '--window');
       const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
       const serverAddresses: ParsedAddress[] = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
-      const policy = o.policy ? await loadPolicyFile(o.policy) : defaultPolicy();
+      const policy = await policyFrom(o.policy);
+      const { replayCommand } = await import('./replay-command.js');
       setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, serverAddresses, summary: !o.quiet, progress: o.progress }));
     });
 
@@ -55,7 +61,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description("print the recommended policy for a host OS: ports that only the other OS family offers")
     .addOption(new Option('--os <os>', 'host operating system').choices(['linux', 'windows']).makeOptionMandatory())
     .option('--name <name>', 'policy name')
-    .action((o: { os: OsType; name?: string }) => {
+    .action(async (o: { os: OsType; name?: string }) => {
+      const { recommendCommand } = await import('./policy-command.js');
       process.stdout.write(recommendCommand(o.os, o.name));
     });
   policy
@@ -63,6 +70,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('validate a policy file; prints a summary, or each problem with its field path')
     .argument('<file>', 'policy file (YAML or JSON)')
     .action(async (file: string) => {
+      const { checkCommand } = await import('./policy-command.js');
       process.stdout.write(`${await checkCommand(file)}\n`);
     });
   return program;

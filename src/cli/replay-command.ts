@@ -30,8 +30,8 @@ export function summaryLine(r: ReplayResult, alarms: number, floods: number): st
   return (
     `honeyport: ${r.files} file${r.files === 1 ? '' : 's'}, ${r.packets} packets in ${r.seconds.toFixed(3)} s ` +
     `(${rate(r.packets, r.seconds)} packets/s): ${r.detect.probes} probes, ${alarms} alarms` +
-    `${floods ? ` (${floods} flood)` : ''}, ${r.detect.whitelisted} whitelisted, ${d.malformed + d.truncated} malformed, ` +
-    `${d.reassembled} reassembled, ${r.damaged.length} damaged`
+    `${floods ? ` (${floods} flood)` : ''}, ${r.detect.whitelisted} whitelisted, ${d.malformed} malformed, ` +
+    `${d.truncated} cut by snap length, ${d.reassembled} reassembled, ${r.damaged.length} damaged`
   );
 }
 

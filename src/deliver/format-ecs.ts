@@ -46,92 +46,88 @@ function eventId(ctx: FormatContext, parts: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-const threat = {
+const THREAT = JSON.stringify({
   framework: 'MITRE ATT&CK',
   tactic: { id: ['TA0007'], name: ['Discovery'], reference: ['https://attack.mitre.org/tactics/TA0007/'] },
   technique: { id: ['T1046'], name: ['Network Service Discovery'], reference: ['https://attack.mitre.org/techniques/T1046/'] },
-};
+});
+const CATEGORY = '"kind":"alert","category":["network","intrusion_detection"],"type":["connection","denied"]';
 
-function observer(ctx: FormatContext): object {
-  return { type: 'honeypot', vendor: 'honeyport', product: 'honeyport', version: ctx.observer.version, hostname: ctx.observer.hostname };
+/**
+ * The parts of a document that do not change within a run, serialised once:
+ * alarms are written as string templates around them, which is several times
+ * faster than building and stringifying an object per alarm.
+ */
+class Fragments {
+  readonly tail: string;
+  readonly ruleName: string;
+  readonly inputs: string[];
+
+  constructor(ctx: FormatContext) {
+    const rule = JSON.stringify({ name: ctx.ruleName, category: 'honeypot', ruleset: 'honeyport' });
+    const obs = JSON.stringify({ type: 'honeypot', vendor: 'honeyport', product: 'honeyport', version: ctx.observer.version, hostname: ctx.observer.hostname });
+    this.tail = `"rule":${rule},"observer":${obs},"threat":${THREAT},"ecs":{"version":"${ECS_VERSION}"}`;
+    this.ruleName = ctx.ruleName;
+    this.inputs = ctx.inputs.map((i) => JSON.stringify(i));
+  }
 }
 
-function probeDocument(a: ProbeAlarm, ctx: FormatContext): object {
+const fragmentCache = new WeakMap<FormatContext, Fragments>();
+
+function fragmentsFor(ctx: FormatContext): Fragments {
+  let f = fragmentCache.get(ctx);
+  if (!f) {
+    f = new Fragments(ctx);
+    fragmentCache.set(ctx, f);
+  }
+  return f;
+}
+
+function stringList(items: readonly string[]): string {
+  return items.length === 0 ? '[]' : `["${items.join('","')}"]`;
+}
+
+function eventFields(action: string, id: string, severity: number, count: number, start: string, end: string): string {
+  return `"event":{${CATEGORY},"action":"${action}","id":"${id}","severity":${severity},"count":${count},"start":"${start}","end":"${end}","dataset":"honeyport.alarm","module":"honeyport"}`;
+}
+
+function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string {
   const src = formatAddress(a.family, a.source);
   const dst = formatAddress(a.family, a.destination);
   const kinds = kindNames(a.kinds);
   const input = ctx.inputs[a.origin.input] ?? '';
+  const inputJson = f.inputs[a.origin.input] ?? '""';
   const what = a.phase === 'first' ? 'probe' : `${a.count} more probes`;
-  return {
-    '@timestamp': isoMicros(a.endMicros),
-    message: `${kinds.join('/').toUpperCase()} ${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}`,
-    event: {
-      kind: 'alert',
-      category: ['network', 'intrusion_detection'],
-      type: ['connection', 'denied'],
-      action: a.action,
-      id: eventId(ctx, `${a.action}|${a.phase}|${input}|${a.origin.packet}|${src}|${dst}|${a.destinationPort}`),
-      severity: SEVERITY_SCORE[a.severity],
-      count: a.count,
-      start: isoMicros(a.startMicros),
-      end: isoMicros(a.endMicros),
-      dataset: 'honeyport.alarm',
-      module: 'honeyport',
-    },
-    source: { ip: src, port: a.sourcePort },
-    destination: { ip: dst, port: a.destinationPort },
-    network: {
-      transport: 'tcp',
-      type: a.family === 4 ? 'ipv4' : 'ipv6',
-      iana_number: '6',
-      community_id: communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort),
-    },
-    rule: { name: ctx.ruleName, category: 'honeypot', ruleset: 'honeyport' },
-    observer: observer(ctx),
-    threat,
-    ecs: { version: ECS_VERSION },
-    honeyport: {
-      alarm: a.phase,
-      severity: a.severity,
-      kinds,
-      tcp_flags: flagNames(a.flags),
-      protocol: a.protocol,
-      source_ports: a.sourcePorts,
-      ...(a.sourcePortsTruncated ? { source_ports_truncated: true } : {}),
-      ports_touched: a.portsTouched,
-      reassembled: a.reassembled,
-      ...(ctx.mode === 'replay' ? { replay: { file: input, packet: a.origin.packet } } : { interface: input }),
-    },
-  };
+  const start = isoMicros(a.startMicros);
+  const end = a.endMicros === a.startMicros ? start : isoMicros(a.endMicros);
+  const id = eventId(ctx, `${a.action}|${a.phase}|${input}|${a.origin.packet}|${src}|${dst}|${a.destinationPort}`);
+  const where = ctx.mode === 'replay' ? `"replay":{"file":${inputJson},"packet":${a.origin.packet}}` : `"interface":${inputJson}`;
+  return (
+    `{"@timestamp":"${end}","message":"${kinds.join('/').toUpperCase()} ${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}",` +
+    `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
+    `"source":{"ip":"${src}","port":${a.sourcePort}},"destination":{"ip":"${dst}","port":${a.destinationPort}},` +
+    `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"},` +
+    `${f.tail},` +
+    `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","kinds":${stringList(kinds)},"tcp_flags":${stringList(flagNames(a.flags))},` +
+    `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
+    `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled},${where}}}`
+  );
 }
 
-function floodDocument(a: FloodAlarm, ctx: FormatContext): object {
-  return {
-    '@timestamp': isoMicros(a.endMicros),
-    message: `flood of ${a.count} probes of honeypot port ${a.destinationPort}/${a.protocol} from more sources than can be tracked (${a.trackedKeyLimit})`,
-    event: {
-      kind: 'alert',
-      category: ['network', 'intrusion_detection'],
-      type: ['connection', 'denied'],
-      action: a.action,
-      id: eventId(ctx, `${a.action}|${a.phase}|${a.destinationPort}|${a.startMicros}`),
-      severity: SEVERITY_SCORE[a.severity],
-      count: a.count,
-      start: isoMicros(a.startMicros),
-      end: isoMicros(a.endMicros),
-      dataset: 'honeyport.alarm',
-      module: 'honeyport',
-    },
-    destination: { port: a.destinationPort },
-    network: { transport: 'tcp', type: a.protocol === 'tcp' ? 'ipv4' : 'ipv6', iana_number: '6' },
-    rule: { name: ctx.ruleName, category: 'honeypot', ruleset: 'honeyport' },
-    observer: observer(ctx),
-    threat,
-    ecs: { version: ECS_VERSION },
-    honeyport: { alarm: a.phase, severity: a.severity, protocol: a.protocol, tracked_key_limit: a.trackedKeyLimit },
-  };
+function floodDocument(a: FloodAlarm, ctx: FormatContext, f: Fragments): string {
+  const start = isoMicros(a.startMicros);
+  const end = isoMicros(a.endMicros);
+  const id = eventId(ctx, `${a.action}|${a.phase}|${a.destinationPort}|${a.startMicros}`);
+  return (
+    `{"@timestamp":"${end}","message":"flood of ${a.count} probes of honeypot port ${a.destinationPort}/${a.protocol} from more sources than can be tracked (${a.trackedKeyLimit})",` +
+    `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
+    `"destination":{"port":${a.destinationPort}},"network":{"transport":"tcp","type":"${a.protocol === 'tcp' ? 'ipv4' : 'ipv6'}","iana_number":"6"},` +
+    `${f.tail},` +
+    `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","protocol":"${a.protocol}","tracked_key_limit":${a.trackedKeyLimit}}}`
+  );
 }
 
 export function formatEcs(alarm: Alarm, ctx: FormatContext): string {
-  return JSON.stringify(alarm.action === 'honeypot-flood' ? floodDocument(alarm, ctx) : probeDocument(alarm, ctx));
+  const f = fragmentsFor(ctx);
+  return alarm.action === 'honeypot-flood' ? floodDocument(alarm, ctx, f) : probeDocument(alarm, ctx, f);
 }

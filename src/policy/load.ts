@@ -1,16 +1,10 @@
 /** Reads a policy from a YAML (or JSON) file, or gives the embedded default. */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { OsType, Policy } from './policy.js';
+import type { Policy } from './policy.js';
 import { PolicyError, parsePolicy } from './schema.js';
-import { RECOMMENDED_PORTS, defaultPolicyName } from './recommended.js';
 
-export function recommendedPolicy(os: OsType): Policy {
-  return { name: defaultPolicyName(os), os, ports: RECOMMENDED_PORTS[os], whitelist: [] };
-}
-
-/** The policy used when no --policy is given. */
-export const defaultPolicy = (): Policy => recommendedPolicy('linux');
+export { defaultPolicy, recommendedPolicy } from './recommended.js';
 
 export function parsePolicyText(text: string, source: string): Policy {
   let doc: unknown;

@@ -3,7 +3,7 @@
  * offers, so that nothing legitimate in the estate ever connects to them on
  * this host. The reasoning per port is in the README ("Recommended ports").
  */
-import type { OsType, ProtectedPort } from './policy.js';
+import type { OsType, Policy, ProtectedPort } from './policy.js';
 
 const tcp = (port: number): ProtectedPort => ({ port, protocol: 'tcp' });
 
@@ -19,3 +19,10 @@ export const RECOMMENDED_PORTS: Readonly<Record<OsType, readonly ProtectedPort[]
 export function defaultPolicyName(os: OsType): string {
   return `honeyport-${os}-recommended`;
 }
+
+export function recommendedPolicy(os: OsType): Policy {
+  return { name: defaultPolicyName(os), os, ports: RECOMMENDED_PORTS[os], whitelist: [] };
+}
+
+/** The policy used when no --policy is given. */
+export const defaultPolicy = (): Policy => recommendedPolicy('linux');

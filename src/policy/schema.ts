@@ -6,7 +6,10 @@
 import { z } from 'zod';
 import { parseAddressRange } from '../net/address-range.js';
 import { MAX_PORTS, type Policy } from './policy.js';
+import { PolicyError } from './policy-error.js';
 import { RECOMMENDED_PORTS, defaultPolicyName } from './recommended.js';
+
+export { PolicyError };
 
 const portEntry = z.strictObject({
   port: z
@@ -66,11 +69,6 @@ const policyObject = z
 
 export const policySchema = z.preprocess(expandRecommended, policyObject);
 
-export class PolicyError extends Error {
-  constructor(readonly source: string, readonly problems: readonly string[]) {
-    super(`${source}: invalid policy: ${problems.join('; ')}`);
-  }
-}
 
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

@@ -96,8 +96,8 @@ export async function generateBenchCapture(path: string, packets: number, seed =
       chunk.writeUInt16BE(0x4000, ip + 6);
       chunk[ip + 8] = 64;
       chunk[ip + 9] = proto;
-      chunk.writeUInt32BE((198 << 24) | (18 << 16) | (src + 256), ip + 12);
-      chunk.writeUInt32BE((198 << 24) | (19 << 16) | 2, ip + 16);
+      chunk.writeUInt32BE(((198 << 24) | (18 << 16) | (src + 256)) >>> 0, ip + 12);
+      chunk.writeUInt32BE(((198 << 24) | (19 << 16) | 2) >>> 0, ip + 16);
       l4at = ip + 20;
     }
     chunk.writeUInt16BE(sport, l4at);
