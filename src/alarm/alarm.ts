@@ -17,6 +17,21 @@ export interface ProbeOrigin {
   readonly packet: number;
 }
 
+/** What the port holder learnt from completed handshakes of an alarm's key. */
+export interface ConnectionSummary {
+  /** Completed handshakes. */
+  connections: number;
+  /** Source port of the first one. */
+  readonly sourcePort: number;
+  /** Bytes the peer sent, over all its connections. */
+  bytes: number;
+  /** The first connection's first bytes, escaped (see ports/escape-bytes). */
+  firstBytes: string;
+  /** Longest connection, milliseconds. */
+  durationMs: number;
+  closedBy: string;
+}
+
 export interface ProbeAlarm {
   readonly action: 'honeypot-port-probe';
   /** `first`: raised at the first probe of a key; `follow-up`: the rest of its window. */
@@ -46,6 +61,8 @@ export interface ProbeAlarm {
   /** At least one covered probe arrived as a fragmented datagram. */
   readonly reassembled: boolean;
   readonly origin: ProbeOrigin;
+  /** Present when handshakes completed on the key (live only). */
+  readonly connection?: ConnectionSummary;
 }
 
 export interface FloodAlarm {

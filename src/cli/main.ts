@@ -55,6 +55,52 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, serverAddresses, summary: !o.quiet, progress: o.progress }));
     });
 
+  program
+    .command('run')
+    .description('run the sensor: hold the policy\'s ports open as decoys, capture probes of them (also half-open SYN scans) and print alarms as ECS JSON lines on stdout; SIGHUP reloads the policy, SIGTERM/SIGINT flush and stop')
+    .option('-p, --policy <file>', 'policy file (YAML or JSON), re-read on SIGHUP; default: the recommended Linux policy')
+    .option('-i, --interface <name>', 'capture on this interface (repeatable; "any" = all)', collect, [])
+    .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
+    .option('-s, --server-address <addr>', 'count only probes to this destination (repeatable; default: any)', collect, [])
+    .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
+    .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
+    .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
+    .option('--allow-public-address', 'run even though the host has a public (globally routable) address')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action(async (o: { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+      const windowMicros = parseDuration(o.window, '--window');
+      const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
+      const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
+      const serverAddresses = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
+      const policy = await policyFrom(o.policy);
+      const { runCommand } = await import('./run-command.js');
+      setExit(await runCommand({
+        policy,
+        policyFile: o.policy,
+        loadPolicy: async (file) => policyFrom(file),
+        interfaces: o.interface.length > 0 ? o.interface : ['any'],
+        windowMicros,
+        maxTrackedKeys,
+        serverAddresses,
+        allowPublicAddress: o.allowPublicAddress === true,
+        stateDir: o.stateDir,
+        ringMiB,
+      }));
+    });
+
+  program
+    .command('status')
+    .description('print the running sensor\'s policy, port statuses, capture counters and alarm counts (JSON)')
+    .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
+    .action(async (o: { stateDir: string }) => {
+      const { queryStatus } = await import('../sensor/control-socket.js');
+      try {
+        process.stdout.write(await queryStatus(o.stateDir));
+      } catch (err) {
+        throw new CliError((err as Error).message, ExitCode.FAILURE);
+      }
+    });
+
   const policy = program.command('policy').description('print or validate policies');
   policy
     .command('recommend')

@@ -97,20 +97,24 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
   const kinds = kindNames(a.kinds);
   const input = ctx.inputs[a.origin.input] ?? '';
   const inputJson = f.inputs[a.origin.input] ?? '""';
-  const what = a.phase === 'first' ? 'probe' : `${a.count} more probes`;
+  const what = a.count === 0 ? 'connection' : a.phase === 'first' ? 'probe' : `${a.count} more probe${a.count === 1 ? '' : 's'}`;
   const start = isoMicros(a.startMicros);
   const end = a.endMicros === a.startMicros ? start : isoMicros(a.endMicros);
   const id = eventId(ctx, `${a.action}|${a.phase}|${input}|${a.origin.packet}|${src}|${dst}|${a.destinationPort}`);
   const where = ctx.mode === 'replay' ? `"replay":{"file":${inputJson},"packet":${a.origin.packet}}` : `"interface":${inputJson}`;
+  const c = a.connection;
+  const connection = c
+    ? `"connection":{"handshake_completed":true,"connections":${c.connections},"bytes":${c.bytes},"first_bytes":${JSON.stringify(c.firstBytes)},"duration_ms":${c.durationMs},"closed_by":${JSON.stringify(c.closedBy)}},`
+    : '';
   return (
-    `{"@timestamp":"${end}","message":"${kinds.join('/').toUpperCase()} ${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}",` +
+    `{"@timestamp":"${end}","message":"${kinds.length ? `${kinds.join('/').toUpperCase()} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}",` +
     `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"source":{"ip":"${src}","port":${a.sourcePort}},"destination":{"ip":"${dst}","port":${a.destinationPort}},` +
     `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"},` +
     `${f.tail},` +
     `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","kinds":${stringList(kinds)},"tcp_flags":${stringList(flagNames(a.flags))},` +
     `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
-    `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled},${where}}}`
+    `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled},${connection}${where}}}`
   );
 }
 

@@ -9,15 +9,17 @@
  * table is full, probes of new keys are summed per port into flood alarms.
  * Time is whatever the caller says (packet time in replay, clock when live).
  */
-import type { Alarm, ProbeOrigin, Severity } from '../alarm/alarm.js';
+import type { Alarm, ConnectionSummary, ProbeOrigin, Severity } from '../alarm/alarm.js';
 import type { TcpSegment } from '../decode/segment.js';
-import type { ParsedAddress } from '../net/address.js';
+import { parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import { KeyTable } from './key-table.js';
 import { PortTable, probeKindOf } from './probe-classifier.js';
 import { Whitelist } from './whitelist.js';
 
 export const MAX_SOURCE_PORTS = 8;
+/** Keys that may carry connection details at once (the rest are counted only). */
+const MAX_CONNECTION_SUMMARIES = 4096;
 const KEY_WORDS = 9; // src (4) + dst (4) + port<<8|family
 const SOURCE_WORDS = 5; // src (4) + family
 
@@ -39,6 +41,20 @@ export interface DetectorCounters {
   otherDestination: number;
   alarms: number;
   floodProbes: number;
+  connections: number;
+}
+
+/** A completed handshake on a honeypot port, as the port holder reports it. */
+export interface ConnectionInput {
+  readonly sourceIp: string;
+  readonly sourcePort: number;
+  readonly destinationIp: string;
+  readonly destinationPort: number;
+  readonly startMicros: number;
+  readonly durationMs: number;
+  readonly bytes: number;
+  readonly firstBytes: string;
+  readonly closedBy: string;
 }
 
 function loadWord(b: Uint8Array, at: number): number {
@@ -62,13 +78,15 @@ function storeAddress(words: Uint32Array, base: number, out: Uint8Array): void {
 }
 
 export class Detector {
-  readonly counters: DetectorCounters = { segments: 0, probes: 0, whitelisted: 0, otherDestination: 0, alarms: 0, floodProbes: 0 };
+  readonly counters: DetectorCounters = { segments: 0, probes: 0, whitelisted: 0, otherDestination: 0, alarms: 0, floodProbes: 0, connections: 0 };
   private readonly ports: PortTable;
   private readonly whitelist: Whitelist;
   private readonly servers: readonly ParsedAddress[];
   private readonly window: number;
   private readonly emit: (alarm: Alarm) => void;
   private clock = -Infinity;
+  /** Per key entry: details of completed handshakes (rare: only full connections). */
+  private readonly connectionsByKey = new Map<number, ConnectionSummary>();
 
   // Per key entry (index from `keys`).
   private readonly keys: KeyTable;
@@ -273,20 +291,23 @@ export class Detector {
     this.fifoHead = (this.fifoHead + 1) % this.fifo.length;
     this.fifoLength--;
     const n = this.pending[e]!;
-    if (n > 0) {
+    const connection = this.connectionsByKey.get(e);
+    this.connectionsByKey.delete(e);
+    if (n > 0 || connection) {
       const have = this.pendPortCount[e]!;
       const ports = Array.from(this.pendPorts.subarray(e * MAX_SOURCE_PORTS, e * MAX_SOURCE_PORTS + Math.min(have, MAX_SOURCE_PORTS)));
       this.raise(e, 'follow-up', {
         count: n,
-        start: this.pendFirst[e]!,
-        end: this.pendLast[e]!,
+        start: n > 0 ? this.pendFirst[e]! : this.windowStart[e]!,
+        end: n > 0 ? this.pendLast[e]! : this.windowStart[e]!,
         kinds: this.pendKinds[e]!,
         flags: this.pendFlags[e]!,
         reassembled: this.pendReassembled[e] === 1,
-        sourcePorts: ports,
+        sourcePorts: ports.length > 0 || !connection ? ports : [connection.sourcePort],
         truncated: have > MAX_SOURCE_PORTS,
-        severity: 'high',
-        origin: { input: this.pendInput[e]!, packet: this.pendPacket[e]! },
+        severity: n > 0 ? 'high' : 'medium',
+        origin: n > 0 ? { input: this.pendInput[e]!, packet: this.pendPacket[e]! } : { input: 0, packet: -1 },
+        ...(connection ? { connection } : {}),
       });
     }
     const s = this.keySource[e]!;
@@ -300,6 +321,7 @@ export class Detector {
     a: {
       count: number; start: number; end: number; kinds: number; flags: number; reassembled: boolean;
       sourcePorts: number[]; truncated: boolean; severity: Severity; origin: ProbeOrigin;
+      connection?: ConnectionSummary;
     },
   ): void {
     const keyBase = e * KEY_WORDS;
@@ -321,7 +343,7 @@ export class Detector {
       family,
       source,
       destination,
-      sourcePort: a.sourcePorts[0] ?? 0,
+      sourcePort: a.sourcePorts[0] ?? a.connection?.sourcePort ?? 0,
       sourcePorts: a.sourcePorts,
       sourcePortsTruncated: a.truncated,
       destinationPort: policyPort.port,
@@ -335,6 +357,71 @@ export class Detector {
       portsTouched,
       reassembled: a.reassembled,
       origin: a.origin,
+      ...(a.connection ? { connection: a.connection } : {}),
+    });
+  }
+
+  /**
+   * Adds what a completed handshake taught to the key's next alarm (its
+   * follow-up, which is raised even with no further probes). A connection
+   * whose SYN was never seen (capture not yet running) gets an alarm of its
+   * own with event.count 0, so no probe is counted twice.
+   */
+  observeConnection(c: ConnectionInput): void {
+    const src = parseAddress(c.sourceIp);
+    const dst = parseAddress(c.destinationIp);
+    if (!src || !dst || src.family !== dst.family) return;
+    const portIndex = this.ports.lookup(c.destinationPort, src.family);
+    if (portIndex < 0) return;
+    const srcBytes = new Uint8Array(16);
+    srcBytes.set(src.bytes);
+    if (this.whitelist.size > 0 && this.whitelist.contains(src.family, srcBytes)) return;
+    this.counters.connections++;
+    const probe = this.keys.probe;
+    const dstBytes = new Uint8Array(16);
+    dstBytes.set(dst.bytes);
+    for (let k = 0; k < 4; k++) {
+      probe[k] = loadWord(srcBytes, k * 4);
+      probe[4 + k] = loadWord(dstBytes, k * 4);
+    }
+    probe[8] = (c.destinationPort << 8) | src.family;
+    const e = this.keys.find();
+    const prev = e >= 0 ? this.connectionsByKey.get(e) : undefined;
+    if (prev) {
+      prev.connections++;
+      prev.bytes += c.bytes;
+      prev.durationMs = Math.max(prev.durationMs, c.durationMs);
+      return;
+    }
+    const summary: ConnectionSummary = { connections: 1, sourcePort: c.sourcePort, bytes: c.bytes, firstBytes: c.firstBytes, durationMs: c.durationMs, closedBy: c.closedBy };
+    if (e >= 0 && this.connectionsByKey.size < MAX_CONNECTION_SUMMARIES) {
+      this.connectionsByKey.set(e, summary);
+      return;
+    }
+    if (e >= 0) return; // over the bound: the probes are still alarmed, the details are dropped
+    const policyPort = this.options.policy.ports[portIndex]!;
+    this.counters.alarms++;
+    this.emit({
+      action: 'honeypot-port-probe',
+      phase: 'first',
+      family: src.family,
+      source: srcBytes,
+      destination: dstBytes,
+      sourcePort: c.sourcePort,
+      sourcePorts: [c.sourcePort],
+      sourcePortsTruncated: false,
+      destinationPort: policyPort.port,
+      protocol: policyPort.protocol,
+      count: 0,
+      startMicros: c.startMicros,
+      endMicros: c.startMicros + c.durationMs * 1000,
+      kinds: 0,
+      flags: 0,
+      severity: 'medium',
+      portsTouched: [policyPort.port],
+      reassembled: false,
+      origin: { input: 0, packet: -1 },
+      connection: summary,
     });
   }
 

@@ -169,4 +169,27 @@ describe('detector', () => {
       assert.equal(d.trackedKeys, 0);
     }
   });
+
+  it('adds completed handshakes to the key\'s follow-up without counting a probe twice', () => {
+    const { d, alarms } = detector();
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S, 5000), 0, 0);
+    const fact = { sourceIp: '198.18.0.1', sourcePort: 5000, destinationIp: '198.18.0.2', destinationPort: 445, startMicros: 10 * S, durationMs: 12, bytes: 5, firstBytes: 'hello', closedBy: 'peer' };
+    d.observeConnection(fact);
+    d.observeConnection({ ...fact, sourcePort: 5001, bytes: 3, durationMs: 40 });
+    d.advance(100 * S);
+    const [first, follow] = probes(alarms);
+    assert.equal(first!.connection, undefined);
+    assert.equal(follow!.phase, 'follow-up');
+    assert.equal(follow!.count, 0);
+    assert.equal(follow!.severity, 'medium');
+    assert.deepEqual(follow!.connection, { connections: 2, sourcePort: 5000, bytes: 8, firstBytes: 'hello', durationMs: 40, closedBy: 'peer' });
+    // a handshake whose SYN was never captured gets its own alarm, counting no probe
+    d.observeConnection({ ...fact, sourceIp: '198.18.0.9' });
+    const own = probes(alarms)[2]!;
+    assert.equal(own.count, 0);
+    assert.equal(own.connection?.connections, 1);
+    // whitelisted sources stay silent
+    d.observeConnection({ ...fact, sourceIp: '198.18.0.3' });
+    assert.equal(probes(alarms).length, 3);
+  });
 });

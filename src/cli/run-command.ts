@@ -1,0 +1,153 @@
+/** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
+import { hostname } from 'node:os';
+import type { Alarm } from '../alarm/alarm.js';
+import { formatEcs, type FormatContext } from '../deliver/format-ecs.js';
+import { LineWriter } from '../deliver/line-writer.js';
+import type { ParsedAddress } from '../net/address.js';
+import type { Policy } from '../policy/policy.js';
+import { PortHoldError } from '../ports/port-holder.js';
+import type { PortStatus } from '../ports/types.js';
+import { ControlSocket } from '../sensor/control-socket.js';
+import { checkEligibility } from '../sensor/eligibility.js';
+import { Sensor } from '../sensor/sensor.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { packageVersion } from './version.js';
+
+export interface RunCommandOptions {
+  readonly policy: Policy;
+  /** Re-read on SIGHUP; undefined = the embedded default (reload keeps it). */
+  readonly policyFile: string | undefined;
+  readonly loadPolicy: (file: string) => Promise<Policy>;
+  readonly interfaces: readonly string[];
+  readonly windowMicros: number;
+  readonly maxTrackedKeys: number;
+  readonly serverAddresses: readonly ParsedAddress[];
+  readonly allowPublicAddress: boolean;
+  readonly stateDir: string;
+  readonly ringMiB: number;
+}
+
+/** `port 445/tcp on 0.0.0.0: listening` / `occupied by pid 812 (smbd)` / `failed (EACCES): …` */
+export function statusLine(s: PortStatus): string {
+  const where = `port ${s.port}/${s.protocol} on ${s.address}`;
+  switch (s.state) {
+    case 'listening':
+      return `${where}: listening`;
+    case 'occupied':
+      return s.occupant ? `${where}: occupied by pid ${s.occupant.pid} (${s.occupant.command})` : `${where}: occupied, ${s.reason}`;
+    case 'failed':
+      return `${where}: failed (${s.code}): ${s.reason}`;
+  }
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`honeyport: ${line}\n`);
+};
+
+export async function runCommand(o: RunCommandOptions): Promise<number> {
+  const eligibility = checkEligibility({ policy: o.policy, allowPublicAddress: o.allowPublicAddress });
+  if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
+  for (const w of eligibility.warnings) log(`warning: ${w}`);
+
+  const out = new LineWriter(process.stdout);
+  const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
+  let ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [], mode: 'live' };
+  const publish = (alarm: Alarm): void => {
+    counts.alarms++;
+    if (alarm.action === 'honeypot-flood') counts.flood++;
+    out.write(formatEcs(alarm, ctx));
+  };
+  const flush = (): void => {
+    if (out.lines > 0) void out.flush().catch(() => undefined);
+  };
+
+  const blockSize = 1 << 20;
+  let sensor: Sensor;
+  try {
+    sensor = await Sensor.start({
+      policy: o.policy,
+      interfaces: o.interfaces,
+      windowMicros: o.windowMicros,
+      maxTrackedKeys: o.maxTrackedKeys,
+      serverAddresses: o.serverAddresses,
+      ringBlockSize: blockSize,
+      ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),
+      onAlarm: publish,
+      afterBatch: flush,
+    });
+  } catch (err) {
+    if (err instanceof PortHoldError) throw new CliError(err.message, ExitCode.FAILURE);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EPERM' || /Operation not permitted|EPERM/.test(e.message)) {
+      throw new CliError(`cannot open a packet socket: ${e.message} (run as root, or grant CAP_NET_RAW)`, ExitCode.FAILURE);
+    }
+    throw err;
+  }
+  ctx = { ...ctx, inputs: sensor.inputs };
+  for (const s of sensor.portStatuses()) log(statusLine(s));
+
+  let control: ControlSocket | undefined;
+  const status = (): object => ({
+    version: packageVersion(),
+    pid: process.pid,
+    started: counts.started,
+    uptime_s: Math.round(process.uptime()),
+    ...sensor.status(),
+    alarms: { total: counts.alarms, flood: counts.flood, written: out.lines },
+  });
+  try {
+    control = await ControlSocket.open(o.stateDir, status);
+  } catch (err) {
+    await sensor.stop();
+    throw new CliError(`state directory ${o.stateDir}: ${(err as Error).message}`, ExitCode.FAILURE);
+  }
+  log(`capturing on ${o.interfaces.join(', ')}`);
+  log(`status socket ${control.path}`);
+  log('ready');
+
+  let reloading = Promise.resolve();
+  const reload = async (): Promise<void> => {
+    if (!o.policyFile) {
+      log('SIGHUP: no --policy file to re-read; the embedded default stays');
+      return;
+    }
+    let next: Policy;
+    try {
+      next = await o.loadPolicy(o.policyFile);
+      const ok = checkEligibility({ policy: next, allowPublicAddress: o.allowPublicAddress });
+      if (!ok.ok) throw new Error(ok.problems.join('; '));
+    } catch (err) {
+      log(`reload refused: ${(err as Error).message}; policy "${sensor.currentPolicy.name}" stays`);
+      return;
+    }
+    ctx = { ...ctx, ruleName: next.name };
+    const statuses = await sensor.reload(next);
+    log(`policy reloaded: "${next.name}", ports ${next.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`);
+    for (const s of statuses) log(statusLine(s));
+  };
+
+  return new Promise<number>((resolve) => {
+    const onHup = (): void => {
+      reloading = reloading.then(reload, reload);
+    };
+    const onStop = (signal: string): void => {
+      process.off('SIGHUP', onHup);
+      log(`${signal}: stopping`);
+      void reloading
+        .then(() => sensor.stop())
+        .then(() => control?.close())
+        .then(() => out.flush())
+        .then(() => {
+          const c = sensor.status().capture;
+          log(`stopped: ${counts.alarms} alarms, ${c.received} packets captured, ${c.kernelDrops} kernel drops, ${c.handoffDrops} hand-off drops`);
+          resolve(ExitCode.OK);
+        }, (err: Error) => {
+          log(`error while stopping: ${err.message}`);
+          resolve(ExitCode.FAILURE);
+        });
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => onStop('SIGTERM'));
+    process.once('SIGINT', () => onStop('SIGINT'));
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * The live sensor: holds the policy's ports, captures probes of them with the
+ * AF_PACKET core, and feeds the same decoder and detector as a replay.
+ * Time is the clock: the kernel's frame timestamps for probes, and a ticker
+ * that closes dedup windows when nothing arrives.
+ */
+import { AfPacketSource, type CaptureCounters } from '../capture/afpacket.js';
+import { encode } from '../capture/bpf-program.js';
+import { buildCaptureFilter } from '../capture/filter-builder.js';
+import type { Alarm } from '../alarm/alarm.js';
+import { Decoder } from '../decode/decoder.js';
+import { DecodeStatus } from '../decode/segment.js';
+import { Detector } from '../detect/detector.js';
+import type { ParsedAddress } from '../net/address.js';
+import type { Policy } from '../policy/policy.js';
+import { PortHolder } from '../ports/port-holder.js';
+import type { PortStatus } from '../ports/types.js';
+import type { FrameBatch } from '../source/frame-batch.js';
+import { interfaceIndexTable } from './interface-names.js';
+
+const TICK_MS = 100;
+
+export interface SensorOptions {
+  readonly policy: Policy;
+  readonly interfaces: readonly string[];
+  readonly windowMicros: number;
+  readonly maxTrackedKeys: number;
+  readonly serverAddresses: readonly ParsedAddress[];
+  readonly ringBlockSize: number;
+  readonly ringBlockCount: number;
+  readonly onAlarm: (alarm: Alarm) => void;
+  /** Called once per captured batch after its alarms: the place to flush output. */
+  readonly afterBatch?: () => void;
+}
+
+export interface SensorStatus {
+  readonly policy: Policy;
+  readonly ports: readonly PortStatus[];
+  readonly capture: CaptureCounters;
+  readonly decode: Decoder['counters'];
+  readonly detect: Detector['counters'];
+  readonly trackedKeys: number;
+  readonly connections: ReturnType<PortHolder['counters']>;
+}
+
+export class Sensor {
+  private detector: Detector;
+  private readonly decoder = new Decoder();
+  private readonly ifaceInput: Map<number, number>;
+  /** Names of inputs (interfaces), by detector input index. */
+  readonly inputs: string[];
+  private ticker: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  private constructor(
+    private policy: Policy,
+    private readonly options: SensorOptions,
+    private readonly ports: PortHolder,
+    private readonly capture: AfPacketSource,
+  ) {
+    this.detector = this.newDetector(policy);
+    const names = interfaceIndexTable();
+    this.inputs = [...names.values()];
+    this.ifaceInput = new Map([...names.keys()].map((ifindex, i) => [ifindex, i]));
+  }
+
+  /**
+   * Holds the ports first (a port that cannot be held is reported, not fatal
+   * unless none can be), then starts capture. Rejects with PortHoldError or
+   * the capture's error.
+   */
+  static async start(options: SensorOptions): Promise<Sensor> {
+    // The detector exists before any connection or frame can reach it.
+    let sensor: Sensor | undefined;
+    const ports = await PortHolder.open(options.policy, {
+      onConnection: (fact) => sensor?.detector.observeConnection(fact),
+    });
+    let capture: AfPacketSource;
+    try {
+      capture = new AfPacketSource({
+        interfaces: options.interfaces,
+        filter: encode(buildCaptureFilter(options.policy)),
+        ringBlockSize: options.ringBlockSize,
+        ringBlockCount: options.ringBlockCount,
+      });
+      sensor = new Sensor(options.policy, options, ports, capture);
+      const s = sensor;
+      capture.start((batch) => s.onBatch(batch));
+    } catch (err) {
+      await ports.close();
+      throw err;
+    }
+    sensor.ticker = setInterval(() => sensor!.tick(), TICK_MS);
+    return sensor;
+  }
+
+  private newDetector(policy: Policy): Detector {
+    return new Detector({
+      policy,
+      windowMicros: this.options.windowMicros,
+      maxTrackedKeys: this.options.maxTrackedKeys,
+      serverAddresses: this.options.serverAddresses,
+      onAlarm: this.options.onAlarm,
+    });
+  }
+
+  private onBatch(b: FrameBatch): void {
+    const dec = this.decoder;
+    const det = this.detector;
+    const seg = dec.segment;
+    const { data, offset, caplen, linktype, tsMicros, vlan, iface } = b;
+    for (let i = 0; i < b.count; i++) {
+      if (dec.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
+        det.observe(seg, this.ifaceInput.get(iface[i]!) ?? 0, b.firstIndex + i);
+      }
+    }
+    this.options.afterBatch?.();
+  }
+
+  private tick(): void {
+    this.detector.advance(Date.now() * 1000);
+    this.options.afterBatch?.();
+  }
+
+  get currentPolicy(): Policy {
+    return this.policy;
+  }
+
+  /**
+   * Moves to a new policy without a restart: open windows are closed (their
+   * follow-ups emitted) and a detector for the new policy takes over, then
+   * ports are opened/closed, then the kernel filter is swapped. In that order
+   * no probe of a port in both policies is missed; a probe of a new port
+   * before its filter is in place was never promised.
+   */
+  async reload(policy: Policy): Promise<readonly PortStatus[]> {
+    const old = this.detector;
+    this.detector = this.newDetector(policy);
+    old.flush();
+    this.policy = policy;
+    const statuses = await this.ports.apply(policy);
+    this.capture.setFilter(encode(buildCaptureFilter(policy)));
+    this.options.afterBatch?.();
+    return statuses;
+  }
+
+  status(): SensorStatus {
+    return {
+      policy: this.policy,
+      ports: this.ports.statuses(),
+      capture: this.capture.stats(),
+      decode: this.decoder.counters,
+      detect: this.detector.counters,
+      trackedKeys: this.detector.trackedKeys,
+      connections: this.ports.counters(),
+    };
+  }
+
+  portStatuses(): readonly PortStatus[] {
+    return this.ports.statuses();
+  }
+
+  /** Flushes pending follow-ups, stops capture, releases the ports. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.capture.close();
+    this.detector.flush();
+    this.options.afterBatch?.();
+    await this.ports.close();
+  }
+}
