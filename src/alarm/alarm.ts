@@ -34,6 +34,8 @@ export interface ConnectionSummary {
 
 export interface ProbeAlarm {
   readonly action: 'honeypot-port-probe';
+  /** Name of the policy that raised it (policies change on reload). */
+  readonly ruleName: string;
   /** `first`: raised at the first probe of a key; `follow-up`: the rest of its window. */
   readonly phase: 'first' | 'follow-up';
   readonly family: Family;
@@ -67,6 +69,7 @@ export interface ProbeAlarm {
 
 export interface FloodAlarm {
   readonly action: 'honeypot-flood';
+  readonly ruleName: string;
   readonly phase: 'first' | 'follow-up';
   readonly destinationPort: number;
   readonly protocol: PortProtocol;

@@ -6,6 +6,7 @@ import { PolicyError } from '../policy/policy-error.js';
 import { defaultPolicy } from '../policy/recommended.js';
 import type { ParsedAddress } from '../net/address.js';
 import { CliError, ExitCode } from './exit-codes.js';
+import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { parseDuration, parsePositiveInt, parseServerAddress } from './parse-options.js';
 import { packageVersion } from './version.js';
 
@@ -35,7 +36,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride();
 
-  program
+  addDeliveryOptions(program
     .command('replay')
     .description('replay pcap/pcapng files (optionally gzip-compressed; "-" = stdin) and print the alarms the sensor would have raised, as ECS JSON lines on stdout')
     .argument('<files...>', 'capture files, replayed as one timeline in the order given')
@@ -44,18 +45,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('-s, --server-address <addr>', 'count only probes to this destination (repeatable; default: any)', collect, [])
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('-q, --quiet', 'no run summary on stderr')
-    .option('--no-progress', 'no progress line on a terminal')
+    .option('--no-progress', 'no progress line on a terminal'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; quiet?: boolean; progress: boolean }) => {
+    .action(async (files: string[], o: DeliveryFlags & { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; quiet?: boolean; progress: boolean }) => {
       const windowMicros = parseDuration(o.window, '--window');
       const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
       const serverAddresses: ParsedAddress[] = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
       const policy = await policyFrom(o.policy);
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, serverAddresses, summary: !o.quiet, progress: o.progress }));
+      setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, serverAddresses, summary: !o.quiet, progress: o.progress, delivery: o }));
     });
 
-  program
+  addDeliveryOptions(program
     .command('run')
     .description('run the sensor: hold the policy\'s ports open as decoys, capture probes of them (also half-open SYN scans) and print alarms as ECS JSON lines on stdout; SIGHUP reloads the policy, SIGTERM/SIGINT flush and stop')
     .option('-p, --policy <file>', 'policy file (YAML or JSON), re-read on SIGHUP; default: the recommended Linux policy')
@@ -65,9 +66,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
-    .option('--allow-public-address', 'run even though the host has a public (globally routable) address')
+    .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
       const windowMicros = parseDuration(o.window, '--window');
       const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
@@ -85,6 +86,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,
         ringMiB,
+        delivery: o,
       }));
     });
 
@@ -125,6 +127,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 function describe(err: unknown): { message: string; code: number } {
   if (err instanceof CliError) return { message: err.message, code: err.exitCode };
   if (err instanceof PolicyError) return { message: err.message, code: ExitCode.USAGE };
+  if (err instanceof Error && err.name === 'ConfigError') return { message: err.message, code: ExitCode.USAGE };
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && typeof e.message === 'string') return { message: e.message, code: ExitCode.FAILURE };
   return { message: `internal error: ${(err as Error)?.stack ?? String(err)}`, code: ExitCode.FAILURE };

@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { formatEcs, type FormatContext } from '../deliver/format-ecs.js';
 import { LineWriter } from '../deliver/line-writer.js';
+import type { Alarm } from '../alarm/alarm.js';
+import { deliveryConfig, wantsDelivery, type DeliveryFlags } from './delivery-options.js';
 import { replay, type ReplayResult } from '../pipeline/replay.js';
 import type { Policy } from '../policy/policy.js';
 import type { ParsedAddress } from '../net/address.js';
@@ -18,6 +20,39 @@ export interface ReplayCommandOptions {
   readonly serverAddresses: readonly ParsedAddress[];
   readonly summary: boolean;
   readonly progress: boolean;
+  readonly delivery: DeliveryFlags;
+}
+
+/** Where alarms go: plain stdout lines, or the delivery sinks (queues, retries, spool). */
+interface AlarmOutput {
+  publish(alarm: Alarm): void;
+  afterBatch(): Promise<void> | void;
+  finish(): Promise<string[]>;
+}
+
+function stdoutOutput(ctx: FormatContext): AlarmOutput {
+  const out = new LineWriter(process.stdout);
+  return {
+    publish: (alarm) => out.write(formatEcs(alarm, ctx)),
+    afterBatch: () => (out.shouldFlush ? out.flush() : undefined),
+    finish: async () => {
+      await out.flush();
+      return [];
+    },
+  };
+}
+
+async function deliveryOutput(flags: DeliveryFlags, ctx: FormatContext): Promise<AlarmOutput> {
+  const { Delivery } = await import('../deliver/delivery.js');
+  const delivery = await Delivery.open(await deliveryConfig(flags), ctx);
+  return {
+    publish: (alarm) => delivery.publish(alarm),
+    afterBatch: () => delivery.waitForRoom(),
+    finish: async () => {
+      await delivery.close(30_000);
+      return delivery.stats().map((s) => `sink ${s.sink}: ${s.delivered} delivered, ${s.retried} retried, ${s.spooled} spooled, ${s.dropped} dropped, ${s.queued} still queued`);
+    },
+  };
 }
 
 function rate(n: number, seconds: number): string {
@@ -36,13 +71,14 @@ export function summaryLine(r: ReplayResult, alarms: number, floods: number): st
 }
 
 export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
-  const out = new LineWriter(process.stdout);
   const ctx: FormatContext = {
     ruleName: o.policy.name,
     observer: { hostname: hostname(), version: packageVersion() },
     inputs: o.files.map((f) => (f === '-' ? 'stdin' : basename(f))),
     mode: 'replay',
   };
+  const output = wantsDelivery(o.delivery) ? await deliveryOutput(o.delivery, ctx) : stdoutOutput(ctx);
+  let alarms = 0;
   let floods = 0;
   const progress = new Progress();
   const result = await replay({
@@ -52,20 +88,24 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
     maxTrackedKeys: o.maxTrackedKeys,
     serverAddresses: o.serverAddresses,
     onAlarm: (alarm) => {
+      alarms++;
       if (alarm.action === 'honeypot-flood') floods++;
-      out.write(formatEcs(alarm, ctx));
+      output.publish(alarm);
     },
-    afterBatch: () => (out.shouldFlush ? out.flush() : undefined),
+    afterBatch: () => output.afterBatch(),
     ...(o.progress && progress.enabled
       ? {
           onProgress: (file: string, read: number, total: number | undefined, packets: number) =>
-            progress.update(() => `replay ${basename(file)}: ${total ? `${((100 * read) / total).toFixed(0)}% ` : ''}${packets} packets, ${out.lines} alarms`),
+            progress.update(() => `replay ${basename(file)}: ${total ? `${((100 * read) / total).toFixed(0)}% ` : ''}${packets} packets, ${alarms} alarms`),
         }
       : {}),
   });
-  await out.flush();
+  const sinkLines = await output.finish();
   progress.clear();
   for (const err of result.damaged) process.stderr.write(`honeyport: ${err.message}\n`);
-  if (o.summary) process.stderr.write(`${summaryLine(result, out.lines, floods)}\n`);
+  if (o.summary) {
+    process.stderr.write(`${summaryLine(result, alarms, floods)}\n`);
+    for (const line of sinkLines) process.stderr.write(`honeyport: ${line}\n`);
+  }
   return result.damaged.length > 0 ? ExitCode.DAMAGED_INPUT : ExitCode.OK;
 }

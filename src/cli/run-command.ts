@@ -1,8 +1,10 @@
 /** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
 import { hostname } from 'node:os';
 import type { Alarm } from '../alarm/alarm.js';
-import { formatEcs, type FormatContext } from '../deliver/format-ecs.js';
-import { LineWriter } from '../deliver/line-writer.js';
+import type { FormatContext } from '../deliver/format-ecs.js';
+import type { Delivery } from '../deliver/delivery.js';
+import { interfaceIndexTable } from '../sensor/interface-names.js';
+import { deliveryConfig, type DeliveryFlags } from './delivery-options.js';
 import type { ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import { PortHoldError } from '../ports/port-holder.js';
@@ -25,6 +27,7 @@ export interface RunCommandOptions {
   readonly allowPublicAddress: boolean;
   readonly stateDir: string;
   readonly ringMiB: number;
+  readonly delivery: DeliveryFlags;
 }
 
 /** `port 445/tcp on 0.0.0.0: listening` / `occupied by pid 812 (smbd)` / `failed (EACCES): …` */
@@ -49,16 +52,16 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
   for (const w of eligibility.warnings) log(`warning: ${w}`);
 
-  const out = new LineWriter(process.stdout);
   const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
-  let ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [], mode: 'live' };
+  const interfaceTable = interfaceIndexTable();
+  const ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [...interfaceTable.values()], mode: 'live' };
+  // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held.
+  const { Delivery } = await import('../deliver/delivery.js');
+  const delivery: Delivery = await Delivery.open(await deliveryConfig(o.delivery), ctx);
   const publish = (alarm: Alarm): void => {
     counts.alarms++;
     if (alarm.action === 'honeypot-flood') counts.flood++;
-    out.write(formatEcs(alarm, ctx));
-  };
-  const flush = (): void => {
-    if (out.lines > 0) void out.flush().catch(() => undefined);
+    delivery.publish(alarm);
   };
 
   const blockSize = 1 << 20;
@@ -72,10 +75,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       serverAddresses: o.serverAddresses,
       ringBlockSize: blockSize,
       ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),
+      interfaceTable,
       onAlarm: publish,
-      afterBatch: flush,
     });
   } catch (err) {
+    await delivery.close(5000);
     if (err instanceof PortHoldError) throw new CliError(err.message, ExitCode.FAILURE);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EPERM' || /Operation not permitted|EPERM/.test(e.message)) {
@@ -83,7 +87,6 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     }
     throw err;
   }
-  ctx = { ...ctx, inputs: sensor.inputs };
   for (const s of sensor.portStatuses()) log(statusLine(s));
 
   let control: ControlSocket | undefined;
@@ -93,12 +96,14 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     started: counts.started,
     uptime_s: Math.round(process.uptime()),
     ...sensor.status(),
-    alarms: { total: counts.alarms, flood: counts.flood, written: out.lines },
+    alarms: { total: counts.alarms, flood: counts.flood },
+    sinks: delivery.stats(),
   });
   try {
     control = await ControlSocket.open(o.stateDir, status);
   } catch (err) {
     await sensor.stop();
+    await delivery.close(5000);
     throw new CliError(`state directory ${o.stateDir}: ${(err as Error).message}`, ExitCode.FAILURE);
   }
   log(`capturing on ${o.interfaces.join(', ')}`);
@@ -107,6 +112,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
 
   let reloading = Promise.resolve();
   const reload = async (): Promise<void> => {
+    delivery.reopen();
     if (!o.policyFile) {
       log('SIGHUP: no --policy file to re-read; the embedded default stays');
       return;
@@ -120,7 +126,6 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       log(`reload refused: ${(err as Error).message}; policy "${sensor.currentPolicy.name}" stays`);
       return;
     }
-    ctx = { ...ctx, ruleName: next.name };
     const statuses = await sensor.reload(next);
     log(`policy reloaded: "${next.name}", ports ${next.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`);
     for (const s of statuses) log(statusLine(s));
@@ -136,10 +141,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       void reloading
         .then(() => sensor.stop())
         .then(() => control?.close())
-        .then(() => out.flush())
+        .then(() => delivery.close(10_000))
         .then(() => {
           const c = sensor.status().capture;
           log(`stopped: ${counts.alarms} alarms, ${c.received} packets captured, ${c.kernelDrops} kernel drops, ${c.handoffDrops} hand-off drops`);
+          for (const s of delivery.stats()) log(`sink ${s.sink}: ${s.delivered} delivered, ${s.retried} retried, ${s.spooled} spooled, ${s.dropped} dropped, ${s.queued} still queued`);
           resolve(ExitCode.OK);
         }, (err: Error) => {
           log(`error while stopping: ${err.message}`);

@@ -42,7 +42,7 @@ export function kindNames(mask: number): string[] {
 
 function eventId(ctx: FormatContext, parts: string): string {
   if (ctx.mode === 'live') return randomUUID();
-  const h = createHash('sha1').update(`${ctx.ruleName}|${parts}`).digest('hex');
+  const h = createHash('sha1').update(parts).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -59,16 +59,24 @@ const CATEGORY = '"kind":"alert","category":["network","intrusion_detection"],"t
  * faster than building and stringifying an object per alarm.
  */
 class Fragments {
-  readonly tail: string;
-  readonly ruleName: string;
+  private readonly tails = new Map<string, string>();
+  private readonly observer: string;
   readonly inputs: string[];
 
   constructor(ctx: FormatContext) {
-    const rule = JSON.stringify({ name: ctx.ruleName, category: 'honeypot', ruleset: 'honeyport' });
-    const obs = JSON.stringify({ type: 'honeypot', vendor: 'honeyport', product: 'honeyport', version: ctx.observer.version, hostname: ctx.observer.hostname });
-    this.tail = `"rule":${rule},"observer":${obs},"threat":${THREAT},"ecs":{"version":"${ECS_VERSION}"}`;
-    this.ruleName = ctx.ruleName;
+    this.observer = JSON.stringify({ type: 'honeypot', vendor: 'honeyport', product: 'honeyport', version: ctx.observer.version, hostname: ctx.observer.hostname });
     this.inputs = ctx.inputs.map((i) => JSON.stringify(i));
+  }
+
+  /** rule/observer/threat/ecs for a policy name (a reload brings a new one). */
+  tail(ruleName: string): string {
+    let t = this.tails.get(ruleName);
+    if (t === undefined) {
+      const rule = JSON.stringify({ name: ruleName, category: 'honeypot', ruleset: 'honeyport' });
+      t = `"rule":${rule},"observer":${this.observer},"threat":${THREAT},"ecs":{"version":"${ECS_VERSION}"}`;
+      this.tails.set(ruleName, t);
+    }
+    return t;
   }
 }
 
@@ -100,7 +108,7 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
   const what = a.count === 0 ? 'connection' : a.phase === 'first' ? 'probe' : `${a.count} more probe${a.count === 1 ? '' : 's'}`;
   const start = isoMicros(a.startMicros);
   const end = a.endMicros === a.startMicros ? start : isoMicros(a.endMicros);
-  const id = eventId(ctx, `${a.action}|${a.phase}|${input}|${a.origin.packet}|${src}|${dst}|${a.destinationPort}`);
+  const id = eventId(ctx, `${a.ruleName}|${a.action}|${a.phase}|${input}|${a.origin.packet}|${src}|${dst}|${a.destinationPort}`);
   const where = ctx.mode === 'replay' ? `"replay":{"file":${inputJson},"packet":${a.origin.packet}}` : `"interface":${inputJson}`;
   const c = a.connection;
   const connection = c
@@ -111,7 +119,7 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
     `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"source":{"ip":"${src}","port":${a.sourcePort}},"destination":{"ip":"${dst}","port":${a.destinationPort}},` +
     `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"},` +
-    `${f.tail},` +
+    `${f.tail(a.ruleName)},` +
     `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","kinds":${stringList(kinds)},"tcp_flags":${stringList(flagNames(a.flags))},` +
     `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
     `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled},${connection}${where}}}`
@@ -121,12 +129,12 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
 function floodDocument(a: FloodAlarm, ctx: FormatContext, f: Fragments): string {
   const start = isoMicros(a.startMicros);
   const end = isoMicros(a.endMicros);
-  const id = eventId(ctx, `${a.action}|${a.phase}|${a.destinationPort}|${a.startMicros}`);
+  const id = eventId(ctx, `${a.ruleName}|${a.action}|${a.phase}|${a.destinationPort}|${a.startMicros}`);
   return (
     `{"@timestamp":"${end}","message":"flood of ${a.count} probes of honeypot port ${a.destinationPort}/${a.protocol} from more sources than can be tracked (${a.trackedKeyLimit})",` +
     `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"destination":{"port":${a.destinationPort}},"network":{"transport":"tcp","type":"${a.protocol === 'tcp' ? 'ipv4' : 'ipv6'}","iana_number":"6"},` +
-    `${f.tail},` +
+    `${f.tail(a.ruleName)},` +
     `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","protocol":"${a.protocol}","tracked_key_limit":${a.trackedKeyLimit}}}`
   );
 }

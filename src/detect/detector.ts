@@ -339,6 +339,7 @@ export class Detector {
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-port-probe',
+      ruleName: this.options.policy.name,
       phase,
       family,
       source,
@@ -403,6 +404,7 @@ export class Detector {
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-port-probe',
+      ruleName: this.options.policy.name,
       phase: 'first',
       family: src.family,
       source: srcBytes,
@@ -450,6 +452,7 @@ export class Detector {
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-flood',
+      ruleName: this.options.policy.name,
       phase,
       destinationPort: port.port,
       protocol: port.protocol,

@@ -16,7 +16,6 @@ import type { Policy } from '../policy/policy.js';
 import { PortHolder } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import type { FrameBatch } from '../source/frame-batch.js';
-import { interfaceIndexTable } from './interface-names.js';
 
 const TICK_MS = 100;
 
@@ -28,6 +27,8 @@ export interface SensorOptions {
   readonly serverAddresses: readonly ParsedAddress[];
   readonly ringBlockSize: number;
   readonly ringBlockCount: number;
+  /** ifindex → interface name; alarms name inputs by their index in its values. */
+  readonly interfaceTable: ReadonlyMap<number, string>;
   readonly onAlarm: (alarm: Alarm) => void;
   /** Called once per captured batch after its alarms: the place to flush output. */
   readonly afterBatch?: () => void;
@@ -47,8 +48,6 @@ export class Sensor {
   private detector: Detector;
   private readonly decoder = new Decoder();
   private readonly ifaceInput: Map<number, number>;
-  /** Names of inputs (interfaces), by detector input index. */
-  readonly inputs: string[];
   private ticker: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -59,9 +58,7 @@ export class Sensor {
     private readonly capture: AfPacketSource,
   ) {
     this.detector = this.newDetector(policy);
-    const names = interfaceIndexTable();
-    this.inputs = [...names.values()];
-    this.ifaceInput = new Map([...names.keys()].map((ifindex, i) => [ifindex, i]));
+    this.ifaceInput = new Map([...options.interfaceTable.keys()].map((ifindex, i) => [ifindex, i]));
   }
 
   /**

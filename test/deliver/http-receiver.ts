@@ -1,0 +1,56 @@
+/** A loopback NDJSON receiver that can refuse (503) for a while, for delivery tests. */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export class HttpReceiver {
+  refuse = false;
+  refused = 0;
+  readonly lines: string[] = [];
+  readonly headers: IncomingHttpHeaders[] = [];
+  private server: Server | undefined;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => {
+        if (this.refuse) {
+          this.refused++;
+          res.writeHead(503).end('busy');
+          return;
+        }
+        this.headers.push(req.headers);
+        for (const l of Buffer.concat(chunks).toString('utf8').split('\n')) if (l) this.lines.push(l);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.port = (this.server!.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/ingest`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+  }
+}
+
+/** Checks that every number 0..n-1 arrived, first arrivals in order; returns the duplicate count. */
+export function orderAndDuplicates(numbers: readonly number[], n: number): { missing: number[]; outOfOrder: number; duplicates: number } {
+  const seen = new Set<number>();
+  let outOfOrder = 0;
+  let last = -1;
+  for (const x of numbers) {
+    if (seen.has(x)) continue;
+    seen.add(x);
+    if (x < last) outOfOrder++;
+    last = x;
+  }
+  const missing: number[] = [];
+  for (let i = 0; i < n; i++) if (!seen.has(i)) missing.push(i);
+  return { missing, outOfOrder, duplicates: numbers.length - seen.size };
+}

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deliveryConfigFromFlags } from '../../src/config/output-flag.js';
+import { ConfigError, Delivery } from '../../src/deliver/delivery.js';
+import { formatEcs } from '../../src/deliver/format-ecs.js';
+import { octetCounted, syslogMessage } from '../../src/deliver/transports/syslog.js';
+import { alarmNumber, ctx, probeAlarm } from './alarms.js';
+import { Rsyslog, rsyslogMissing, type SyslogLine } from './rsyslog.js';
+
+const quiet = { onNotice: (): void => undefined };
+
+describe('deliver: syslog framing', () => {
+  it('builds an RFC 5424 message with the alarm JSON as MSG', () => {
+    const f = { json: '{"a":1}', id: 'x', timeMicros: 0, severity: 'high' as const, kind: 'probe' as const };
+    const m = syslogMessage(f, 16, 'sensor-1', 'honeyport', '42', new Date('2024-05-01T12:00:00.123Z'));
+    assert.equal(m, '<130>1 2024-05-01T12:00:00.123Z sensor-1 honeyport 42 probe - {"a":1}');
+  });
+  it('counts octets, not characters (RFC 6587)', () => {
+    assert.equal(octetCounted(['abc', 'é']).toString(), '3 abc2 é');
+  });
+});
+
+describe('deliver: syslog to a real rsyslogd', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let rs: Rsyslog;
+
+  before(async function () {
+    const missing = rsyslogMissing();
+    if (missing) {
+      process.stdout.write(`      (skipped: ${missing})\n`);
+      this.skip();
+    }
+    dir = await mkdtemp(join(tmpdir(), 'honeyport-rsyslog-'));
+    rs = new Rsyslog(dir);
+    await rs.start();
+  });
+  after(async () => {
+    await rs?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Every alarm arrived once, in order, byte for byte the ECS JSON. */
+  function checkIntact(lines: readonly SyslogLine[], n: number, hostname: string): void {
+    assert.equal(lines.length, n, 'one message per alarm');
+    lines.forEach((l, i) => {
+      assert.equal(l.msg, formatEcs(probeAlarm(i), ctx), `alarm ${i} intact`);
+      assert.deepEqual(JSON.parse(l.msg), JSON.parse(formatEcs(probeAlarm(i), ctx)));
+      assert.equal(l.hostname, hostname);
+      assert.equal(l.appName, 'hp-test');
+      assert.equal(l.facility, 'local3');
+      assert.equal(l.severity, i % 2 ? 2 : 4);
+      assert.equal(l.msgid, 'probe');
+    });
+  }
+
+  async function send(spec: string, n: number): Promise<Delivery> {
+    const d = await Delivery.open(deliveryConfigFromFlags([spec]), ctx, quiet);
+    for (let i = 0; i < n; i++) d.publish(probeAlarm(i));
+    return d;
+  }
+
+  it('delivers alarms over TCP with octet counting, intact and one per message', async () => {
+    const d = await send(`syslog+tcp://127.0.0.1:${rs.tcpPort}?facility=local3&app_name=hp-test&hostname=sensor-tcp`, 500);
+    const lines = await rs.lines('tcp', 500);
+    await d.close(1000);
+    checkIntact(lines, 500, 'sensor-tcp');
+    assert.equal(d.stats()[0]!.delivered, 500);
+  });
+
+  it('delivers alarms over TLS with CA verification', async () => {
+    const d = await send(`syslog+tls://127.0.0.1:${rs.tlsPort}?ca=${rs.certs.ca}&facility=local3&app_name=hp-test&hostname=sensor-tls`, 300);
+    const lines = await rs.lines('tls', 300);
+    await d.close(1000);
+    checkIntact(lines, 300, 'sensor-tls');
+  });
+
+  it('presents a client certificate to a receiver that requires one', async () => {
+    const c = rs.certs;
+    const d = await send(`syslog+tls://127.0.0.1:${rs.mtlsPort}?ca=${c.ca}&cert=${c.clientCert}&key=${c.clientKey}&facility=local3&app_name=hp-test&hostname=sensor-mtls`, 50);
+    const lines = await rs.lines('mtls', 50);
+    await d.close(1000);
+    checkIntact(lines, 50, 'sensor-mtls');
+  });
+
+  it('refuses at open a receiver that requires a client certificate when none is configured', async () => {
+    const spec = `syslog+tls://127.0.0.1:${rs.mtlsPort}?ca=${rs.certs.ca}`;
+    await assert.rejects(Delivery.open(deliveryConfigFromFlags([spec]), ctx, quiet), /refused after the handshake: .*client certificate/);
+  });
+
+  it('delivers alarms over UDP, one per datagram', async () => {
+    const d = await send(`syslog+udp://127.0.0.1:${rs.udpPort}?facility=local3&app_name=hp-test&hostname=sensor-udp`, 100);
+    const lines = await rs.lines('udp', 100);
+    await d.close(1000);
+    assert.equal(d.stats()[0]!.delivered, 100);
+    // UDP may drop under load (a busy test machine): every datagram that
+    // arrived must be one whole alarm, each at most once.
+    assert.ok(lines.length >= 90, `most datagrams arrived (${lines.length})`);
+    const seen = new Set<number>();
+    for (const l of lines) {
+      const n = alarmNumber(JSON.parse(l.msg) as { source: { ip: string } });
+      assert.ok(!seen.has(n), `alarm ${n} once`);
+      seen.add(n);
+      assert.equal(l.msg, formatEcs(probeAlarm(n), ctx));
+      assert.deepEqual([l.hostname, l.appName, l.facility, l.msgid], ['sensor-udp', 'hp-test', 'local3', 'probe']);
+    }
+  });
+
+  it('refuses a receiver whose certificate the configured CA did not sign', async () => {
+    await assert.rejects(Delivery.open(deliveryConfigFromFlags([`syslog+tls://127.0.0.1:${rs.tlsPort}?ca=${rs.certs.otherCa}`]), ctx, quiet), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, new RegExp(`^syslog-tls-127\\.0\\.0\\.1-${rs.tlsPort}: TLS connection to 127\\.0\\.0\\.1:${rs.tlsPort} failed: .*certificate`));
+      return true;
+    });
+  });
+
+  it('refuses a certificate that does not name the host', async () => {
+    const spec = `syslog+tls://127.0.0.1:${rs.tlsPort}?ca=${rs.certs.ca}&server_name=siem.example`;
+    await assert.rejects(Delivery.open(deliveryConfigFromFlags([spec]), ctx, quiet), /TLS connection .* failed: .*(altnames|Hostname|ERR_TLS_CERT_ALTNAME_INVALID)/);
+  });
+
+  it('refuses an unreadable CA file and a closed port at open', async () => {
+    await assert.rejects(Delivery.open(deliveryConfigFromFlags([`syslog+tls://127.0.0.1:${rs.tlsPort}?ca=${dir}/nope.pem`]), ctx, quiet), /cannot read CA file .*nope\.pem: ENOENT/);
+    const closed = rs.udpPort; // nothing listens on TCP there
+    await assert.rejects(Delivery.open(deliveryConfigFromFlags([`syslog+tcp://127.0.0.1:${closed}`]), ctx, quiet), /cannot connect to 127\.0\.0\.1:\d+ failed: .*ECONNREFUSED/);
+  });
+});
