@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deliveryBenchTable, runDeliveryBench } from './delivery-bench.js';
 import { generateBenchCapture } from './generate-capture.js';
 import { measure, type Measurement } from './measure.js';
 
@@ -45,6 +46,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${row('pcap-parser (read only)', pp, PACKETS)}\n`);
   const ratio = hp.wallSeconds / td.wallSeconds;
   process.stdout.write(`\nhoneyport/tcpdump wall-time ratio: ${ratio.toFixed(2)} (target <= 1.00: ${ratio <= 1 ? 'met' : 'NOT met'})\n`);
+
+  if (process.env.BENCH_SKIP_DELIVERY !== '1') {
+    process.stdout.write('\ndelivery benchmark\n\n');
+    process.stdout.write(deliveryBenchTable(await runDeliveryBench()));
+  }
 }
 
 await main();
