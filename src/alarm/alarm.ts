@@ -63,7 +63,13 @@ export interface ProbeAlarm {
   /** At least one covered probe arrived as a fragmented datagram. */
   readonly reassembled: boolean;
   readonly origin: ProbeOrigin;
-  /** Present when handshakes completed on the key (live only). */
+  /**
+   * A handshake on the key completed: its final ACK was captured, or the
+   * port holder accepted the connection. Known even when the peer reset the
+   * connection before accept() (nmap -sT).
+   */
+  readonly handshakeCompleted: boolean;
+  /** What the port holder read from accepted connections (live only). */
   readonly connection?: ConnectionSummary;
 }
 

@@ -2,7 +2,7 @@
  * Community ID v1 flow hash (corelight/community-id-spec), so a SIEM can join
  * honeyport alarms with Zeek, Suricata or Elastic flow records of the same flow.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Family } from '../net/address.js';
 
 const TCP = 6;
@@ -26,5 +26,5 @@ export function communityId(family: Family, src: Uint8Array, srcPort: number, ds
   o = buf.writeUInt8(0, o);
   o = buf.writeUInt16BE(ap, o);
   buf.writeUInt16BE(bp, o);
-  return `1:${createHash('sha1').update(buf).digest('base64')}`;
+  return `1:${hash('sha1', buf, 'base64')}`;
 }

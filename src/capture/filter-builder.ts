@@ -90,12 +90,14 @@ const TCP_CLASSIC_FLAGS = 0x3f;
  * oracle, and what detection can rely on having been let through):
  * SYN set and ACK clear, whatever else is set (ECE/CWR, FIN, RST, PSH, URG);
  * or, without SYN, exactly FIN, nothing (NULL), or FIN|PSH|URG (XMAS) among
- * the six classic bits.
+ * the six classic bits; or exactly ACK: the last segment of a handshake, so
+ * user space learns that a connection completed even when the peer resets it
+ * before accept() (nmap -sT does, within milliseconds).
  */
 export function passesKernelFlagRule(flags: number): boolean {
   if (flags & TCP_SYN) return (flags & TCP_ACK) === 0;
   const classic = flags & TCP_CLASSIC_FLAGS;
-  return classic === 0 || classic === TCP_FIN || classic === (TCP_FIN | TCP_PSH | TCP_URG);
+  return classic === 0 || classic === TCP_FIN || classic === TCP_ACK || classic === (TCP_FIN | TCP_PSH | TCP_URG);
 }
 
 interface LinkLayout {
@@ -197,7 +199,7 @@ export function buildCaptureFilter(policy: Pick<Policy, 'ports'>, opts: CaptureF
   asm.jset(TCP_SYN, null, noSyn);
   asm.jset(TCP_ACK, reject, accept);
   asm.place(noSyn).alu(BPF_AND, TCP_CLASSIC_FLAGS);
-  asm.jeq(0, accept).jeq(TCP_FIN, accept).jeq(TCP_FIN | TCP_PSH | TCP_URG, accept, reject);
+  asm.jeq(0, accept).jeq(TCP_FIN, accept).jeq(TCP_ACK, accept).jeq(TCP_FIN | TCP_PSH | TCP_URG, accept, reject);
 
   asm.place(accept).ret(snap);
   asm.place(undecided).ret(undecidedSnap);

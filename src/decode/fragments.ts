@@ -13,11 +13,18 @@
  * - A fragment whose bytes agree with what is already held where they
  *   overlap (a retransmission, or a re-fragmentation along other
  *   boundaries) is accepted.
- * - A fragment that disagrees with held bytes, or with the total length
- *   fixed by the last fragment, discards the whole datagram, as Linux does
- *   since 4.19 and RFC 5722 requires for IPv6 (counted in fragmentOverlaps).
- *   This is what defeats the offset-1 flag-rewriting trick: two readings of
- *   the TCP header exist, so neither is reported.
+ * - A fragment that disagrees with held header bytes, or with the total
+ *   length fixed by the last fragment, discards the whole datagram, as Linux
+ *   does since 4.19 and RFC 5722 requires for IPv6 (counted in
+ *   fragmentOverlaps). This is what defeats the offset-1 flag-rewriting
+ *   trick: two readings of the TCP header exist, so neither is reported.
+ * - For IPv4 only the TCP header is compared (its data offset once held,
+ *   60 bytes before):
+ *   conflicting *payload* cannot change what the decoder reports, and
+ *   discarding on it would let an attacker hide a SYN-with-payload by
+ *   overlapping its data (tshark reassembles such a datagram; see the
+ *   shared zeek_ipv4_fragmented-4.pcap). For IPv6 the extension headers sit
+ *   in the compared bytes too, so the whole kept head is compared.
  * - Timeouts run in packet time and are checked when a fragment arrives
  *   (the non-fragment path stays free of table work).
  * - Overlaps beyond HEAD_KEEP are not compared: those bytes are TCP payload,
@@ -36,6 +43,8 @@ export const KEY_LEN = 40;
 export const HEAD_KEEP = 512;
 /** Disjoint received ranges per datagram; more holes than this is an attack. */
 export const MAX_INTERVALS = 64;
+/** IPv4: bytes compared for conflicts, the longest TCP header (data offset 15). */
+export const IPV4_COMPARED = 60;
 
 export class Datagram {
   readonly key = new Uint8Array(KEY_LEN);
@@ -204,7 +213,11 @@ export class FragmentTable {
     const keepEnd = Math.min(start + capLen, HEAD_KEEP);
     const head = s.head;
     const have = s.have;
-    for (let k = start, p = dataOff; k < keepEnd; k++, p++) {
+    // IPv4: the TCP header starts the payload; its data offset (byte 12), once
+    // held, says where payload begins; until then assume the longest header.
+    const headerEnd = have[12] === 1 ? Math.max(20, (head[12]! >> 4) * 4) : IPV4_COMPARED;
+    const compareEnd = key[0] === 4 ? Math.min(keepEnd, headerEnd) : keepEnd;
+    for (let k = start, p = dataOff; k < compareEnd; k++, p++) {
       if (have[k] === 1 && head[k] !== d[p]) return this.conflict(i);
     }
     if (!s.addRange(start, end)) {

@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Alarm, FloodAlarm, ProbeAlarm } from '../alarm/alarm.js';
 import { PROBE_KIND_NAMES, ProbeKind } from '../alarm/alarm.js';
 import { communityId } from '../alarm/community-id.js';
-import { isoMicros } from '../alarm/timestamp.js';
+import { TimestampFormatter } from '../alarm/timestamp.js';
 import { formatAddress } from '../net/address.js';
 
 export const ECS_VERSION = '8.11.0';
@@ -40,10 +40,14 @@ export function kindNames(mask: number): string[] {
   return PROBE_KIND_NAMES.filter((k) => mask & ProbeKind[k]);
 }
 
-function eventId(ctx: FormatContext, parts: string): string {
-  if (ctx.mode === 'live') return randomUUID();
+/** A UUID-shaped id from a SHA-1 of `parts` (name-based, like UUIDv5). */
+function hashedId(parts: string): string {
   const h = createHash('sha1').update(parts).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function eventId(ctx: FormatContext, parts: string): string {
+  return ctx.mode === 'live' ? randomUUID() : hashedId(parts);
 }
 
 const THREAT = JSON.stringify({
@@ -60,12 +64,29 @@ const CATEGORY = '"kind":"alert","category":["network","intrusion_detection"],"t
  */
 class Fragments {
   private readonly tails = new Map<string, string>();
+  private readonly idPrefixes = new Map<string, string>();
+  readonly time = new TimestampFormatter();
   private readonly observer: string;
   readonly inputs: string[];
 
   constructor(ctx: FormatContext) {
     this.observer = JSON.stringify({ type: 'honeypot', vendor: 'honeyport', product: 'honeyport', version: ctx.observer.version, hostname: ctx.observer.hostname });
     this.inputs = ctx.inputs.map((i) => JSON.stringify(i));
+  }
+
+  /**
+   * Replay probe ids: a name-based prefix per (policy, input), then the
+   * packet index and phase. A packet is the first probe of at most one alarm,
+   * so the id is unique, and the same replay always yields the same ids.
+   */
+  replayProbeId(ruleName: string, input: string, packet: number, followUp: boolean): string {
+    const key = `${ruleName}|${input}`;
+    let prefix = this.idPrefixes.get(key);
+    if (prefix === undefined) {
+      prefix = hashedId(`honeyport-replay|${key}`).slice(0, 23);
+      this.idPrefixes.set(key, prefix);
+    }
+    return `${prefix}${(packet * 2 + (followUp ? 1 : 0)).toString(16).padStart(12, '0')}`;
   }
 
   /** rule/observer/threat/ecs for a policy name (a reload brings a new one). */
@@ -106,14 +127,16 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
   const input = ctx.inputs[a.origin.input] ?? '';
   const inputJson = f.inputs[a.origin.input] ?? '""';
   const what = a.count === 0 ? 'connection' : a.phase === 'first' ? 'probe' : `${a.count} more probe${a.count === 1 ? '' : 's'}`;
-  const start = isoMicros(a.startMicros);
-  const end = a.endMicros === a.startMicros ? start : isoMicros(a.endMicros);
-  const id = eventId(ctx, `${a.ruleName}|${a.action}|${a.phase}|${input}|${a.origin.packet}|${src}|${dst}|${a.destinationPort}`);
+  const start = f.time.format(a.startMicros);
+  const end = a.endMicros === a.startMicros ? start : f.time.format(a.endMicros);
+  const id = ctx.mode === 'live' ? randomUUID() : f.replayProbeId(a.ruleName, input, a.origin.packet, a.phase === 'follow-up');
   const where = ctx.mode === 'replay' ? `"replay":{"file":${inputJson},"packet":${a.origin.packet}}` : `"interface":${inputJson}`;
   const c = a.connection;
   const connection = c
-    ? `"connection":{"handshake_completed":true,"connections":${c.connections},"bytes":${c.bytes},"first_bytes":${JSON.stringify(c.firstBytes)},"duration_ms":${c.durationMs},"closed_by":${JSON.stringify(c.closedBy)}},`
-    : '';
+    ? `"connection":{"handshake_completed":true,"accepted":${c.connections},"bytes":${c.bytes},"first_bytes":${JSON.stringify(c.firstBytes)},"duration_ms":${c.durationMs},"closed_by":${JSON.stringify(c.closedBy)}},`
+    : a.handshakeCompleted
+      ? '"connection":{"handshake_completed":true,"accepted":0},'
+      : '';
   return (
     `{"@timestamp":"${end}","message":"${kinds.length ? `${kinds.join('/').toUpperCase()} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}",` +
     `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
@@ -127,8 +150,8 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
 }
 
 function floodDocument(a: FloodAlarm, ctx: FormatContext, f: Fragments): string {
-  const start = isoMicros(a.startMicros);
-  const end = isoMicros(a.endMicros);
+  const start = f.time.format(a.startMicros);
+  const end = f.time.format(a.endMicros);
   const id = eventId(ctx, `${a.ruleName}|${a.action}|${a.phase}|${a.destinationPort}|${a.startMicros}`);
   return (
     `{"@timestamp":"${end}","message":"flood of ${a.count} probes of honeypot port ${a.destinationPort}/${a.protocol} from more sources than can be tracked (${a.trackedKeyLimit})",` +

@@ -303,7 +303,10 @@ export class Sink {
       this.o.notice(`sink ${this.name}: ${left} alarms undelivered at exit (no spool directory configured)`);
     } else if (left > 0) this.o.notice(`sink ${this.name}: ${left} alarms left in the spool for the next run`);
     this.queue.clear();
-    await Promise.race([this.queue.onIdle(), delay(Math.max(0, deadline - Date.now()) + 100)]);
+    // The timer must not outlive the race: it would hold the process up to the deadline.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.onIdle(), new Promise<void>((r) => { timer = setTimeout(r, Math.max(0, deadline - Date.now()) + 100); })]);
+    clearTimeout(timer);
     await this.o.transport.close().catch(() => undefined);
   }
 

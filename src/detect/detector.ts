@@ -10,7 +10,7 @@
  * Time is whatever the caller says (packet time in replay, clock when live).
  */
 import type { Alarm, ConnectionSummary, ProbeOrigin, Severity } from '../alarm/alarm.js';
-import type { TcpSegment } from '../decode/segment.js';
+import { TcpFlag, type TcpSegment } from '../decode/segment.js';
 import { parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import { KeyTable } from './key-table.js';
@@ -103,6 +103,7 @@ export class Detector {
   private readonly pendPacket: Float64Array;
   private readonly keySource: Int32Array;
   private readonly keyPortIndex: Uint8Array;
+  private readonly handshake: Uint8Array;
   // Keys in window-start order: windows have one length, so this is expiry order.
   private readonly fifo: Int32Array;
   private fifoHead = 0;
@@ -143,6 +144,7 @@ export class Detector {
     this.pendPacket = new Float64Array(n);
     this.keySource = new Int32Array(n);
     this.keyPortIndex = new Uint8Array(n);
+    this.handshake = new Uint8Array(n);
     this.fifo = new Int32Array(n);
     this.sources = new KeyTable(n, SOURCE_WORDS, seed ^ 0x5bd1e995);
     this.sourcePorts = new Uint16Array(n);
@@ -165,7 +167,10 @@ export class Detector {
     const portIndex = this.ports.lookup(seg.dstPort, seg.family);
     if (portIndex < 0) return;
     const kind = probeKindOf(seg.flags);
-    if (kind === 0) return;
+    if (kind === 0) {
+      if ((seg.flags & 0x3f) === TcpFlag.ACK) this.observeHandshakeAck(seg);
+      return;
+    }
     if (this.servers.length > 0 && !this.isServer(seg)) {
       this.counters.otherDestination++;
       return;
@@ -179,12 +184,7 @@ export class Detector {
     this.advance(ts);
     const now = this.clock;
 
-    const probe = this.keys.probe;
-    for (let k = 0; k < 4; k++) {
-      probe[k] = loadWord(seg.src, k * 4);
-      probe[4 + k] = loadWord(seg.dst, k * 4);
-    }
-    probe[8] = (seg.dstPort << 8) | seg.family;
+    this.loadKey(seg);
     let e = this.keys.find();
     if (e >= 0) {
       this.addPending(e, seg, kind, ts, input, packet);
@@ -204,6 +204,7 @@ export class Detector {
     this.pendFlags[e] = 0;
     this.pendReassembled[e] = 0;
     this.pendPortCount[e] = 0;
+    this.handshake[e] = 0;
     this.fifo[(this.fifoHead + this.fifoLength++) % this.fifo.length] = e;
 
     const touched = this.sourcePorts[s]!;
@@ -251,6 +252,28 @@ export class Detector {
     return false;
   }
 
+  /** Fills the scratch key from a segment's addresses and port. */
+  private loadKey(seg: TcpSegment): void {
+    const probe = this.keys.probe;
+    for (let k = 0; k < 4; k++) {
+      probe[k] = loadWord(seg.src, k * 4);
+      probe[4 + k] = loadWord(seg.dst, k * 4);
+    }
+    probe[8] = (seg.dstPort << 8) | seg.family;
+  }
+
+  /**
+   * A bare ACK to a decoy port after a probe of the same key: the handshake
+   * completed (the decoy answered the SYN). Nothing legitimate completes one.
+   */
+  private observeHandshakeAck(seg: TcpSegment): void {
+    if (this.servers.length > 0 && !this.isServer(seg)) return;
+    if (this.whitelist.size > 0 && this.whitelist.contains(seg.family, seg.src)) return;
+    this.loadKey(seg);
+    const e = this.keys.find();
+    if (e >= 0) this.handshake[e] = 1;
+  }
+
   private addPending(e: number, seg: TcpSegment, kind: number, ts: number, input: number, packet: number): void {
     const n = this.pending[e]!;
     if (n === 0) {
@@ -293,7 +316,8 @@ export class Detector {
     const n = this.pending[e]!;
     const connection = this.connectionsByKey.get(e);
     this.connectionsByKey.delete(e);
-    if (n > 0 || connection) {
+    const handshake = this.handshake[e] === 1 || connection !== undefined;
+    if (n > 0 || handshake) {
       const have = this.pendPortCount[e]!;
       const ports = Array.from(this.pendPorts.subarray(e * MAX_SOURCE_PORTS, e * MAX_SOURCE_PORTS + Math.min(have, MAX_SOURCE_PORTS)));
       this.raise(e, 'follow-up', {
@@ -307,6 +331,7 @@ export class Detector {
         truncated: have > MAX_SOURCE_PORTS,
         severity: n > 0 ? 'high' : 'medium',
         origin: n > 0 ? { input: this.pendInput[e]!, packet: this.pendPacket[e]! } : { input: 0, packet: -1 },
+        handshakeCompleted: handshake,
         ...(connection ? { connection } : {}),
       });
     }
@@ -321,6 +346,7 @@ export class Detector {
     a: {
       count: number; start: number; end: number; kinds: number; flags: number; reassembled: boolean;
       sourcePorts: number[]; truncated: boolean; severity: Severity; origin: ProbeOrigin;
+      handshakeCompleted?: boolean;
       connection?: ConnectionSummary;
     },
   ): void {
@@ -358,6 +384,7 @@ export class Detector {
       portsTouched,
       reassembled: a.reassembled,
       origin: a.origin,
+      handshakeCompleted: a.handshakeCompleted === true,
       ...(a.connection ? { connection: a.connection } : {}),
     });
   }
@@ -423,6 +450,7 @@ export class Detector {
       portsTouched: [policyPort.port],
       reassembled: false,
       origin: { input: 0, packet: -1 },
+      handshakeCompleted: true,
       connection: summary,
     });
   }

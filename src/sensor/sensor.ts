@@ -30,8 +30,6 @@ export interface SensorOptions {
   /** ifindex → interface name; alarms name inputs by their index in its values. */
   readonly interfaceTable: ReadonlyMap<number, string>;
   readonly onAlarm: (alarm: Alarm) => void;
-  /** Called once per captured batch after its alarms: the place to flush output. */
-  readonly afterBatch?: () => void;
 }
 
 export interface SensorStatus {
@@ -111,12 +109,10 @@ export class Sensor {
         det.observe(seg, this.ifaceInput.get(iface[i]!) ?? 0, b.firstIndex + i);
       }
     }
-    this.options.afterBatch?.();
   }
 
   private tick(): void {
     this.detector.advance(Date.now() * 1000);
-    this.options.afterBatch?.();
   }
 
   get currentPolicy(): Policy {
@@ -137,7 +133,6 @@ export class Sensor {
     this.policy = policy;
     const statuses = await this.ports.apply(policy);
     this.capture.setFilter(encode(buildCaptureFilter(policy)));
-    this.options.afterBatch?.();
     return statuses;
   }
 
@@ -164,7 +159,6 @@ export class Sensor {
     if (this.ticker) clearInterval(this.ticker);
     this.capture.close();
     this.detector.flush();
-    this.options.afterBatch?.();
     await this.ports.close();
   }
 }

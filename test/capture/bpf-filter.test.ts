@@ -84,7 +84,7 @@ describe('capture filter: probes pass', () => {
       const options = new Array<number>(optLen).fill(1);
       const syn = ethernet(v4({ dport: 3389, flags: F.SYN }, { options }));
       assert.equal(verdict(vm, syn), syn.length, `${optLen} option bytes`);
-      const ack = ethernet(v4({ dport: 3389, flags: F.ACK }, { options }));
+      const ack = ethernet(v4({ dport: 3389, flags: F.PSH | F.ACK }, { options }));
       assert.equal(verdict(vm, ack), 0, `${optLen} option bytes, ACK`);
     }
   });
@@ -100,7 +100,7 @@ describe('capture filter: probes pass', () => {
   });
 
   it('DF alone is not a fragment', () => {
-    const ack = ethernet(v4({ dport: 22, flags: F.ACK }, { dontFragment: true }));
+    const ack = ethernet(v4({ dport: 22, flags: F.PSH | F.ACK }, { dontFragment: true }));
     assert.equal(verdict(vm, ack), 0);
     const syn = ethernet(v4({ dport: 22, flags: F.SYN }, { dontFragment: true }));
     assert.equal(verdict(vm, syn), syn.length);
@@ -112,7 +112,6 @@ describe('capture filter: everything else stays in the kernel', () => {
   const rejected: [string, number][] = [
     ['SYN-ACK', F.SYN | F.ACK],
     ['SYN-ACK+ECE', F.SYN | F.ACK | F.ECE],
-    ['ACK', F.ACK],
     ['RST', F.RST],
     ['RST-ACK', F.RST | F.ACK],
     ['PSH-ACK', F.PSH | F.ACK],
@@ -137,8 +136,15 @@ describe('capture filter: everything else stays in the kernel', () => {
       assert.equal(verdict(vm, f6) > 0, want, `IPv6 flags 0x${flags.toString(16)}`);
       if (want) passed++;
     }
-    // 64 SYN-without-ACK + 4×3 stealth bytes (FIN, NULL, XMAS with any ECE/CWR)
-    assert.equal(passed, 64 + 12);
+    // 64 SYN-without-ACK + 4×4 (FIN, NULL, XMAS, handshake ACK; each with any ECE/CWR)
+    assert.equal(passed, 64 + 16);
+  });
+
+  it('the handshake\'s final ACK to a policy port passes (a connection reset before accept() is still seen)', () => {
+    assert.ok(verdict(vm, ethernet(v4({ dport: 3389, flags: F.ACK }))) > 0);
+    assert.ok(verdict(vm, ethernet(v6({ dport: 2222, flags: F.ACK }))) > 0);
+    assert.equal(verdict(vm, ethernet(v4({ dport: 3390, flags: F.ACK }))), 0);
+    assert.equal(verdict(vm, ethernet(v4({ dport: 3389, flags: F.PSH | F.ACK, payload: 20 }))), 0);
   });
 
   it('probes of other ports', () => {
@@ -257,7 +263,7 @@ describe('capture filter: VLAN tags', () => {
       const syn6 = ethernet(v6({ dport: 2222, flags: F.FIN | F.PSH | F.URG }), { vlans });
       assert.equal(verdict(vm, syn4), syn4.length);
       assert.equal(verdict(vm, syn6), syn6.length);
-      assert.equal(verdict(vm, ethernet(v4({ dport: 22, flags: F.ACK }), { vlans })), 0);
+      assert.equal(verdict(vm, ethernet(v4({ dport: 22, flags: F.PSH | F.ACK }), { vlans })), 0);
       assert.equal(verdict(vm, ethernet(v6({ dport: 2222, flags: F.SYN | F.ACK }), { vlans })), 0);
       assert.equal(verdict(vm, ethernet(v4({ dport: 23, flags: F.SYN }), { vlans })), 0);
       const frag = fragmentIpv4(v4({ dport: 80, flags: F.ACK, payload: 64 }), 16).map((p) => ethernet(p, { vlans }));
@@ -269,7 +275,7 @@ describe('capture filter: VLAN tags', () => {
     const f = ethernet(v4({ dport: 22, flags: F.SYN, payload: 300 }), { vlans: [1, 2, 3, 4] });
     assert.equal(verdict(vm, f), f.length);
     const none = new BpfVm(buildCaptureFilter({ ports: PORTS }, { maxVlanTags: 0 }));
-    const one = ethernet(v4({ dport: 22, flags: F.ACK, payload: 300 }), { vlans: [7] });
+    const one = ethernet(v4({ dport: 22, flags: F.PSH | F.ACK, payload: 300 }), { vlans: [7] });
     assert.equal(verdict(none, one), one.length);
     assert.equal(verdict(vm, one), 0);
   });
@@ -299,7 +305,7 @@ describe('capture filter: link layers and policies', () => {
     assert.equal(verdict(vm, p6, { protocol: EtherType.IPV6 }), p6.length);
     assert.equal(verdict(vm, p4, { protocol: EtherType.ARP }), 0);
     assert.equal(verdict(vm, p6, { protocol: EtherType.IPV4 }), 0);
-    assert.equal(verdict(vm, v4({ dport: 22, flags: F.ACK }), { protocol: EtherType.IPV4 }), 0);
+    assert.equal(verdict(vm, v4({ dport: 22, flags: F.PSH | F.ACK }), { protocol: EtherType.IPV4 }), 0);
     assert.equal(verdict(vm, p4, { protocol: EtherType.IPV4, pktType: PacketType.OUTGOING }), 0);
     // inner tag of a QinQ frame after the stack removed the outer one: TCI + EtherType at offset 0
     const tagged = Uint8Array.from([0x00, 0x14, 0x08, 0x00, ...p4]);

@@ -264,7 +264,7 @@ describe('generated filter vs an equivalent tcpdump expression', function () {
     }
   })();
   const probe = (flags: string): string =>
-    `(${flags} & 0x12 == 2 or ${flags} & 0x3f == 0 or ${flags} & 0x3f == 1 or ${flags} & 0x3f == 0x29)`;
+    `(${flags} & 0x12 == 2 or ${flags} & 0x3f == 0 or ${flags} & 0x3f == 1 or ${flags} & 0x3f == 0x10 or ${flags} & 0x3f == 0x29)`;
   // Untagged Ethernet only: the expressions do not walk VLAN tags.
   const expr = (protocol: PortProtocol, port: number): string =>
     protocol === 'tcp'

@@ -14,6 +14,7 @@ export function probeAlarm(i: number): ProbeAlarm {
   return {
     action: 'honeypot-port-probe',
     ruleName: 'test-policy',
+    handshakeCompleted: false,
     phase: 'first',
     family: 4,
     source: new Uint8Array([198, 18, (i >> 8) & 255, i & 255]),

@@ -192,4 +192,19 @@ describe('detector', () => {
     d.observeConnection({ ...fact, sourceIp: '198.18.0.3' });
     assert.equal(probes(alarms).length, 3);
   });
+
+  it('marks a key whose handshake completed (bare ACK after the SYN), even with no accept()', () => {
+    const { d, alarms } = detector();
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S, 7000), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.ACK, 1 * S + 100, 7000), 0, 1);
+    d.observe(seg('198.18.0.7', '198.18.0.2', 445, TcpFlag.ACK, 1 * S + 100, 7000), 0, 2); // no SYN seen: nothing
+    d.flush();
+    const all = probes(alarms);
+    assert.equal(all.length, 2);
+    assert.equal(all[0]!.handshakeCompleted, false);
+    assert.equal(all[1]!.phase, 'follow-up');
+    assert.equal(all[1]!.count, 0);
+    assert.equal(all[1]!.handshakeCompleted, true);
+    assert.equal(d.counters.probes, 1);
+  });
 });
