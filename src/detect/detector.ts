@@ -13,6 +13,7 @@ import type { Alarm, ConnectionSummary, ProbeOrigin, Severity } from '../alarm/a
 import { TcpFlag, type TcpSegment } from '../decode/segment.js';
 import { parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
+import type { ConnectionFact } from '../ports/types.js';
 import { KeyTable } from './key-table.js';
 import { PortTable, probeKindOf } from './probe-classifier.js';
 import { Whitelist } from './whitelist.js';
@@ -45,17 +46,10 @@ export interface DetectorCounters {
 }
 
 /** A completed handshake on a honeypot port, as the port holder reports it. */
-export interface ConnectionInput {
-  readonly sourceIp: string;
-  readonly sourcePort: number;
-  readonly destinationIp: string;
-  readonly destinationPort: number;
-  readonly startMicros: number;
-  readonly durationMs: number;
-  readonly bytes: number;
-  readonly firstBytes: string;
-  readonly closedBy: string;
-}
+export type ConnectionInput = Pick<
+  ConnectionFact,
+  'sourceIp' | 'sourcePort' | 'destinationIp' | 'destinationPort' | 'startMicros' | 'durationMs' | 'bytes' | 'firstBytes' | 'closedBy'
+>;
 
 function loadWord(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;

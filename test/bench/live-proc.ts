@@ -86,11 +86,16 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks; // fields 14 and 15 of proc(5)
 }
 
-/** Peak resident set (VmHWM), MiB. */
-export function peakRssMiB(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
 }
+
+/** Peak resident set (VmHWM), MiB. */
+export const peakRssMiB = (pid: number): number => statusKiB(pid, 'VmHWM') / 1024;
+
+/** Current resident set, MiB. */
+export const rssMiB = (pid: number): number => statusKiB(pid, 'VmRSS') / 1024;
 
 export function onPath(tool: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {

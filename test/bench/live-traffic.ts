@@ -67,8 +67,8 @@ export interface TrafgenRun {
  * sender process: the other core is left to the capture under test.
  */
 export async function trafgen(net: BenchNet, configFile: string, count: number, rate: number | undefined, deadlineMs: number): Promise<TrafgenRun> {
-  // -A/-Q: leave the host's socket memory and IRQ affinity alone.
-  const args = ['-o', net.attacker.iface, '-i', configFile, '-n', String(count), '-P', '1', '-A', '-Q', '-C'];
+  // Leave the host's socket memory and IRQ affinity alone.
+  const args = ['-o', net.attacker.iface, '-i', configFile, '-n', String(count), '-P', '1', '--no-sock-mem', '--notouch-irq', '-C'];
   if (rate !== undefined) args.push('-b', `${rate}pps`);
   const r = await runIn(net.attacker.ns, 'trafgen', args, deadlineMs);
   return { count, rate, code: r.code, wallSeconds: r.wallSeconds, stderr: r.stderr };

@@ -173,7 +173,7 @@ describe('detector', () => {
   it('adds completed handshakes to the key\'s follow-up without counting a probe twice', () => {
     const { d, alarms } = detector();
     d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S, 5000), 0, 0);
-    const fact = { sourceIp: '198.18.0.1', sourcePort: 5000, destinationIp: '198.18.0.2', destinationPort: 445, startMicros: 10 * S, durationMs: 12, bytes: 5, firstBytes: 'hello', closedBy: 'peer' };
+    const fact = { sourceIp: '198.18.0.1', sourcePort: 5000, destinationIp: '198.18.0.2', destinationPort: 445, startMicros: 10 * S, durationMs: 12, bytes: 5, firstBytes: 'hello', closedBy: 'peer' as const };
     d.observeConnection(fact);
     d.observeConnection({ ...fact, sourcePort: 5001, bytes: 3, durationMs: 40 });
     d.advance(100 * S);
