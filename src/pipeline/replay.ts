@@ -10,6 +10,7 @@ import { Detector, type DetectorCounters } from '../detect/detector.js';
 import type { ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import { CaptureDamagedError, readCapture } from '../source/capture-file.js';
+import { FramePrefilter } from './frame-prefilter.js';
 
 export interface ReplayOptions {
   readonly files: readonly string[];
@@ -46,6 +47,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
   });
   const seg = decoder.segment;
+  const prefilter = new FramePrefilter(opts.policy);
   const result: ReplayResult = { packets: 0, bytes: 0, files: 0, decode: decoder.counters, detect: detector.counters, damaged: [], seconds: 0 };
 
   for (let input = 0; input < opts.files.length; input++) {
@@ -62,6 +64,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         const b = next.value;
         const { data, offset, caplen, linktype, tsMicros, vlan } = b;
         for (let i = 0; i < b.count; i++) {
+          if (prefilter.skip(data, offset[i]!, caplen[i]!, linktype[i]!)) continue;
           if (decoder.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
             detector.observe(seg, input, b.firstIndex + i);
           }
