@@ -84,8 +84,13 @@ export interface FloodAlarm {
   readonly startMicros: number;
   readonly endMicros: number;
   readonly severity: 'high';
-  /** The tracked-key limit that was reached. */
+  /** Why per-source tracking stopped: the key table is full, or new sources came faster than the rate limit. */
+  readonly reason: 'tracked-keys-full' | 'new-source-rate';
   readonly trackedKeyLimit: number;
+  /** New sources per second per port beyond which probes are summed here. */
+  readonly newSourceRate: number;
+  /** The first few sources summed into this alarm (at most FLOOD_SAMPLE), as text. */
+  readonly sampleSources: readonly string[];
 }
 
 export type Alarm = ProbeAlarm | FloodAlarm;

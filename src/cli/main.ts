@@ -9,6 +9,7 @@ import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { parseDuration, parsePositiveInt, parseServerAddress } from './parse-options.js';
 import { packageVersion } from './version.js';
+import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 
 /** zod and yaml cost ~100 ms to load: only pay for them when a policy file is read. */
 async function policyFrom(file: string | undefined): Promise<Policy> {
@@ -44,16 +45,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
     .option('-s, --server-address <addr>', 'count only probes to this destination (repeatable; default: any)', collect, [])
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
+    .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('-q, --quiet', 'no run summary on stderr')
     .option('--no-progress', 'no progress line on a terminal'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: DeliveryFlags & { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; quiet?: boolean; progress: boolean }) => {
+    .action(async (files: string[], o: DeliveryFlags & { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
       const windowMicros = parseDuration(o.window, '--window');
       const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
+      const newSourceRate = parsePositiveInt(o.newSourceRate, '--new-source-rate', 10_000_000);
       const serverAddresses: ParsedAddress[] = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
       const policy = await policyFrom(o.policy);
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, serverAddresses, summary: !o.quiet, progress: o.progress, delivery: o }));
+      setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, newSourceRate, serverAddresses, summary: !o.quiet, progress: o.progress, delivery: o }));
     });
 
   addDeliveryOptions(program
@@ -64,13 +67,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
     .option('-s, --server-address <addr>', 'count only probes to this destination (repeatable; default: any)', collect, [])
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
+    .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
       const windowMicros = parseDuration(o.window, '--window');
       const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
+      const newSourceRate = parsePositiveInt(o.newSourceRate, '--new-source-rate', 10_000_000);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const serverAddresses = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
       const policy = await policyFrom(o.policy);
@@ -82,6 +87,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         interfaces: o.interface.length > 0 ? o.interface : ['any'],
         windowMicros,
         maxTrackedKeys,
+        newSourceRate,
         serverAddresses,
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,

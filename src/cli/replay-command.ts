@@ -17,6 +17,7 @@ export interface ReplayCommandOptions {
   readonly policy: Policy;
   readonly windowMicros: number;
   readonly maxTrackedKeys: number;
+  readonly newSourceRate: number;
   readonly serverAddresses: readonly ParsedAddress[];
   readonly summary: boolean;
   readonly progress: boolean;
@@ -86,6 +87,7 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
     policy: o.policy,
     windowMicros: o.windowMicros,
     maxTrackedKeys: o.maxTrackedKeys,
+    newSourceRate: o.newSourceRate,
     serverAddresses: o.serverAddresses,
     onAlarm: (alarm) => {
       alarms++;

@@ -23,6 +23,7 @@ export interface RunCommandOptions {
   readonly interfaces: readonly string[];
   readonly windowMicros: number;
   readonly maxTrackedKeys: number;
+  readonly newSourceRate: number;
   readonly serverAddresses: readonly ParsedAddress[];
   readonly allowPublicAddress: boolean;
   readonly stateDir: string;
@@ -72,6 +73,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       interfaces: o.interfaces,
       windowMicros: o.windowMicros,
       maxTrackedKeys: o.maxTrackedKeys,
+      newSourceRate: o.newSourceRate,
       serverAddresses: o.serverAddresses,
       ringBlockSize: blockSize,
       ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),

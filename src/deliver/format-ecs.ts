@@ -154,11 +154,12 @@ function floodDocument(a: FloodAlarm, ctx: FormatContext, f: Fragments): string 
   const end = f.time.format(a.endMicros);
   const id = eventId(ctx, `${a.ruleName}|${a.action}|${a.phase}|${a.destinationPort}|${a.startMicros}`);
   return (
-    `{"@timestamp":"${end}","message":"flood of ${a.count} probes of honeypot port ${a.destinationPort}/${a.protocol} from more sources than can be tracked (${a.trackedKeyLimit})",` +
+    `{"@timestamp":"${end}","message":"flood of ${a.count} probe${a.count === 1 ? '' : 's'} of honeypot port ${a.destinationPort}/${a.protocol} ${a.reason === 'tracked-keys-full' ? `from more sources than can be tracked (${a.trackedKeyLimit})` : `from new sources faster than ${a.newSourceRate}/s`}",` +
     `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"destination":{"port":${a.destinationPort}},"network":{"transport":"tcp","type":"${a.protocol === 'tcp' ? 'ipv4' : 'ipv6'}","iana_number":"6"},` +
     `${f.tail(a.ruleName)},` +
-    `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","protocol":"${a.protocol}","tracked_key_limit":${a.trackedKeyLimit}}}`
+    `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","protocol":"${a.protocol}","flood_reason":"${a.reason}",` +
+    `"tracked_key_limit":${a.trackedKeyLimit},"new_source_rate":${a.newSourceRate},"sample_sources":${stringList(a.sampleSources)}}}`
   );
 }
 

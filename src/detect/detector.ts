@@ -11,7 +11,7 @@
  */
 import type { Alarm, ConnectionSummary, ProbeOrigin, Severity } from '../alarm/alarm.js';
 import { TcpFlag, type TcpSegment } from '../decode/segment.js';
-import { parseAddress, type ParsedAddress } from '../net/address.js';
+import { formatAddress, parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import type { ConnectionFact } from '../ports/types.js';
 import { KeyTable } from './key-table.js';
@@ -19,6 +19,10 @@ import { PortTable, probeKindOf } from './probe-classifier.js';
 import { Whitelist } from './whitelist.js';
 
 export const MAX_SOURCE_PORTS = 8;
+/** Default new keys per second per decoy port (see DetectorOptions.newSourceRate). */
+export const DEFAULT_NEW_SOURCE_RATE = 100;
+/** Sources named in a flood alarm. */
+export const FLOOD_SAMPLE = 8;
 /** Keys that may carry connection details at once (the rest are counted only). */
 const MAX_CONNECTION_SUMMARIES = 4096;
 const KEY_WORDS = 9; // src (4) + dst (4) + port<<8|family
@@ -28,6 +32,13 @@ export interface DetectorOptions {
   readonly policy: Policy;
   readonly windowMicros: number;
   readonly maxTrackedKeys: number;
+  /**
+   * New keys per second per decoy port that raise their own alarm (token
+   * bucket, burst 10 s worth). Beyond it — a flood of spoofed sources —
+   * probes of new keys are summed into flood alarms, so the alarm rate, the
+   * CPU per packet and the memory stay bounded whatever the attacker sends.
+   */
+  readonly newSourceRate?: number;
   /** Only probes to these destinations count; empty = any destination. */
   readonly serverAddresses: readonly ParsedAddress[];
   readonly onAlarm: (alarm: Alarm) => void;
@@ -114,6 +125,12 @@ export class Detector {
   private readonly floodLast: Float64Array;
   private readonly floodPending: Float64Array;
   private readonly floodActive: Uint8Array;
+  private readonly floodReason: Uint8Array; // 1 = table full, 2 = rate
+  private readonly floodSamples: string[][];
+  private readonly tokens: Float64Array;
+  private readonly tokensAt: Float64Array;
+  private readonly newSourceRate: number;
+  private readonly burst: number;
 
   constructor(private readonly options: DetectorOptions) {
     const { policy, maxTrackedKeys: n } = options;
@@ -149,6 +166,12 @@ export class Detector {
     this.floodLast = new Float64Array(p);
     this.floodPending = new Float64Array(p);
     this.floodActive = new Uint8Array(p);
+    this.floodReason = new Uint8Array(p);
+    this.floodSamples = Array.from({ length: p }, () => []);
+    this.newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
+    this.burst = this.newSourceRate * 10;
+    this.tokens = new Float64Array(p).fill(this.burst);
+    this.tokensAt = new Float64Array(p).fill(-Infinity);
   }
 
   get trackedKeys(): number {
@@ -184,9 +207,13 @@ export class Detector {
       this.addPending(e, seg, kind, ts, input, packet);
       return;
     }
+    if (!this.takeToken(portIndex, now)) {
+      this.floodProbe(portIndex, seg, ts, now, 2);
+      return;
+    }
     e = this.keys.insert();
     if (e < 0) {
-      this.floodProbe(portIndex, ts, now);
+      this.floodProbe(portIndex, seg, ts, now, 1);
       return;
     }
     const s = this.trackSource(seg, portIndex);
@@ -449,8 +476,26 @@ export class Detector {
     });
   }
 
-  private floodProbe(i: number, ts: number, now: number): void {
+  /** Token bucket per decoy port for new keys; time is the detector's clock. */
+  private takeToken(i: number, now: number): boolean {
+    const last = this.tokensAt[i]!;
+    if (now > last) {
+      const refill = last === -Infinity ? this.burst : ((now - last) * this.newSourceRate) / 1e6;
+      this.tokens[i] = Math.min(this.burst, this.tokens[i]! + refill);
+      this.tokensAt[i] = now;
+    }
+    if (this.tokens[i]! < 1) return false;
+    this.tokens[i]!--;
+    return true;
+  }
+
+  private floodProbe(i: number, seg: TcpSegment, ts: number, now: number, reason: 1 | 2): void {
     this.counters.floodProbes++;
+    const sample = this.floodSamples[i]!;
+    if (sample.length < FLOOD_SAMPLE) {
+      const text = formatAddress(seg.family, seg.src);
+      if (!sample.includes(text)) sample.push(text);
+    }
     if (this.floodActive[i]) {
       this.floodPending[i]!++;
       if (ts > this.floodLast[i]! || this.floodPending[i] === 1) this.floodLast[i] = ts;
@@ -458,15 +503,18 @@ export class Detector {
       return;
     }
     this.floodActive[i] = 1;
+    this.floodReason[i] = reason;
     this.floodStart[i] = now;
     this.floodPending[i] = 0;
     this.emitFlood(i, 'first', 1, ts, ts);
+    this.floodSamples[i] = [];
   }
 
   private closeFlood(i: number): void {
     this.floodActive[i] = 0;
     const n = this.floodPending[i]!;
     if (n > 0) this.emitFlood(i, 'follow-up', n, this.floodFirst[i]!, this.floodLast[i]!);
+    this.floodSamples[i] = [];
   }
 
   private emitFlood(i: number, phase: 'first' | 'follow-up', count: number, start: number, end: number): void {
@@ -482,7 +530,10 @@ export class Detector {
       startMicros: start,
       endMicros: end,
       severity: 'high',
+      reason: this.floodReason[i] === 1 ? 'tracked-keys-full' : 'new-source-rate',
       trackedKeyLimit: this.options.maxTrackedKeys,
+      newSourceRate: this.newSourceRate,
+      sampleSources: this.floodSamples[i]!,
     });
   }
 }

@@ -17,6 +17,7 @@ export interface ReplayOptions {
   readonly policy: Policy;
   readonly windowMicros: number;
   readonly maxTrackedKeys: number;
+  readonly newSourceRate: number;
   readonly serverAddresses: readonly ParsedAddress[];
   readonly onAlarm: (alarm: Alarm) => void;
   /** Called between batches so the caller can flush output (back-pressure). */
@@ -42,6 +43,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     policy: opts.policy,
     windowMicros: opts.windowMicros,
     maxTrackedKeys: opts.maxTrackedKeys,
+    newSourceRate: opts.newSourceRate,
     serverAddresses: opts.serverAddresses,
     onAlarm: opts.onAlarm,
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),

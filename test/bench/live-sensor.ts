@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BenchNet } from './live-net.js';
-import { runIn, startIn, terminate, waitFor, type Child } from './live-proc.js';
+import { cpuSeconds, runIn, startIn, terminate, waitFor, type Child } from './live-proc.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -92,10 +92,23 @@ export class HoneyportUnderTest {
     return JSON.parse(r.stdout) as HoneyportStatus;
   }
 
-  /** SIGTERM (pending follow-ups and floods are flushed to stdout first). */
-  async stop(): Promise<{ code: number | null; stoppedLine: string | undefined }> {
+  /**
+   * SIGTERM: pending follow-ups and floods are flushed to stdout first. The
+   * CPU time is sampled until the process is gone, so that flush (alarms of
+   * the traffic just measured) is paid for too.
+   */
+  async stop(): Promise<{ code: number | null; stoppedLine: string | undefined; lastCpuSeconds: number }> {
+    let lastCpuSeconds = cpuSeconds(this.child.pid);
+    const sample = setInterval(() => {
+      try {
+        lastCpuSeconds = cpuSeconds(this.child.pid);
+      } catch {
+        // gone
+      }
+    }, 5);
     const { code } = await terminate(this.child);
-    return { code, stoppedLine: this.child.stderr.split('\n').find((l) => l.startsWith('honeyport: stopped:')) };
+    clearInterval(sample);
+    return { code, stoppedLine: this.child.stderr.split('\n').find((l) => l.startsWith('honeyport: stopped:')), lastCpuSeconds };
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deliveryBenchTable, runDeliveryBench } from './delivery-bench.js';
 import { generateBenchCapture } from './generate-capture.js';
+import { runLiveBench } from './live-bench.js';
 import { measure, type Measurement } from './measure.js';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
@@ -46,6 +47,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${row('pcap-parser (read only)', pp, PACKETS)}\n`);
   const ratio = hp.wallSeconds / td.wallSeconds;
   process.stdout.write(`\nhoneyport/tcpdump wall-time ratio: ${ratio.toFixed(2)} (target <= 1.00: ${ratio <= 1 ? 'met' : 'NOT met'})\n`);
+
+  if (process.env.BENCH_SKIP_LIVE !== '1') {
+    process.stdout.write('\nlive capture benchmark (root; trafgen on a veth pair)\n\n');
+    process.stdout.write(await runLiveBench());
+  }
 
   if (process.env.BENCH_SKIP_DELIVERY !== '1') {
     process.stdout.write('\ndelivery benchmark\n\n');

@@ -207,4 +207,26 @@ describe('detector', () => {
     assert.equal(all[1]!.handshakeCompleted, true);
     assert.equal(d.counters.probes, 1);
   });
+
+  it('sums new sources beyond the per-port rate into flood alarms that name a sample of them', () => {
+    const { d, alarms } = detector({ newSourceRate: 2, maxTrackedKeys: 100000 }); // burst 20
+    // 100 spoofed sources within one second on one port, then one more 10 s later
+    for (let i = 0; i < 100; i++) d.observe(seg(`198.18.9.${i}`, '198.18.0.2', 445, TcpFlag.SYN, i * 1000), 0, i);
+    assert.equal(probes(alarms).length, 20);
+    const floods = alarms.filter((a) => a.action === 'honeypot-flood');
+    assert.equal(floods.length, 1);
+    assert.equal(floods[0]!.action === 'honeypot-flood' && floods[0]!.reason, 'new-source-rate');
+    assert.deepEqual(floods[0]!.action === 'honeypot-flood' && floods[0]!.sampleSources, ['198.18.9.20']);
+    // another port has its own bucket
+    d.observe(seg('198.18.9.1', '198.18.0.2', 135, TcpFlag.SYN, 200_000), 0, 100);
+    assert.equal(probes(alarms).length, 21);
+    // tokens come back with time: 10 s later at 2/s, a new source is tracked again
+    d.observe(seg('198.18.10.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S), 0, 101);
+    assert.equal(probes(alarms).length, 22);
+    d.flush();
+    const flood = alarms.filter((a) => a.action === 'honeypot-flood');
+    assert.equal(flood.reduce((n, a) => n + a.count, 0), 80);
+    const last = flood[flood.length - 1]!;
+    assert.ok(last.action === 'honeypot-flood' && last.sampleSources.length === 8);
+  });
 });
