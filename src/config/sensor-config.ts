@@ -5,6 +5,7 @@
  * Secrets never appear in this file or on the command line, only the name of
  * the environment variable or file that holds them.
  */
+import { schemaProblems } from '../validation/schema-problems.js';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -339,15 +340,6 @@ function sinkConfig(s: RawSink): SinkConfig {
   }
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(config)' : out;
-}
-
 /** Semantic checks zod cannot express per field. */
 function crossChecks(sinks: readonly SinkConfig[]): string[] {
   const problems: string[] = [];
@@ -370,11 +362,7 @@ function crossChecks(sinks: readonly SinkConfig[]): string[] {
 export function parseSensorConfig(doc: unknown, source: string): DeliveryConfig {
   const result = sensorConfigSchema.safeParse(doc ?? {});
   if (!result.success) {
-    const problems = result.error.issues.map((issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`).join('; ')
-        : `${formatPath(issue.path)}: ${issue.message}`,
-    );
+    const problems = schemaProblems(result.error.issues, '(config)');
     throw new ConfigError(source, `invalid config: ${problems.join('; ')}`);
   }
   const sinks = result.data.sinks.map(sinkConfig);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseAddressRange } from '../net/address-range.js';
+import { schemaProblems } from '../validation/schema-problems.js';
 import { MAX_PORTS, type Policy } from './policy.js';
 import { PolicyError } from './policy-error.js';
 import { RECOMMENDED_PORTS, defaultPolicyName } from './recommended.js';
@@ -70,26 +71,11 @@ const policyObject = z
 export const policySchema = z.preprocess(expandRecommended, policyObject);
 
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(policy)' : out;
-}
-
 /** Validates a parsed YAML/JSON document; `source` names it in errors. */
 export function parsePolicy(doc: unknown, source: string): Policy {
   const result = policySchema.safeParse(doc);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      // Unknown keys come as one issue on the parent; name each key instead.
-      if (issue.code === 'unrecognized_keys') {
-        return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`).join('; ');
-      }
-      return `${formatPath(issue.path)}: ${issue.message}`;
-    });
+    const problems = schemaProblems(result.error.issues, '(policy)');
     throw new PolicyError(source, problems);
   }
   const input = result.data;
