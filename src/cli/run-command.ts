@@ -79,6 +79,9 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),
       interfaceTable,
       onAlarm: publish,
+      onPortsHeld: (statuses) => {
+        for (const s of statuses) log(statusLine(s));
+      },
     });
   } catch (err) {
     await delivery.close(5000);
@@ -89,7 +92,6 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     }
     throw err;
   }
-  for (const s of sensor.portStatuses()) log(statusLine(s));
 
   let control: ControlSocket | undefined;
   const status = (): object => ({

@@ -37,6 +37,8 @@ export interface SensorOptions {
   /** ifindex → interface name; alarms name inputs by their index in its values. */
   readonly interfaceTable: ReadonlyMap<number, string>;
   readonly onAlarm: (alarm: Alarm) => void;
+  /** The ports' statuses once held, before capture starts (so they are reported even if capture fails). */
+  readonly onPortsHeld?: (statuses: readonly PortStatus[]) => void;
 }
 
 export interface SensorStatus {
@@ -77,6 +79,7 @@ export class Sensor {
     const ports = await PortHolder.open(options.policy, {
       onConnection: (fact) => sensor?.detector.observeConnection(fact),
     });
+    options.onPortsHeld?.(ports.statuses());
     let capture: AfPacketSource;
     try {
       capture = new AfPacketSource({
@@ -155,10 +158,6 @@ export class Sensor {
       trackedKeys: this.detector.trackedKeys,
       connections: this.ports.counters(),
     };
-  }
-
-  portStatuses(): readonly PortStatus[] {
-    return this.ports.statuses();
   }
 
   /** Flushes pending follow-ups, stops capture, releases the ports. Idempotent. */
