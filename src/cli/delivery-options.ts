@@ -1,5 +1,5 @@
 /** `--output`, `--config`, `--spool-*`: where alarms go, for `run` and `replay`. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { DeliveryConfig } from '../config/sensor-config.js';
 
 export interface DeliveryFlags {
@@ -15,11 +15,13 @@ function collect(value: string, previous: string[]): string[] {
 
 export function addDeliveryOptions(cmd: Command): Command {
   return cmd
-    .option(
-      '-o, --output <spec>',
-      'where alarms go (repeatable; default stdout): stdout | file:PATH[?rotate=100MiB&keep=5] | syslog+udp|tcp|tls://HOST[:PORT][?ca=FILE&cert=FILE&key=FILE] | http(s)://URL | splunk+https://URL?token_env=VAR | elasticsearch+https://URL/_bulk?index=NAME; each takes format=ecs|eve',
-      collect,
-      [],
+    .addOption(
+      new Option(
+        '-o, --output <spec>',
+        'where alarms go (repeatable): stdout | file:PATH[?rotate=100MiB&keep=5] | syslog+udp|tcp|tls://HOST[:PORT][?ca=FILE&cert=FILE&key=FILE] | http(s)://URL | splunk+https://URL?token_env=VAR | elasticsearch+https://URL/_bulk?index=NAME; each takes format=ecs|eve',
+      )
+        .argParser(collect)
+        .default([], 'stdout'),
     )
     .option('-c, --config <file>', 'sensor config file (YAML) with sinks and spool; --output flags replace its sinks')
     .option('--spool-dir <dir>', 'disk spool per sink, so nothing is lost while a SIEM is down or across restarts (default: in memory)')

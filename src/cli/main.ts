@@ -20,9 +20,11 @@ async function policyFrom(file: string | undefined): Promise<Policy> {
 
 const EXIT_CODES_HELP = `
 Exit codes:
-  0  success
-  1  runtime failure (an input could not be read, an output failed)
-  2  bad command line, invalid policy or configuration
+  0  success (also after SIGTERM/SIGINT for run)
+  1  runtime failure: an input could not be read, an output failed, no decoy
+     port could be held, no packet socket (needs root or CAP_NET_RAW)
+  2  bad command line, invalid policy or sensor config, unreachable or
+     misconfigured sink, host not eligible (OS type, public address)
   3  a capture was damaged (alarms up to the damage were still written)`;
 
 function collect(value: string, previous: string[]): string[] {
@@ -43,7 +45,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<files...>', 'capture files, replayed as one timeline in the order given')
     .option('-p, --policy <file>', 'policy file (YAML or JSON); default: the recommended Linux policy')
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
-    .option('-s, --server-address <addr>', 'count only probes to this destination (repeatable; default: any)', collect, [])
+    .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('-q, --quiet', 'no run summary on stderr')
@@ -63,9 +65,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('run')
     .description('run the sensor: hold the policy\'s ports open as decoys, capture probes of them (also half-open SYN scans) and print alarms as ECS JSON lines on stdout; SIGHUP reloads the policy, SIGTERM/SIGINT flush and stop')
     .option('-p, --policy <file>', 'policy file (YAML or JSON), re-read on SIGHUP; default: the recommended Linux policy')
-    .option('-i, --interface <name>', 'capture on this interface (repeatable; "any" = all)', collect, [])
+    .addOption(new Option('-i, --interface <name>', 'capture on this interface (repeatable)').argParser(collect).default([], '"any": every interface'))
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
-    .option('-s, --server-address <addr>', 'count only probes to this destination (repeatable; default: any)', collect, [])
+    .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
