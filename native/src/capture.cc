@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace honeyport {
@@ -307,7 +308,15 @@ void Capture::Run() {
   fds.back().events = POLLIN;
 
   for (;;) {
-    for (auto& ring : rings_) DrainRing(*ring);
+    bool waiting = false;
+    for (auto& ring : rings_) waiting = DrainRing(*ring) || waiting;
+    if (waiting) {
+      // JS holds every slot and a block waits in the ring: the ring fds stay
+      // readable, so poll only the stop event, briefly, then look again.
+      pollfd stop{stopFd_, POLLIN, 0};
+      if (poll(&stop, 1, 1) > 0) return;
+      continue;
+    }
     // The timeout only bounds how long a missed wakeup could stall us; the
     // kernel retires partly filled blocks after blockTimeoutMs anyway.
     const int ready = poll(fds.data(), fds.size(), 1000);
@@ -331,19 +340,34 @@ void Capture::Run() {
   }
 }
 
-void Capture::DrainRing(Ring& ring) {
+static int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Capture::DrainRing(Ring& ring) {
   // At most one lap per call so that one busy interface cannot starve the
   // others or the stop event.
   for (uint32_t n = 0; n < ring.blockCount; ++n) {
     auto* desc = reinterpret_cast<tpacket_block_desc*>(
         ring.map + static_cast<size_t>(ring.next) * ring.blockSize);
     const uint32_t status = __atomic_load_n(&desc->hdr.bh1.block_status, __ATOMIC_ACQUIRE);
-    if ((status & TP_STATUS_USER) == 0) return;
+    if ((status & TP_STATUS_USER) == 0) return false;
+    if (config_.handoffWaitMs > 0 && desc->hdr.bh1.num_pkts > 0 && !pool_->HasFree()) {
+      const int64_t now = NowMs();
+      if (waitingSinceMs_ < 0) waitingSinceMs_ = now;
+      // Leave the block in the ring (the kernel keeps filling the others);
+      // past the bound, HandleBlock counts its frames as hand-off drops.
+      if (now - waitingSinceMs_ < static_cast<int64_t>(config_.handoffWaitMs)) return true;
+    }
+    waitingSinceMs_ = -1;
     HandleBlock(reinterpret_cast<const uint8_t*>(desc));
     // The copy is done: give the block straight back to the kernel.
     __atomic_store_n(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     ring.next = (ring.next + 1) % ring.blockCount;
   }
+  return false;
 }
 
 void Capture::HandleBlock(const uint8_t* block) {

@@ -29,6 +29,10 @@ struct CaptureConfig {
   int32_t fanoutGroup = -1;  // < 0: no fanout
   bool kernelIgnoreOutgoing = true;
   uint32_t handoffSlots = 16;
+  // How long a retired block may wait in the ring for a free hand-off slot
+  // before its frames are dropped: the ring (tens of MiB) is the burst
+  // buffer while JavaScript is busy, yet the ring is never held forever.
+  uint32_t handoffWaitMs = 0;
 };
 
 struct CaptureStats {
@@ -85,7 +89,8 @@ class Capture {
  private:
   Capture() = default;
   void Run();
-  void DrainRing(Ring& ring);
+  // Returns true when it stopped at a block that waits for a hand-off slot.
+  bool DrainRing(Ring& ring);
   void HandleBlock(const uint8_t* block);
   void ReadKernelStatsLocked();
 
@@ -95,6 +100,7 @@ class Capture {
   int stopFd_ = -1;
   std::thread thread_;
   BatchSink* sink_ = nullptr;
+  int64_t waitingSinceMs_ = -1;  // capture thread only: first wait for a slot
 
   std::mutex kernelMutex_;  // guards kernel totals and ring fds vs Close()
   uint64_t kernelPackets_ = 0, kernelDrops_ = 0, kernelFreezes_ = 0;

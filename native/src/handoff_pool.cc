@@ -75,6 +75,13 @@ int HandoffPool::Acquire() {
   return -1;
 }
 
+bool HandoffPool::HasFree() const {
+  for (uint32_t i = 0; i < layout_.slots; ++i) {
+    if (!busy_[i].load(std::memory_order_acquire)) return true;
+  }
+  return false;
+}
+
 void HandoffPool::Release(uint32_t slot) {
   if (slot < layout_.slots) busy_[slot].store(false, std::memory_order_release);
 }

@@ -56,6 +56,8 @@ class HandoffPool {
   // Capture thread only: claims a free slot, or returns -1 when JS still
   // holds all of them.
   int Acquire();
+  // Capture thread only: whether Acquire() would find a slot now.
+  bool HasFree() const;
   // Either thread: gives a slot back (after JS returned, or when handing
   // it over failed).
   void Release(uint32_t slot);

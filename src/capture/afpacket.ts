@@ -45,6 +45,13 @@ export interface AfPacketOptions {
   /** Pooled batches JS may hold before blocks become hand-off drops (default 16). */
   readonly handoffSlots?: number;
   /**
+   * How long a retired ring block may wait for a free slot before its frames
+   * become hand-off drops (default 0: drop at once). While it waits the
+   * kernel ring is the buffer, so a JavaScript pause costs nothing until the
+   * ring itself is full (then the kernel counts drops).
+   */
+  readonly handoffWaitMs?: number;
+  /**
    * Ask the kernel not to deliver our own transmissions (PACKET_IGNORE_OUTGOING;
    * default true). Outgoing frames are dropped in the native walker anyway.
    */
@@ -185,6 +192,7 @@ export class AfPacketSource {
         snapLength: o.snapLength,
         fanoutGroup: o.fanoutGroup,
         handoffSlots: o.handoffSlots,
+        handoffWaitMs: o.handoffWaitMs,
         kernelIgnoreOutgoing: o.kernelIgnoreOutgoing,
       },
       onBlock,

@@ -24,6 +24,7 @@ export interface NativeOpenOptions {
   snapLength?: number;
   fanoutGroup?: number;
   handoffSlots?: number;
+  handoffWaitMs?: number;
   kernelIgnoreOutgoing?: boolean;
 }
 

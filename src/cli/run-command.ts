@@ -65,7 +65,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     delivery.publish(alarm);
   };
 
-  const blockSize = 1 << 20;
+  // Small blocks: the kernel retires a block every 4 ms even when it is
+  // nearly empty, so the ring holds (blocks x 4 ms) of a JS pause at low
+  // rates — 1 s with 256 KiB blocks in 64 MiB — and each hand-off slot is
+  // only a block's size.
+  const blockSize = 256 * 1024;
   let sensor: Sensor;
   try {
     sensor = await Sensor.start({

@@ -422,6 +422,47 @@ describe('AfPacketSource (live, native AF_PACKET core)', function () {
     }
   });
 
+  it('with handoffWaitMs, a JS stall shorter than the wait loses nothing: the ring holds the blocks', async function () {
+    const port = randomPort();
+    const rx = await receiver(port);
+    const sender = `
+      import dgram from 'node:dgram';
+      const s = dgram.createSocket('udp4');
+      let n = 0;
+      const t = setInterval(() => {
+        for (let i = 0; i < 20; i++) { const p = Buffer.alloc(8); p.writeUInt32BE(n++, 0); s.send(p, ${port}, '127.0.0.1'); }
+        if (n >= 800) { clearInterval(t); setTimeout(() => s.close(), 50); }
+      }, 10);
+    `;
+    try {
+      const seen = new Seen(port);
+      let stalled = false;
+      // 512 blocks of 64 KiB retired every 1 ms hold ~0.5 s: more than the stall.
+      const s = source({ filter: udpDstPort(port), handoffSlots: 1, blockTimeoutMs: 1, handoffWaitMs: 2000, ringBlockSize: 65536, ringBlockCount: 512 });
+      s.start((batch) => {
+        seen.onBatch(batch);
+        if (!stalled) {
+          stalled = true;
+          const until = Date.now() + 150; // the same stall that drops frames without a wait
+          while (Date.now() < until) {
+            // busy
+          }
+        }
+      });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', sender], { stdio: 'ignore' });
+      await new Promise((resolve) => child.on('close', resolve));
+      await sleep(100);
+      s.close();
+      const st = s.stats();
+      assert.equal(st.handoffDrops, 0, JSON.stringify(st));
+      assert.equal(st.kernelDrops, 0, JSON.stringify(st));
+      assert.equal(seen.frames, 800, JSON.stringify(st));
+      assert.equal(seen.duplicates(), 0);
+    } finally {
+      rx.close();
+    }
+  });
+
   it('a fanout group splits traffic without duplicating it', async function () {
     const port = randomPort();
     const rx = await receiver(port);
