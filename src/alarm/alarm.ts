@@ -62,6 +62,9 @@ export interface ProbeAlarm {
   readonly portsTouched: readonly number[];
   /** At least one covered probe arrived as a fragmented datagram. */
   readonly reassembled: boolean;
+  /** 802.1Q/802.1ad ids of the key's first probe (0 = untagged): ECS network.vlan / network.inner.vlan. */
+  readonly vlan: number;
+  readonly innerVlan: number;
   readonly origin: ProbeOrigin;
   /**
    * A handshake on the key completed: its final ACK was captured, or the

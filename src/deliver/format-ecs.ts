@@ -141,7 +141,8 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
     `{"@timestamp":"${end}","message":"${kinds.length ? `${kinds.join('/').toUpperCase()} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}",` +
     `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"source":{"ip":"${src}","port":${a.sourcePort}},"destination":{"ip":"${dst}","port":${a.destinationPort}},` +
-    `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"},` +
+    `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"` +
+    `${a.vlan ? `,"vlan":{"id":"${a.vlan}"}` : ''}${a.innerVlan ? `,"inner":{"vlan":{"id":"${a.innerVlan}"}}` : ''}},` +
     `${f.tail(a.ruleName)},` +
     `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","kinds":${stringList(kinds)},"tcp_flags":${stringList(flagNames(a.flags))},` +
     `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +

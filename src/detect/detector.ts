@@ -109,6 +109,8 @@ export class Detector {
   private readonly keySource: Int32Array;
   private readonly keyPortIndex: Uint8Array;
   private readonly handshake: Uint8Array;
+  /** VLAN ids of the key's first probe: outer << 16 | inner. */
+  private readonly keyVlan: Uint32Array;
   // Keys in window-start order: windows have one length, so this is expiry order.
   private readonly fifo: Int32Array;
   private fifoHead = 0;
@@ -156,6 +158,7 @@ export class Detector {
     this.keySource = new Int32Array(n);
     this.keyPortIndex = new Uint8Array(n);
     this.handshake = new Uint8Array(n);
+    this.keyVlan = new Uint32Array(n);
     this.fifo = new Int32Array(n);
     this.sources = new KeyTable(n, SOURCE_WORDS, seed ^ 0x5bd1e995);
     this.sourcePorts = new Uint16Array(n);
@@ -226,6 +229,7 @@ export class Detector {
     this.pendReassembled[e] = 0;
     this.pendPortCount[e] = 0;
     this.handshake[e] = 0;
+    this.keyVlan[e] = ((seg.vlanOuter << 16) | seg.vlanInner) >>> 0;
     this.fifo[(this.fifoHead + this.fifoLength++) % this.fifo.length] = e;
 
     const touched = this.sourcePorts[s]!;
@@ -404,6 +408,8 @@ export class Detector {
       severity: a.severity,
       portsTouched,
       reassembled: a.reassembled,
+      vlan: this.keyVlan[e]! >>> 16,
+      innerVlan: this.keyVlan[e]! & 0xffff,
       origin: a.origin,
       handshakeCompleted: a.handshakeCompleted === true,
       ...(a.connection ? { connection: a.connection } : {}),
@@ -470,6 +476,8 @@ export class Detector {
       severity: 'medium',
       portsTouched: [policyPort.port],
       reassembled: false,
+      vlan: 0,
+      innerVlan: 0,
       origin: { input: 0, packet: -1 },
       handshakeCompleted: true,
       connection: summary,

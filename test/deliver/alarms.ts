@@ -15,6 +15,8 @@ export function probeAlarm(i: number): ProbeAlarm {
     action: 'honeypot-port-probe',
     ruleName: 'test-policy',
     handshakeCompleted: false,
+    vlan: 0,
+    innerVlan: 0,
     phase: 'first',
     family: 4,
     source: new Uint8Array([198, 18, (i >> 8) & 255, i & 255]),

@@ -97,6 +97,10 @@ describe('honeyport run against crafted evasive frames (live, injected with cap)
         [key(src6(3), t.server.v6, NFS6)]: 1,
         [key(src6(4), t.server.v6, REDIS6)]: 1,
       }, `alarms: ${sensor.stdout}\nstderr: ${sensor.stderr}`);
+      // The kernel moves the outer 802.1ad tag into ring metadata; the inner tag stays in the frame.
+      const qinq = sensor.alarms().find((a) => a.destination.port === SMB) as unknown as { network: { vlan?: { id: string }; inner?: { vlan: { id: string } } } };
+      assert.equal(qinq.network.vlan?.id, '100');
+      assert.equal(qinq.network.inner?.vlan.id, '200');
       const reassembled = sensor.alarms().filter((a) => a.honeyport.reassembled).map((a) => a.destination.port).sort((x, y) => x - y);
       assert.deepEqual(reassembled, [RDP, REDIS6]);
       assertCleanStop(stop);
