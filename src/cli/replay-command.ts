@@ -1,7 +1,7 @@
 /** `honeyport replay`: alarms from pcap/pcapng files, as the sensor would have raised them. */
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
-import { formatEcs, type FormatContext } from '../deliver/format-ecs.js';
+import { EcsFormatter, type FormatContext } from '../deliver/format-ecs.js';
 import { LineWriter } from '../deliver/line-writer.js';
 import type { Alarm } from '../alarm/alarm.js';
 import { deliveryConfig, wantsDelivery, type DeliveryFlags } from './delivery-options.js';
@@ -33,8 +33,9 @@ interface AlarmOutput {
 
 function stdoutOutput(ctx: FormatContext): AlarmOutput {
   const out = new LineWriter(process.stdout);
+  const ecs = new EcsFormatter(ctx);
   return {
-    publish: (alarm) => out.write(formatEcs(alarm, ctx)),
+    publish: (alarm) => out.write(ecs.format(alarm)),
     afterBatch: () => (out.shouldFlush ? out.flush() : undefined),
     finish: async () => {
       await out.flush();

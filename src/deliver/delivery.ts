@@ -9,7 +9,7 @@ import type { Alarm } from '../alarm/alarm.js';
 import { ConfigError } from '../config/config-error.js';
 import type { DeliveryConfig, OutputFormat, SinkConfig } from '../config/sensor-config.js';
 import type { Formatted, Transport } from './entry.js';
-import { formatEcs, type FormatContext } from './format-ecs.js';
+import { EcsFormatter, type FormatContext } from './format-ecs.js';
 import { formatEve } from './format-eve.js';
 import { formatLoss } from './format-loss.js';
 import { Sink, type DeliveryStats } from './sink.js';
@@ -58,13 +58,16 @@ interface Bound {
 }
 
 export class Delivery {
+  private readonly ecs: EcsFormatter;
   private closed = false;
 
   private constructor(
     private readonly sinks: readonly Bound[],
     private readonly ctx: FormatContext,
     private readonly needEve: boolean,
-  ) {}
+  ) {
+    this.ecs = new EcsFormatter(ctx);
+  }
 
   /**
    * Opens every sink and checks it up front (receiver reachable, certificate
@@ -116,7 +119,7 @@ export class Delivery {
     let ecs: Formatted;
     let eve: Formatted | undefined;
     try {
-      const json = formatEcs(alarm, this.ctx);
+      const json = this.ecs.format(alarm);
       const base = {
         id: ECS_EVENT_ID.exec(json)?.[1] ?? '',
         timeMicros: alarm.endMicros,

@@ -101,16 +101,6 @@ class Fragments {
   }
 }
 
-const fragmentCache = new WeakMap<FormatContext, Fragments>();
-
-function fragmentsFor(ctx: FormatContext): Fragments {
-  let f = fragmentCache.get(ctx);
-  if (!f) {
-    f = new Fragments(ctx);
-    fragmentCache.set(ctx, f);
-  }
-  return f;
-}
 
 function stringList(items: readonly string[]): string {
   return items.length === 0 ? '[]' : `["${items.join('","')}"]`;
@@ -164,7 +154,21 @@ function floodDocument(a: FloodAlarm, ctx: FormatContext, f: Fragments): string 
   );
 }
 
+/** Formats a run's alarms; holds what stays the same across them (see Fragments). */
+export class EcsFormatter {
+  private readonly fragments: Fragments;
+
+  constructor(readonly ctx: FormatContext) {
+    this.fragments = new Fragments(ctx);
+  }
+
+  format(alarm: Alarm): string {
+    const f = this.fragments;
+    return alarm.action === 'honeypot-flood' ? floodDocument(alarm, this.ctx, f) : probeDocument(alarm, this.ctx, f);
+  }
+}
+
+/** One alarm, without a formatter to reuse (tests, one-offs). */
 export function formatEcs(alarm: Alarm, ctx: FormatContext): string {
-  const f = fragmentsFor(ctx);
-  return alarm.action === 'honeypot-flood' ? floodDocument(alarm, ctx, f) : probeDocument(alarm, ctx, f);
+  return new EcsFormatter(ctx).format(alarm);
 }
