@@ -106,6 +106,11 @@ function stringList(items: readonly string[]): string {
   return items.length === 0 ? '[]' : `["${items.join('","')}"]`;
 }
 
+// Every kinds mask (4 bits) and flags byte, as JSON lists and message words, built once.
+const KIND_JSON = Array.from({ length: 16 }, (_, m) => stringList(kindNames(m)));
+const KIND_WORDS = Array.from({ length: 16 }, (_, m) => kindNames(m).join('/').toUpperCase());
+const FLAG_JSON = Array.from({ length: 256 }, (_, m) => stringList(flagNames(m)));
+
 function eventFields(action: string, id: string, severity: number, count: number, start: string, end: string): string {
   return `"event":{${CATEGORY},"action":"${action}","id":"${id}","severity":${severity},"count":${count},"start":"${start}","end":"${end}","dataset":"honeyport.alarm","module":"honeyport"}`;
 }
@@ -113,7 +118,7 @@ function eventFields(action: string, id: string, severity: number, count: number
 function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string {
   const src = formatAddress(a.family, a.source);
   const dst = formatAddress(a.family, a.destination);
-  const kinds = kindNames(a.kinds);
+  const kindWords = KIND_WORDS[a.kinds & 15]!;
   const input = ctx.inputs[a.origin.input] ?? '';
   const inputJson = f.inputs[a.origin.input] ?? '""';
   const what = a.count === 0 ? 'connection' : a.phase === 'first' ? 'probe' : `${a.count} more probe${a.count === 1 ? '' : 's'}`;
@@ -128,13 +133,13 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
       ? '"connection":{"handshake_completed":true,"accepted":0},'
       : '';
   return (
-    `{"@timestamp":"${end}","message":"${kinds.length ? `${kinds.join('/').toUpperCase()} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}",` +
+    `{"@timestamp":"${end}","message":"${kindWords ? `${kindWords} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${src}",` +
     `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"source":{"ip":"${src}","port":${a.sourcePort}},"destination":{"ip":"${dst}","port":${a.destinationPort}},` +
     `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"` +
     `${a.vlan ? `,"vlan":{"id":"${a.vlan}"}` : ''}${a.innerVlan ? `,"inner":{"vlan":{"id":"${a.innerVlan}"}}` : ''}},` +
     `${f.tail(a.ruleName)},` +
-    `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","kinds":${stringList(kinds)},"tcp_flags":${stringList(flagNames(a.flags))},` +
+    `"honeyport":{"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & 15]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
     `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
     `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled},${connection}${where}}}`
   );

@@ -385,7 +385,8 @@ export class Detector {
     const portIndex = this.keyPortIndex[e]!;
     const mask = this.sourcePorts[this.keySource[e]!]!;
     const portsTouched: number[] = [];
-    this.options.policy.ports.forEach((p, i) => { if (mask & (1 << i)) portsTouched.push(p.port); });
+    const ports = this.options.policy.ports;
+    for (let i = 0; i < ports.length; i++) if (mask & (1 << i)) portsTouched.push(ports[i]!.port);
     const policyPort = this.options.policy.ports[portIndex]!;
     this.counters.alarms++;
     this.emit({
