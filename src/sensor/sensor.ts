@@ -61,7 +61,8 @@ export interface SensorStatus {
 export class Sensor {
   private detector: Detector;
   private readonly decoder = new Decoder();
-  private readonly ifaceInput: Map<number, number>;
+  /** ifindex → input index (a typed array: looked up for every captured segment). */
+  private readonly ifaceInput: Int32Array;
   private ticker: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -72,7 +73,9 @@ export class Sensor {
     private readonly capture: AfPacketSource,
   ) {
     this.detector = this.newDetector(policy);
-    this.ifaceInput = new Map([...options.interfaceTable.keys()].map((ifindex, i) => [ifindex, i]));
+    const indexes = [...options.interfaceTable.keys()];
+    this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1);
+    indexes.forEach((ifindex, i) => { this.ifaceInput[ifindex] = i; });
   }
 
   /**
@@ -126,7 +129,7 @@ export class Sensor {
     const { data, offset, caplen, linktype, tsMicros, vlan, iface } = b;
     for (let i = 0; i < b.count; i++) {
       if (dec.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
-        det.observe(seg, this.ifaceInput.get(iface[i]!) ?? 0, b.firstIndex + i);
+        det.observe(seg, this.ifaceInput[iface[i]!] ?? 0, b.firstIndex + i);
       }
     }
   }

@@ -378,11 +378,8 @@ describe('AfPacketSource (live, native AF_PACKET core)', function () {
     }
   });
 
-  it('counts hand-off drops when JS stalls, and never stalls the ring', async function () {
-    const port = randomPort();
-    const rx = await receiver(port);
-    // The sender is a child process: it keeps sending while this thread is busy.
-    const sender = `
+  /** A child-process sender: 800 numbered datagrams, 20 every 10 ms. */
+  const paced800 = (port: number): string => `
       import dgram from 'node:dgram';
       const s = dgram.createSocket('udp4');
       let n = 0;
@@ -391,6 +388,12 @@ describe('AfPacketSource (live, native AF_PACKET core)', function () {
         if (n >= 800) { clearInterval(t); setTimeout(() => s.close(), 50); }
       }, 10);
     `;
+
+  it('counts hand-off drops when JS stalls, and never stalls the ring', async function () {
+    const port = randomPort();
+    const rx = await receiver(port);
+    // The sender is a child process: it keeps sending while this thread is busy.
+    const sender = paced800(port);
     try {
       const seen = new Seen(port);
       let stalls = 0;
@@ -425,15 +428,7 @@ describe('AfPacketSource (live, native AF_PACKET core)', function () {
   it('with handoffWaitMs, a JS stall shorter than the wait loses nothing: the ring holds the blocks', async function () {
     const port = randomPort();
     const rx = await receiver(port);
-    const sender = `
-      import dgram from 'node:dgram';
-      const s = dgram.createSocket('udp4');
-      let n = 0;
-      const t = setInterval(() => {
-        for (let i = 0; i < 20; i++) { const p = Buffer.alloc(8); p.writeUInt32BE(n++, 0); s.send(p, ${port}, '127.0.0.1'); }
-        if (n >= 800) { clearInterval(t); setTimeout(() => s.close(), 50); }
-      }, 10);
-    `;
+    const sender = paced800(port);
     try {
       const seen = new Seen(port);
       let stalled = false;
