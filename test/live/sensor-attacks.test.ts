@@ -8,11 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { createTopology, destroyTopology, spawnIn, type Topology } from './netns.js';
+import { destroyTopology, spawnIn, type Topology } from './netns.js';
 import {
   CLI,
   SensorProcess,
@@ -21,7 +20,7 @@ import {
   counts,
   hping3,
   key,
-  liveSkipReason,
+  liveSetup,
   nmap,
   parseAlarms,
   python,
@@ -80,18 +79,7 @@ describe('honeyport run against real attack tools (live)', function () {
   const saved: SavedCapture[] = [];
 
   before(function () {
-    const reason = liveSkipReason();
-    if (reason !== undefined) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
-    try {
-      topo = createTopology();
-    } catch (err) {
-      console.log(`      skipped: cannot build namespaces: ${(err as Error).message}`);
-      this.skip();
-    }
-    dir = mkdtempSync(join(tmpdir(), 'hp-live-'));
+    ({ topo, dir } = liveSetup(this, 'hp-live-'));
     policyFile = join(dir, 'policy.json');
     writePolicy(policyFile, { name: 'hp-live', ports: PORTS, whitelist: [topo!.whitelisted.v4, topo!.whitelisted.v6] });
   });

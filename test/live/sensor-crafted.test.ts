@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ethernet, fragmentIpv4, fragmentIpv6, ipv4, ipv6, tcp } from '../helpers/frame-builder.js';
-import { createTopology, destroyTopology, runIn, type Topology } from './netns.js';
-import { SensorProcess, assertCleanStop, counts, key, liveSkipReason, sleep, tally, writePolicy } from './sensor-harness.js';
+import { destroyTopology, runIn, type Topology } from './netns.js';
+import { SensorProcess, assertCleanStop, counts, key, liveSetup, sleep, tally, writePolicy } from './sensor-harness.js';
 
 const INJECT = fileURLToPath(new URL('./inject-frames.js', import.meta.url));
 const SMB = 445;
@@ -35,13 +34,7 @@ describe('honeyport run against crafted evasive frames (live, injected with cap)
   let dir = '';
 
   before(function () {
-    const why = liveSkipReason() ?? (hasCap() ? undefined : 'the cap package is not installed');
-    if (why) {
-      console.log(`      (skipped: ${why})`);
-      this.skip();
-    }
-    topo = createTopology();
-    dir = mkdtempSync(join(tmpdir(), 'hp-crafted-'));
+    ({ topo, dir } = liveSetup(this, 'hp-crafted-', () => (hasCap() ? undefined : 'the cap package is not installed')));
   });
 
   after(() => {

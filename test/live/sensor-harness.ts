@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { canonicalV6, runIn, spawnIn, type RunResult } from './netns.js';
+import { canonicalV6, createTopology, runIn, spawnIn, type RunResult, type Topology } from './netns.js';
 
 /** Repository root, from dist/test/live/. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -47,6 +48,21 @@ export function liveSkipReason(): string | undefined {
     return '`honeyport run` is not available in this build';
   }
   return undefined;
+}
+
+/**
+ * The `before` of every live sensor suite: skips it, printing why, when live
+ * tests cannot run here (`extraReason` adds a suite's own condition);
+ * otherwise builds the namespaces and a scratch directory. A failure to
+ * build namespaces as root fails the suite rather than skipping it.
+ */
+export function liveSetup(ctx: Mocha.Context, dirPrefix: string, extraReason?: () => string | undefined): { topo: Topology; dir: string } {
+  const reason = liveSkipReason() ?? extraReason?.();
+  if (reason !== undefined) {
+    console.log(`      skipped: ${reason}`);
+    ctx.skip();
+  }
+  return { topo: createTopology(), dir: mkdtempSync(join(tmpdir(), dirPrefix)) };
 }
 
 // ---- policy files -----------------------------------------------------------

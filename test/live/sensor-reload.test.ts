@@ -9,17 +9,16 @@
  * that phase for the policy then in force.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { createTopology, destroyTopology, type Topology } from './netns.js';
+import { destroyTopology, type Topology } from './netns.js';
 import {
   SensorProcess,
   Tcpdump,
   assertCleanStop,
   counts,
-  liveSkipReason,
+  liveSetup,
   nmap,
   readPcap,
   sleep,
@@ -45,18 +44,7 @@ describe('honeyport run: policy reload during scans (live)', function () {
   let dump: Tcpdump | undefined;
 
   before(function () {
-    const reason = liveSkipReason();
-    if (reason !== undefined) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
-    try {
-      topo = createTopology();
-    } catch (err) {
-      console.log(`      skipped: cannot build namespaces: ${(err as Error).message}`);
-      this.skip();
-    }
-    dir = mkdtempSync(join(tmpdir(), 'hp-reload-'));
+    ({ topo, dir } = liveSetup(this, 'hp-reload-'));
   });
 
   afterEach(async function () {
