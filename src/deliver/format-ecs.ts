@@ -32,11 +32,11 @@ export interface FormatContext {
   readonly mode: 'replay' | 'live';
 }
 
-export function flagNames(flags: number): string[] {
+function flagNames(flags: number): string[] {
   return FLAG_NAMES.filter((_, bit) => flags & (1 << bit));
 }
 
-export function kindNames(mask: number): string[] {
+function kindNames(mask: number): string[] {
   return PROBE_KIND_NAMES.filter((k) => mask & ProbeKind[k]);
 }
 

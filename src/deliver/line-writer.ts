@@ -13,7 +13,6 @@ export class LineWriter {
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private used = 0;
   private pendingWrites: Promise<void> = Promise.resolve();
-  lines = 0;
 
   constructor(private readonly out: Writable) {}
 
@@ -26,7 +25,6 @@ export class LineWriter {
     }
     this.used += this.chunk.write(line, this.used, 'utf8');
     this.chunk[this.used++] = 0x0a;
-    this.lines++;
   }
 
   get shouldFlush(): boolean {
