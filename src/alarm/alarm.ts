@@ -9,12 +9,14 @@ export const PROBE_KIND_NAMES: readonly ProbeKindName[] = ['syn', 'fin', 'null',
 
 export type Severity = 'medium' | 'high';
 
-/** Where a probe was seen: a replayed file and packet, or a live interface. */
+/** The probe an alarm starts from: where it was seen, and a digest of it that names the alarm (see alarm-id). */
 export interface ProbeOrigin {
   /** Index into the run's list of inputs (files, or interfaces when live). */
   readonly input: number;
   /** 0-based packet index within that input. */
   readonly packet: number;
+  /** 16 hex digits: digest of the probe's captured TCP header (detect/probe-digest). */
+  readonly digest: string;
 }
 
 /** What the port holder learnt from completed handshakes of an alarm's key. */
@@ -65,7 +67,13 @@ export interface ProbeAlarm {
   /** 802.1Q/802.1ad ids of the key's first probe (0 = untagged): ECS network.vlan / network.inner.vlan. */
   readonly vlan: number;
   readonly innerVlan: number;
-  readonly origin: ProbeOrigin;
+  /**
+   * The first probe the alarm covers; for an alarm that covers none (count 0,
+   * a completed handshake only), the probe that opened its key's window.
+   * Absent when no packet of the key was captured at all: a connection the
+   * port holder accepted before capture saw its SYN.
+   */
+  readonly origin?: ProbeOrigin;
   /**
    * A handshake on the key completed: its final ACK was captured, or the
    * port holder accepted the connection. Known even when the peer reset the

@@ -35,7 +35,7 @@ function stdoutOutput(ctx: FormatContext): AlarmOutput {
   const out = new LineWriter(process.stdout);
   const ecs = new EcsFormatter(ctx);
   return {
-    publish: (alarm) => out.write(ecs.format(alarm)),
+    publish: (alarm) => out.write(ecs.format(alarm).json),
     afterBatch: () => (out.shouldFlush ? out.flush() : undefined),
     finish: async () => {
       await out.flush();

@@ -46,4 +46,13 @@ export class TcpSegment {
   vlanInner = 0;
   /** Timestamp (µs) of the frame that completed the segment. */
   tsMicros = 0;
+  /**
+   * The TCP header as captured (options included, payload not):
+   * `header[headerStart..headerEnd)`. A view of the decoder's input or
+   * reassembly buffer, so it is as short-lived as the segment; the detector
+   * digests it to tell apart alarms that agree on every other field.
+   */
+  header: Uint8Array = new Uint8Array(0);
+  headerStart = 0;
+  headerEnd = 0;
 }

@@ -30,5 +30,8 @@ export function readTcp(
   seg.dstPort = (d[off + 2] << 8) | d[off + 3];
   seg.flags = d[off + 13];
   seg.payloadLength = declared - hlen;
+  seg.header = d;
+  seg.headerStart = off;
+  seg.headerEnd = off + Math.min(hlen, captured);
   return Parse.Ok;
 }

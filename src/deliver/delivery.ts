@@ -10,7 +10,7 @@ import { ConfigError } from '../config/config-error.js';
 import type { DeliveryConfig, OutputFormat, SinkConfig } from '../config/sensor-config.js';
 import type { Formatted, Transport } from './entry.js';
 import { EcsFormatter, type FormatContext } from './format-ecs.js';
-import { formatEve } from './format-eve.js';
+import { EveFormatter } from './format-eve.js';
 import { formatLoss } from './format-loss.js';
 import { Sink, type DeliveryStats } from './sink.js';
 import { DiskSpool } from './spool/disk-spool.js';
@@ -34,9 +34,6 @@ export interface DeliveryOptions {
 /** Back-pressure threshold for callers that can wait (replay): records in memory per sink. */
 const ROOM_LOW_WATER = 0.5;
 
-/** event.id of an ECS document: the `event` object holds no nested objects. */
-const ECS_EVENT_ID = /"event":\{[^{}]*?"id":"([^"]+)"/;
-
 function transportFor(c: SinkConfig, stdout: Writable): Transport {
   switch (c.type) {
     case 'stdout':
@@ -59,14 +56,16 @@ interface Bound {
 
 export class Delivery {
   private readonly ecs: EcsFormatter;
+  private readonly eve: EveFormatter | undefined;
   private closed = false;
 
   private constructor(
     private readonly sinks: readonly Bound[],
-    private readonly ctx: FormatContext,
-    private readonly needEve: boolean,
+    ctx: FormatContext,
+    needEve: boolean,
   ) {
     this.ecs = new EcsFormatter(ctx);
+    this.eve = needEve ? new EveFormatter(ctx) : undefined;
   }
 
   /**
@@ -119,15 +118,15 @@ export class Delivery {
     let ecs: Formatted;
     let eve: Formatted | undefined;
     try {
-      const json = this.ecs.format(alarm);
+      const { id, json } = this.ecs.format(alarm);
       const base = {
-        id: ECS_EVENT_ID.exec(json)?.[1] ?? '',
+        id,
         timeMicros: alarm.endMicros,
         severity: alarm.severity,
         kind: alarm.action === 'honeypot-flood' ? ('flood' as const) : ('probe' as const),
       };
       ecs = { ...base, json };
-      if (this.needEve) eve = { ...base, json: formatEve(alarm, this.ctx, json) };
+      if (this.eve) eve = { ...base, json: this.eve.format(alarm, id) };
     } catch {
       return; // a formatting bug must not stop capture; the stats show nothing was queued
     }

@@ -1,48 +1,47 @@
 /**
  * Alarm → a Suricata EVE-style `alert` record, for pipelines (and SIEM
- * parsers) built around Suricata. Built from the ECS document so both formats
- * carry the same event id, message and community id.
+ * parsers) built around Suricata. Built from the Alarm itself, with the
+ * event id the ECS formatter chose, so both formats carry the same id,
+ * message and community id.
  */
 import type { Alarm } from '../alarm/alarm.js';
-import { formatEcs, type FormatContext } from './format-ecs.js';
+import { alarmId } from '../alarm/alarm-id.js';
+import { communityId } from '../alarm/community-id.js';
+import { formatAddress } from '../net/address.js';
+import { AlarmParts } from './alarm-parts.js';
+import type { FormatContext } from './format-ecs.js';
 
 /** Local signature ids (Suricata reserves 9,000,000+ for local rules): base + port. */
 export const EVE_SID_PROBE = 9_100_000;
 export const EVE_SID_FLOOD = 9_200_000;
 const EVE_SEVERITY = { medium: 2, high: 1 } as const;
 
-interface EcsView {
-  '@timestamp': string;
-  message: string;
-  event: { id: string; start: string; end: string; count: number };
-  source?: { ip: string; port: number };
-  destination: { ip?: string; port: number };
-  network: { community_id?: string };
-  observer: { hostname: string };
-  honeyport: Record<string, unknown>;
-}
-
 /** EVE writes "+0000" rather than "Z". */
-function eveTime(iso: string): string {
+export function eveTime(iso: string): string {
   return iso.endsWith('Z') ? `${iso.slice(0, -1)}+0000` : iso;
 }
 
-export function formatEve(alarm: Alarm, ctx: FormatContext, ecsJson: string = formatEcs(alarm, ctx)): string {
-  const e = JSON.parse(ecsJson) as EcsView;
-  const probe = alarm.action === 'honeypot-port-probe';
-  const sid = (probe ? EVE_SID_PROBE : EVE_SID_FLOOD) + alarm.destinationPort;
-  const what = probe ? 'probe of' : 'flood of probes to';
-  const doc = {
-    timestamp: eveTime(e['@timestamp']),
-    event_type: 'alert',
-    ...(probe && ctx.mode === 'live' ? { in_iface: ctx.inputs[alarm.origin.input] ?? '' } : {}),
-    ...(e.source ? { src_ip: e.source.ip, src_port: e.source.port } : {}),
-    ...(e.destination.ip !== undefined ? { dest_ip: e.destination.ip } : {}),
-    dest_port: e.destination.port,
-    proto: 'TCP',
-    ...(e.network.community_id ? { community_id: e.network.community_id } : {}),
-    host: e.observer.hostname,
-    alert: {
+export class EveFormatter {
+  private readonly parts: AlarmParts;
+
+  constructor(readonly ctx: FormatContext) {
+    this.parts = new AlarmParts(ctx);
+  }
+
+  /** The record for `alarm`, named `id` (the ECS document's event.id). */
+  format(alarm: Alarm, id: string): string {
+    const p = this.parts;
+    const probe = alarm.action === 'honeypot-port-probe';
+    const sid = (probe ? EVE_SID_PROBE : EVE_SID_FLOOD) + alarm.destinationPort;
+    const what = probe ? 'probe of' : 'flood of probes to';
+    const start = eveTime(p.time.format(alarm.startMicros));
+    const end = eveTime(p.time.format(alarm.endMicros));
+    const input = probe && this.ctx.mode === 'live' ? p.inputJson(alarm) : undefined;
+    const flow = probe
+      ? `"src_ip":"${formatAddress(alarm.family, alarm.source)}","src_port":${alarm.sourcePort},"dest_ip":"${formatAddress(alarm.family, alarm.destination)}",`
+      : '';
+    const community = probe ? `,"community_id":"${communityId(alarm.family, alarm.source, alarm.sourcePort, alarm.destination, alarm.destinationPort)}"` : '';
+    const alert = JSON.stringify({
       action: 'allowed',
       gid: 1,
       signature_id: sid,
@@ -51,8 +50,16 @@ export function formatEve(alarm: Alarm, ctx: FormatContext, ecsJson: string = fo
       category: 'Detection of a Network Scan',
       severity: EVE_SEVERITY[alarm.severity],
       metadata: { rule_name: [alarm.ruleName], mitre_technique_id: ['T1046'], mitre_tactic_id: ['TA0007'] },
-    },
-    honeyport: { event_id: e.event.id, message: e.message, count: e.event.count, start: eveTime(e.event.start), end: eveTime(e.event.end), ...e.honeyport },
-  };
-  return JSON.stringify(doc);
+    });
+    const extra = `"event_id":"${id}","message":"${p.message(alarm)}","count":${alarm.count},"start":"${start}","end":"${end}",`;
+    return (
+      `{"timestamp":"${end}","event_type":"alert",${input !== undefined ? `"in_iface":${input},` : ''}${flow}"dest_port":${alarm.destinationPort},"proto":"TCP"${community},` +
+      `"host":${JSON.stringify(this.ctx.observer.hostname)},"alert":${alert},"honeyport":{${p.honeyport(alarm, extra)}}}`
+    );
+  }
+}
+
+/** One alarm, without a formatter to reuse (tests, one-offs); `id` defaults to the alarm's own id for the mode. */
+export function formatEve(alarm: Alarm, ctx: FormatContext, id: string = alarmId(alarm, ctx.mode)): string {
+  return new EveFormatter(ctx).format(alarm, id);
 }

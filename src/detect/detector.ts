@@ -15,6 +15,7 @@ import { formatAddress, parseAddress, type ParsedAddress } from '../net/address.
 import type { Policy } from '../policy/policy.js';
 import type { ConnectionFact } from '../ports/types.js';
 import { KeyTable } from './key-table.js';
+import { digestProbe, digestText } from './probe-digest.js';
 import { PortTable, probeKindOf } from './probe-classifier.js';
 import { Whitelist } from './whitelist.js';
 
@@ -106,6 +107,12 @@ export class Detector {
   private readonly pendPortCount: Uint8Array;
   private readonly pendInput: Int32Array;
   private readonly pendPacket: Float64Array;
+  /** Digest of the first pending probe (2 words per key; see probe-digest). */
+  private readonly pendDigest: Uint32Array;
+  /** The probe that opened the key's window: an alarm covering no probe is named after it. */
+  private readonly keyInput: Int32Array;
+  private readonly keyPacket: Float64Array;
+  private readonly keyDigest: Uint32Array;
   private readonly keySource: Int32Array;
   private readonly keyPortIndex: Uint8Array;
   private readonly handshake: Uint8Array;
@@ -155,6 +162,10 @@ export class Detector {
     this.pendPortCount = new Uint8Array(n);
     this.pendInput = new Int32Array(n);
     this.pendPacket = new Float64Array(n);
+    this.pendDigest = new Uint32Array(n * 2);
+    this.keyInput = new Int32Array(n);
+    this.keyPacket = new Float64Array(n);
+    this.keyDigest = new Uint32Array(n * 2);
     this.keySource = new Int32Array(n);
     this.keyPortIndex = new Uint8Array(n);
     this.handshake = new Uint8Array(n);
@@ -230,6 +241,9 @@ export class Detector {
     this.pendPortCount[e] = 0;
     this.handshake[e] = 0;
     this.keyVlan[e] = ((seg.vlanOuter << 16) | seg.vlanInner) >>> 0;
+    this.keyInput[e] = input;
+    this.keyPacket[e] = packet;
+    digestProbe(seg, this.keyDigest, e * 2);
     this.fifo[(this.fifoHead + this.fifoLength++) % this.fifo.length] = e;
 
     const touched = this.sourcePorts[s]!;
@@ -243,7 +257,7 @@ export class Detector {
       sourcePorts: [seg.srcPort],
       truncated: false,
       severity: popcount16(touched) >= 2 ? 'high' : 'medium',
-      origin: { input, packet },
+      origin: { input, packet, digest: digestText(this.keyDigest, e * 2) },
     });
   }
 
@@ -305,6 +319,7 @@ export class Detector {
       this.pendFirst[e] = ts;
       this.pendInput[e] = input;
       this.pendPacket[e] = packet;
+      digestProbe(seg, this.pendDigest, e * 2);
     }
     this.pending[e] = n + 1;
     if (ts > this.pendLast[e]! || n === 0) this.pendLast[e] = ts;
@@ -355,7 +370,10 @@ export class Detector {
         sourcePorts: ports.length > 0 || !connection ? ports : [connection.sourcePort],
         truncated: have > MAX_SOURCE_PORTS,
         severity: n > 0 ? 'high' : 'medium',
-        origin: n > 0 ? { input: this.pendInput[e]!, packet: this.pendPacket[e]! } : { input: 0, packet: -1 },
+        origin:
+          n > 0
+            ? { input: this.pendInput[e]!, packet: this.pendPacket[e]!, digest: digestText(this.pendDigest, e * 2) }
+            : { input: this.keyInput[e]!, packet: this.keyPacket[e]!, digest: digestText(this.keyDigest, e * 2) },
         handshakeCompleted: handshake,
         ...(connection ? { connection } : {}),
       });
@@ -479,7 +497,6 @@ export class Detector {
       reassembled: false,
       vlan: 0,
       innerVlan: 0,
-      origin: { input: 0, packet: -1 },
       handshakeCompleted: true,
       connection: summary,
     });

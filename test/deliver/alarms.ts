@@ -34,7 +34,7 @@ export function probeAlarm(i: number): ProbeAlarm {
     severity: i % 2 ? 'high' : 'medium',
     portsTouched: [445],
     reassembled: false,
-    origin: { input: 0, packet: i },
+    origin: { input: 0, packet: i, digest: i.toString(16).padStart(16, '0') },
   };
 }
 

@@ -80,7 +80,7 @@ describe('detector', () => {
     assert.deepEqual(f.sourcePorts, [1001]);
     assert.equal(f.startMicros, 11 * S);
     assert.equal(f.endMicros, 12 * S);
-    assert.equal(f.origin.packet, 1);
+    assert.equal(f.origin?.packet, 1);
     // after the window the key starts over with a fresh first alarm
     d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 80 * S), 0, 3);
     assert.equal((alarms[2] as ProbeAlarm).phase, 'first');

@@ -70,6 +70,7 @@ function bulkOutcome(body: string): number {
   for (const item of doc.items ?? []) {
     const status = Object.values(item)[0]?.status ?? 0;
     if (status === 429 || status >= 500) retry++;
+    // 409 = delivered: an id names one alarm's content (alarm/alarm-id), so the indexed document is this one.
     else if (status >= 400 && status !== 409) rejected++;
   }
   if (retry > 0) throw new Error(`elasticsearch: ${retry} items refused for now (429/5xx)`);

@@ -1,0 +1,86 @@
+/**
+ * The parts of an alarm's record that ECS and EVE share — the message, the
+ * `honeyport` object, timestamps — as JSON text built straight from the
+ * Alarm, so neither format parses the other back. Tables of flag and kind
+ * lists are built once; times reuse the last second's text (TimestampFormatter).
+ */
+import type { Alarm, FloodAlarm, ProbeAlarm } from '../alarm/alarm.js';
+import { PROBE_KIND_NAMES, ProbeKind } from '../alarm/alarm.js';
+import { TimestampFormatter } from '../alarm/timestamp.js';
+import { formatAddress } from '../net/address.js';
+
+const FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
+
+function stringList(items: readonly string[]): string {
+  return items.length === 0 ? '[]' : `["${items.join('","')}"]`;
+}
+
+function kindNames(mask: number): string[] {
+  return PROBE_KIND_NAMES.filter((k) => mask & ProbeKind[k]);
+}
+
+// Every kinds mask (4 bits) and flags byte, as JSON lists and message words, built once.
+const KIND_JSON = Array.from({ length: 16 }, (_, m) => stringList(kindNames(m)));
+const KIND_WORDS = Array.from({ length: 16 }, (_, m) => kindNames(m).join('/').toUpperCase());
+const FLAG_JSON = Array.from({ length: 256 }, (_, m) => stringList(FLAG_NAMES.filter((_, bit) => m & (1 << bit))));
+
+export interface PartsContext {
+  /** Names of the run's inputs (replayed files or live interfaces), by ProbeOrigin.input. */
+  readonly inputs: readonly string[];
+  readonly mode: 'replay' | 'live';
+}
+
+export class AlarmParts {
+  readonly time = new TimestampFormatter();
+  /** Input names as JSON strings. */
+  private readonly inputs: string[];
+
+  constructor(private readonly ctx: PartsContext) {
+    this.inputs = ctx.inputs.map((i) => JSON.stringify(i));
+  }
+
+  /** The input name (JSON text) of a probe alarm's origin, or undefined. */
+  inputJson(a: ProbeAlarm): string | undefined {
+    return a.origin ? this.inputs[a.origin.input] ?? '""' : undefined;
+  }
+
+  /** One line for people; plain text that needs no JSON escaping (addresses, numbers, fixed words). */
+  message(a: Alarm): string {
+    if (a.action === 'honeypot-flood') {
+      const why = a.reason === 'tracked-keys-full' ? `from more sources than can be tracked (${a.trackedKeyLimit})` : `from new sources faster than ${a.newSourceRate}/s`;
+      return `flood of ${a.count} probe${a.count === 1 ? '' : 's'} of honeypot port ${a.destinationPort}/${a.protocol} ${why}`;
+    }
+    const kindWords = KIND_WORDS[a.kinds & 15]!;
+    const what = a.count === 0 ? 'connection' : a.phase === 'first' ? 'probe' : `${a.count} more probe${a.count === 1 ? '' : 's'}`;
+    return `${kindWords ? `${kindWords} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${formatAddress(a.family, a.source)}`;
+  }
+
+  /** The `honeyport` object's members (without braces); `extra` members go first. */
+  honeyport(a: Alarm, extra = ''): string {
+    return a.action === 'honeypot-flood' ? this.floodFields(a, extra) : this.probeFields(a, extra);
+  }
+
+  private probeFields(a: ProbeAlarm, extra: string): string {
+    const o = a.origin;
+    const input = this.inputJson(a);
+    const where = !o ? '' : this.ctx.mode === 'replay' ? `,"replay":{"file":${input},"packet":${o.packet}}` : `,"interface":${input}`;
+    const c = a.connection;
+    const connection = c
+      ? `,"connection":{"handshake_completed":true,"accepted":${c.connections},"bytes":${c.bytes},"first_bytes":${JSON.stringify(c.firstBytes)},"duration_ms":${c.durationMs},"closed_by":${JSON.stringify(c.closedBy)}}`
+      : a.handshakeCompleted
+        ? ',"connection":{"handshake_completed":true,"accepted":0}'
+        : '';
+    return (
+      `${extra}"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & 15]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
+      `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
+      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${connection}${where}`
+    );
+  }
+
+  private floodFields(a: FloodAlarm, extra: string): string {
+    return (
+      `${extra}"alarm":"${a.phase}","severity":"${a.severity}","protocol":"${a.protocol}","flood_reason":"${a.reason}",` +
+      `"tracked_key_limit":${a.trackedKeyLimit},"new_source_rate":${a.newSourceRate},"sample_sources":${stringList(a.sampleSources)}`
+    );
+  }
+}
