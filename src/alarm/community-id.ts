@@ -1,6 +1,7 @@
 /**
  * Community ID v1 flow hash (corelight/community-id-spec), so a SIEM can join
- * honeyport alarms with Zeek, Suricata or Elastic flow records of the same flow.
+ * honeyport alarms with Zeek, Suricata or Elastic flow records of the same
+ * flow; and from the same hash, an EVE `flow_id`.
  */
 import { hash } from 'node:crypto';
 import type { Family } from '../net/address.js';
@@ -14,7 +15,8 @@ function lessThan(aAddr: Uint8Array, aPort: number, bAddr: Uint8Array, bPort: nu
   return aPort < bPort;
 }
 
-export function communityId(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed = 0): string {
+/** SHA-1 of the spec's canonical tuple (lower endpoint first): the same for both directions. */
+function flowHash(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed: number): Buffer {
   const width = family === 4 ? 4 : 16;
   const ordered = lessThan(src, srcPort, dst, dstPort, width);
   const [a, ap, b, bp] = ordered ? [src, srcPort, dst, dstPort] : [dst, dstPort, src, srcPort];
@@ -26,5 +28,19 @@ export function communityId(family: Family, src: Uint8Array, srcPort: number, ds
   o = buf.writeUInt8(0, o);
   o = buf.writeUInt16BE(ap, o);
   buf.writeUInt16BE(bp, o);
-  return `1:${hash('sha1', buf, 'base64')}`;
+  return hash('sha1', buf, 'buffer') as unknown as Buffer;
+}
+
+export function communityId(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed = 0): string {
+  return `1:${flowHash(family, src, srcPort, dst, dstPort, seed).toString('base64')}`;
+}
+
+/**
+ * A stable flow id from the flow tuple (the Community ID hash): the top 53
+ * bits of it, so it is a positive integer every JSON reader keeps exact (a
+ * full 64-bit value would be rounded by JavaScript and jq).
+ */
+export function flowId(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number): number {
+  const h = flowHash(family, src, srcPort, dst, dstPort, 0);
+  return h.readUIntBE(0, 6) * 32 + (h[6]! >>> 3);
 }

@@ -42,7 +42,15 @@ const THREAT = JSON.stringify({
   tactic: { id: ['TA0007'], name: ['Discovery'], reference: ['https://attack.mitre.org/tactics/TA0007/'] },
   technique: { id: ['T1046'], name: ['Network Service Discovery'], reference: ['https://attack.mitre.org/techniques/T1046/'] },
 });
-const CATEGORY = '"kind":"alert","category":["network","intrusion_detection"],"type":["connection","denied"]';
+/**
+ * ECS categorisation. A probe is network traffic an IDS saw and let through
+ * (the decoy answers it): ECS's "intrusion_detection + allowed". Not
+ * "connection", which ECS expects only with "network" and only with both
+ * addresses and ports; not "denied", nothing was blocked. A flood alarm
+ * names no source or destination address, so it is no "network" event.
+ */
+const PROBE_CATEGORY = '"kind":"alert","category":["network","intrusion_detection"],"type":["allowed"]';
+const FLOOD_CATEGORY = '"kind":"alert","category":["intrusion_detection"],"type":["allowed"]';
 
 /**
  * The parts of a document that do not change within a run, serialised once:
@@ -69,8 +77,8 @@ class Tails {
   }
 }
 
-function eventFields(action: string, id: string, severity: number, count: number, start: string, end: string): string {
-  return `"event":{${CATEGORY},"action":"${action}","id":"${id}","severity":${severity},"count":${count},"start":"${start}","end":"${end}","dataset":"honeyport.alarm","module":"honeyport"}`;
+function eventFields(category: string, action: string, id: string, severity: number, count: number, start: string, end: string): string {
+  return `"event":{${category},"action":"${action}","id":"${id}","severity":${severity},"count":${count},"start":"${start}","end":"${end}","dataset":"honeyport.alarm","module":"honeyport"}`;
 }
 
 function probeDocument(a: ProbeAlarm, id: string, p: AlarmParts, t: Tails): string {
@@ -80,7 +88,7 @@ function probeDocument(a: ProbeAlarm, id: string, p: AlarmParts, t: Tails): stri
   const end = a.endMicros === a.startMicros ? start : p.time.format(a.endMicros);
   return (
     `{"@timestamp":"${end}","message":"${p.message(a)}",` +
-    `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
+    `${eventFields(PROBE_CATEGORY, a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"source":{"ip":"${src}","port":${a.sourcePort}},"destination":{"ip":"${dst}","port":${a.destinationPort}},` +
     `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"` +
     `${a.vlan ? `,"vlan":{"id":"${a.vlan}"}` : ''}${a.innerVlan ? `,"inner":{"vlan":{"id":"${a.innerVlan}"}}` : ''}},` +
@@ -93,7 +101,7 @@ function floodDocument(a: FloodAlarm, id: string, p: AlarmParts, t: Tails): stri
   const end = p.time.format(a.endMicros);
   return (
     `{"@timestamp":"${end}","message":"${p.message(a)}",` +
-    `${eventFields(a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
+    `${eventFields(FLOOD_CATEGORY, a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"destination":{"port":${a.destinationPort}},"network":{"transport":"tcp","type":"${a.protocol === 'tcp' ? 'ipv4' : 'ipv6'}","iana_number":"6"},` +
     `${t.tail(a.ruleName)},"honeyport":{${p.honeyport(a)}}}`
   );

@@ -1,12 +1,15 @@
 /**
- * Alarm → a Suricata EVE-style `alert` record, for pipelines (and SIEM
- * parsers) built around Suricata. Built from the Alarm itself, with the
- * event id the ECS formatter chose, so both formats carry the same id,
- * message and community id.
+ * Alarm → a Suricata EVE `alert` record, for pipelines (and SIEM parsers)
+ * built around Suricata. Built from the Alarm itself, with the event id the
+ * ECS formatter chose, so both formats carry the same id, message and
+ * community id. Valid against Suricata's etc/schema.json, which allows no
+ * top-level member of its own: honeyport's details go under
+ * `alert.metadata.honeyport` (metadata takes any member). A flood alarm
+ * names no address: it has `dest_port` but no `src_ip`, `dest_ip` or `flow_id`.
  */
 import type { Alarm } from '../alarm/alarm.js';
 import { alarmId } from '../alarm/alarm-id.js';
-import { communityId } from '../alarm/community-id.js';
+import { communityId, flowId } from '../alarm/community-id.js';
 import { formatAddress } from '../net/address.js';
 import { AlarmParts } from './alarm-parts.js';
 import type { FormatContext } from './format-ecs.js';
@@ -23,9 +26,11 @@ export function eveTime(iso: string): string {
 
 export class EveFormatter {
   private readonly parts: AlarmParts;
+  private readonly host: string;
 
   constructor(readonly ctx: FormatContext) {
     this.parts = new AlarmParts(ctx);
+    this.host = JSON.stringify(ctx.observer.hostname);
   }
 
   /** The record for `alarm`, named `id` (the ECS document's event.id). */
@@ -37,24 +42,23 @@ export class EveFormatter {
     const start = eveTime(p.time.format(alarm.startMicros));
     const end = eveTime(p.time.format(alarm.endMicros));
     const input = probe && this.ctx.mode === 'live' ? p.inputJson(alarm) : undefined;
-    const flow = probe
-      ? `"src_ip":"${formatAddress(alarm.family, alarm.source)}","src_port":${alarm.sourcePort},"dest_ip":"${formatAddress(alarm.family, alarm.destination)}",`
-      : '';
+    let flow = '';
+    if (probe) {
+      const { family, source, sourcePort, destination, destinationPort } = alarm;
+      const vlans = alarm.vlan ? (alarm.innerVlan ? `[${alarm.vlan},${alarm.innerVlan}]` : `[${alarm.vlan}]`) : '';
+      flow =
+        `"flow_id":${flowId(family, source, sourcePort, destination, destinationPort)},${input !== undefined ? `"in_iface":${input},` : ''}${vlans ? `"vlan":${vlans},` : ''}` +
+        `"src_ip":"${formatAddress(family, source)}","src_port":${sourcePort},"dest_ip":"${formatAddress(family, destination)}",`;
+    }
     const community = probe ? `,"community_id":"${communityId(alarm.family, alarm.source, alarm.sourcePort, alarm.destination, alarm.destinationPort)}"` : '';
-    const alert = JSON.stringify({
-      action: 'allowed',
-      gid: 1,
-      signature_id: sid,
-      rev: 1,
-      signature: `HONEYPORT ${what} honeypot port ${alarm.destinationPort}/${alarm.protocol}`,
-      category: 'Detection of a Network Scan',
-      severity: EVE_SEVERITY[alarm.severity],
-      metadata: { rule_name: [alarm.ruleName], mitre_technique_id: ['T1046'], mitre_tactic_id: ['TA0007'] },
-    });
     const extra = `"event_id":"${id}","message":"${p.message(alarm)}","count":${alarm.count},"start":"${start}","end":"${end}",`;
+    const alert =
+      `{"action":"allowed","gid":1,"signature_id":${sid},"rev":1,"signature":"HONEYPORT ${what} honeypot port ${alarm.destinationPort}/${alarm.protocol}",` +
+      `"category":"Detection of a Network Scan","severity":${EVE_SEVERITY[alarm.severity]},` +
+      `"metadata":{"rule_name":[${JSON.stringify(alarm.ruleName)}],"mitre_technique_id":["T1046"],"mitre_tactic_id":["TA0007"],"honeyport":{${p.honeyport(alarm, extra)}}}}`;
     return (
-      `{"timestamp":"${end}","event_type":"alert",${input !== undefined ? `"in_iface":${input},` : ''}${flow}"dest_port":${alarm.destinationPort},"proto":"TCP"${community},` +
-      `"host":${JSON.stringify(this.ctx.observer.hostname)},"alert":${alert},"honeyport":{${p.honeyport(alarm, extra)}}}`
+      `{"timestamp":"${end}",${flow}"dest_port":${alarm.destinationPort},"proto":"TCP"${community},"event_type":"alert",` +
+      `"host":${this.host},"alert":${alert}}`
     );
   }
 }

@@ -22,7 +22,8 @@ export function formatLoss(format: OutputFormat, sink: string, loss: LossInfo, c
       ? {
           '@timestamp': now,
           message,
-          event: { kind: 'alert', category: ['host'], type: ['error'], action: 'honeyport-alarms-lost', id, severity: 73, dataset: 'honeyport.alarm', module: 'honeyport' },
+          // An IDS's note about its own alarms: ECS allows "info" with intrusion_detection ("error" only with database and web).
+          event: { kind: 'alert', category: ['intrusion_detection'], type: ['info'], action: 'honeyport-alarms-lost', id, severity: 73, dataset: 'honeyport.alarm', module: 'honeyport' },
           observer: { type: 'honeypot', vendor: 'honeyport', product: 'honeyport', version: ctx.observer.version, hostname: ctx.observer.hostname },
           rule: { name: ctx.ruleName, category: 'honeypot', ruleset: 'honeyport' },
           ecs: { version: ECS_VERSION },
@@ -32,8 +33,11 @@ export function formatLoss(format: OutputFormat, sink: string, loss: LossInfo, c
           timestamp: now.replace(/Z$/, '+0000'),
           event_type: 'alert',
           host: ctx.observer.hostname,
-          alert: { action: 'allowed', gid: 1, signature_id: EVE_SID_LOSS, rev: 1, signature: 'HONEYPORT alarms lost: delivery spool full', category: 'Not Suspicious Traffic', severity: 1 },
-          honeyport: { event_id: id, message, lost },
+          alert: {
+            action: 'allowed', gid: 1, signature_id: EVE_SID_LOSS, rev: 1, signature: 'HONEYPORT alarms lost: delivery spool full', category: 'Not Suspicious Traffic', severity: 1,
+            // Suricata's schema allows no top-level extension; alert.metadata takes any member.
+            metadata: { honeyport: { event_id: id, message, lost } },
+          },
         };
   return { json: JSON.stringify(doc), id, timeMicros: nowMicros, severity: 'high', kind: 'loss' };
 }

@@ -89,7 +89,12 @@ describe('deliver: EVE format', () => {
     assert.equal(eve.alert.signature, 'HONEYPORT probe of honeypot port 445/tcp');
     assert.equal(eve.alert.category, 'Detection of a Network Scan');
     assert.equal(eve.alert.severity, 1);
-    assert.equal(eve.honeyport.event_id, ecs.event.id);
+    assert.equal(eve.alert.metadata.honeyport.event_id, ecs.event.id);
+    assert.equal(eve.honeyport, undefined, 'no top-level member outside Suricata\'s schema');
+    assert.ok(Number.isSafeInteger(eve.flow_id) && eve.flow_id > 0, `flow_id ${eve.flow_id}`);
+    const reverse = { ...a, source: a.destination, destination: a.source, sourcePort: a.destinationPort, destinationPort: a.sourcePort };
+    assert.equal(JSON.parse(formatEve(reverse, ctx)).flow_id, eve.flow_id, 'one flow, one id, either direction');
+    assert.notEqual(JSON.parse(formatEve({ ...a, sourcePort: a.sourcePort + 1 }, ctx)).flow_id, eve.flow_id);
   });
 
   it('a loss record says how many alarms were lost and when, in both formats', () => {
@@ -99,7 +104,7 @@ describe('deliver: EVE format', () => {
     assert.deepEqual([ecs.honeyport.lost.count, ecs.honeyport.lost.first_alarm, ecs.honeyport.lost.last_alarm], [42, '2023-11-14T22:13:20.000000Z', '2023-11-14T22:14:20.000000Z']);
     const eve = JSON.parse(formatLoss('eve', 'syslog-x', loss, ctx).json) as Record<string, any>;
     assert.equal(eve.event_type, 'alert');
-    assert.equal(eve.honeyport.lost.count, 42);
+    assert.equal(eve.alert.metadata.honeyport.lost.count, 42);
   });
 
   it('sends EVE to a sink configured with format=eve', async () => {

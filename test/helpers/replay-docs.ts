@@ -80,8 +80,15 @@ export interface ReplayedAlarm {
   readonly eve: Record<string, unknown>;
 }
 
+export interface ReplayLimits {
+  readonly windowMicros?: number;
+  /** Small values force flood alarms. */
+  readonly maxTrackedKeys?: number;
+  readonly newSourceRate?: number;
+}
+
 /** Every alarm of a replay of `files` (one timeline), formatted both ways. */
-export async function replayDocs(files: readonly string[], policy: Policy, windowMicros = 60_000_000): Promise<ReplayedAlarm[]> {
+export async function replayDocs(files: readonly string[], policy: Policy, limits: ReplayLimits = {}): Promise<ReplayedAlarm[]> {
   const ctx = replayContext(policy, files);
   const ecs = new EcsFormatter(ctx);
   const eve = new EveFormatter(ctx);
@@ -89,9 +96,9 @@ export async function replayDocs(files: readonly string[], policy: Policy, windo
   await replay({
     files,
     policy,
-    windowMicros,
-    maxTrackedKeys: 100_000,
-    newSourceRate: 100,
+    windowMicros: limits.windowMicros ?? 60_000_000,
+    maxTrackedKeys: limits.maxTrackedKeys ?? 100_000,
+    newSourceRate: limits.newSourceRate ?? 100,
     serverAddresses: [],
     onAlarm: (alarm) => {
       const e = ecs.format(alarm);
