@@ -4,6 +4,9 @@
  * reader of stdout is slow. Lines are encoded straight into a chunk buffer
  * (one UTF-8 pass, no join of thousands of strings): on the replay benchmark
  * that took the output path from ~110 ms to ~40 ms for 25k alarms.
+ * While the stream is full, one 'drain' waiter covers every chunk handed to
+ * it (drain means all of them left): a listener pair per chunk piled up past
+ * Node's limit of 10 behind a slow reader (MaxListenersExceededWarning).
  */
 import type { Writable } from 'node:stream';
 
@@ -13,6 +16,8 @@ export class LineWriter {
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private used = 0;
   private pendingWrites: Promise<void> = Promise.resolve();
+  /** Set while a 'drain' is awaited. */
+  private drained: Promise<void> | undefined;
 
   constructor(private readonly out: Writable) {}
 
@@ -37,13 +42,14 @@ export class LineWriter {
     const full = this.chunk.subarray(0, this.used);
     this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     this.used = 0;
-    if (!this.out.write(full)) {
+    if (!this.out.write(full) && this.drained === undefined) {
       const drained = new Promise<void>((resolve, reject) => {
-        const onDrain = (): void => { this.out.off('error', onError); resolve(); };
-        const onError = (err: Error): void => { this.out.off('drain', onDrain); reject(err); };
+        const onDrain = (): void => { this.out.off('error', onError); this.drained = undefined; resolve(); };
+        const onError = (err: Error): void => { this.out.off('drain', onDrain); this.drained = undefined; reject(err); };
         this.out.once('drain', onDrain);
         this.out.once('error', onError);
       });
+      this.drained = drained;
       this.pendingWrites = this.pendingWrites.then(() => drained);
     }
   }
