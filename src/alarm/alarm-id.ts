@@ -14,30 +14,30 @@
  *
  * Live: version 4 (random); nothing is replayed, so nothing needs to match.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { formatAddress } from '../net/address.js';
 import type { Alarm } from './alarm.js';
 
 /** honeyport's namespace for version 5 ids (itself a random UUID, fixed forever: changing it changes every replay id). */
 const NAMESPACE = Buffer.from('fe4a1bbad80d41968e54613e680a713d', 'hex');
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Hex digit → the same digit with its top two bits set to the RFC 9562 variant 10 (8, 9, a or b). */
+const VARIANT: Record<string, string> = Object.fromEntries([...'0123456789abcdef'].map((d, i) => [d, ((i & 3) | 8).toString(16)]));
 
-function uuidText(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
-    s += HEX[b[i]!]!;
-  }
-  return s;
-}
+/** namespace ‖ name is assembled here, so each id costs one one-shot hash and no Hash object. */
+const scratch = Buffer.allocUnsafe(4096);
 
 /** RFC 9562 §5.5: SHA-1 of namespace ‖ name, first 16 bytes, version 5, variant 10. */
 export function uuidV5(name: string, namespace: Uint8Array = NAMESPACE): string {
-  const h = createHash('sha1').update(namespace).update(name, 'utf8').digest();
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  return uuidText(h);
+  let input: Uint8Array;
+  if (name.length * 3 <= scratch.length - 16) {
+    scratch.set(namespace, 0);
+    input = new Uint8Array(scratch.buffer, scratch.byteOffset, 16 + scratch.write(name, 16, 'utf8'));
+  } else {
+    input = Buffer.concat([namespace, Buffer.from(name, 'utf8')]);
+  }
+  const h = hash('sha1', input as Buffer, 'hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${VARIANT[h[16]!]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** The text the replay id is the hash of: every field that makes the alarm what it is, one per line. */
