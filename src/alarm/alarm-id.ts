@@ -15,7 +15,6 @@
  * Live: version 4 (random); nothing is replayed, so nothing needs to match.
  */
 import { hash, randomUUID } from 'node:crypto';
-import { formatAddress } from '../net/address.js';
 import type { Alarm } from './alarm.js';
 
 /** honeyport's namespace for version 5 ids (itself a random UUID, fixed forever: changing it changes every replay id). */
@@ -24,34 +23,71 @@ const NAMESPACE = Buffer.from('fe4a1bbad80d41968e54613e680a713d', 'hex');
 /** Hex digit → the same digit with its top two bits set to the RFC 9562 variant 10 (8, 9, a or b). */
 const VARIANT: Record<string, string> = Object.fromEntries([...'0123456789abcdef'].map((d, i) => [d, ((i & 3) | 8).toString(16)]));
 
-/** namespace ‖ name is assembled here, so each id costs one one-shot hash and no Hash object. */
-const scratch = Buffer.allocUnsafe(4096);
+/** The hashed name is written here in binary (no string building): one one-shot hash per id. */
+const NAME_BYTES = 8192;
+const scratch = Buffer.allocUnsafe(16 + NAME_BYTES);
 
-/** RFC 9562 §5.5: SHA-1 of namespace ‖ name, first 16 bytes, version 5, variant 10. */
-export function uuidV5(name: string, namespace: Uint8Array = NAMESPACE): string {
-  let input: Uint8Array;
-  if (name.length * 3 <= scratch.length - 16) {
-    scratch.set(namespace, 0);
-    input = new Uint8Array(scratch.buffer, scratch.byteOffset, 16 + scratch.write(name, 16, 'utf8'));
-  } else {
-    input = Buffer.concat([namespace, Buffer.from(name, 'utf8')]);
-  }
+function v5(input: Uint8Array): string {
   const h = hash('sha1', input as Buffer, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${VARIANT[h[16]!]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** The text the replay id is the hash of: every field that makes the alarm what it is, one per line. */
-export function alarmIdName(a: Alarm): string {
-  if (a.action === 'honeypot-flood') {
-    return ['flood', a.ruleName, a.protocol, a.destinationPort, a.phase, a.startMicros, a.endMicros, a.reason, a.count, a.sampleSources.join(',')].join('\n');
+/** RFC 9562 §5.5: SHA-1 of namespace ‖ name, first 16 bytes, version 5, variant 10. */
+export function uuidV5(name: string | Uint8Array, namespace: Uint8Array = NAMESPACE): string {
+  const bytes = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
+  return v5(Buffer.concat([namespace, bytes]));
+}
+
+/**
+ * Writes an alarm's identifying content after the namespace: numbers as
+ * doubles, addresses as 16 bytes, strings length-prefixed, so no two
+ * different contents give the same bytes.
+ */
+class NameWriter {
+  at = 16;
+  constructor(readonly buf: Buffer) {
+    buf.set(NAMESPACE, 0);
   }
-  const what = a.origin ? `probe ${a.origin.digest}` : `connection ${a.connection?.sourcePort ?? a.sourcePort}`;
-  return [
-    'probe', a.ruleName, a.family, formatAddress(a.family, a.source), formatAddress(a.family, a.destination), a.protocol, a.destinationPort,
-    a.phase, a.startMicros, a.endMicros, a.count, what,
-  ].join('\n');
+  num(n: number): this {
+    this.at = this.buf.writeDoubleBE(n, this.at);
+    return this;
+  }
+  str(s: string): this {
+    const len = this.buf.write(s, this.at + 4, 'utf8');
+    this.buf.writeUInt32BE(len, this.at);
+    this.at += 4 + len;
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.buf.set(b.subarray(0, 16), this.at);
+    this.at += 16;
+    return this;
+  }
+}
+
+/** Bytes an alarm's name can take at most (strings at 3 UTF-8 bytes per unit). */
+function worstCase(a: Alarm): number {
+  const text = a.ruleName.length + (a.action === 'honeypot-flood' ? a.sampleSources.reduce((n, x) => n + x.length, 0) + 40 : 60);
+  const strings = a.action === 'honeypot-flood' ? 6 + a.sampleSources.length : 6;
+  return text * 3 + strings * 4 + 16 * 8 + 2 * 16;
+}
+
+/** The replay id: version 5 over the alarm's identifying content (see the header). */
+function contentId(a: Alarm): string {
+  const worst = worstCase(a);
+  const w = new NameWriter(worst > NAME_BYTES ? Buffer.allocUnsafe(16 + worst) : scratch);
+  w.str(a.action).str(a.ruleName).str(a.protocol).num(a.destinationPort).str(a.phase).num(a.startMicros).num(a.endMicros).num(a.count);
+  if (a.action === 'honeypot-flood') {
+    w.str(a.reason).num(a.sampleSources.length);
+    for (const s of a.sampleSources) w.str(s);
+  } else {
+    w.num(a.family).bytes(a.source).bytes(a.destination);
+    if (a.origin) w.str('probe').str(a.origin.digest);
+    else w.str('connection').num(a.connection?.sourcePort ?? a.sourcePort);
+  }
+  return v5(new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.at));
 }
 
 export function alarmId(a: Alarm, mode: 'replay' | 'live'): string {
-  return mode === 'live' ? randomUUID() : uuidV5(alarmIdName(a));
+  return mode === 'live' ? randomUUID() : contentId(a);
 }

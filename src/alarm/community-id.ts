@@ -15,8 +15,8 @@ function lessThan(aAddr: Uint8Array, aPort: number, bAddr: Uint8Array, bPort: nu
   return aPort < bPort;
 }
 
-/** SHA-1 of the spec's canonical tuple (lower endpoint first): the same for both directions. */
-function flowHash(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed: number): Buffer {
+/** The spec's canonical tuple (lower endpoint first), hashed by both ids: the same for both directions. */
+function flowTuple(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed: number): Buffer {
   const width = family === 4 ? 4 : 16;
   const ordered = lessThan(src, srcPort, dst, dstPort, width);
   const [a, ap, b, bp] = ordered ? [src, srcPort, dst, dstPort] : [dst, dstPort, src, srcPort];
@@ -28,11 +28,11 @@ function flowHash(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Ar
   o = buf.writeUInt8(0, o);
   o = buf.writeUInt16BE(ap, o);
   buf.writeUInt16BE(bp, o);
-  return hash('sha1', buf, 'buffer') as unknown as Buffer;
+  return buf;
 }
 
 export function communityId(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed = 0): string {
-  return `1:${flowHash(family, src, srcPort, dst, dstPort, seed).toString('base64')}`;
+  return `1:${hash('sha1', flowTuple(family, src, srcPort, dst, dstPort, seed), 'base64')}`;
 }
 
 /**
@@ -41,6 +41,6 @@ export function communityId(family: Family, src: Uint8Array, srcPort: number, ds
  * full 64-bit value would be rounded by JavaScript and jq).
  */
 export function flowId(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number): number {
-  const h = flowHash(family, src, srcPort, dst, dstPort, 0);
+  const h = hash('sha1', flowTuple(family, src, srcPort, dst, dstPort, 0), 'buffer') as unknown as Buffer;
   return h.readUIntBE(0, 6) * 32 + (h[6]! >>> 3);
 }

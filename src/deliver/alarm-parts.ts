@@ -44,15 +44,18 @@ export class AlarmParts {
     return a.origin ? this.inputs[a.origin.input] ?? '""' : undefined;
   }
 
-  /** One line for people; plain text that needs no JSON escaping (addresses, numbers, fixed words). */
-  message(a: Alarm): string {
+  /**
+   * One line for people; plain text that needs no JSON escaping (addresses,
+   * numbers, fixed words). `source`: the probe's source address as text, when the caller has it.
+   */
+  message(a: Alarm, source?: string): string {
     if (a.action === 'honeypot-flood') {
       const why = a.reason === 'tracked-keys-full' ? `from more sources than can be tracked (${a.trackedKeyLimit})` : `from new sources faster than ${a.newSourceRate}/s`;
       return `flood of ${a.count} probe${a.count === 1 ? '' : 's'} of honeypot port ${a.destinationPort}/${a.protocol} ${why}`;
     }
     const kindWords = KIND_WORDS[a.kinds & 15]!;
     const what = a.count === 0 ? 'connection' : a.phase === 'first' ? 'probe' : `${a.count} more probe${a.count === 1 ? '' : 's'}`;
-    return `${kindWords ? `${kindWords} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${formatAddress(a.family, a.source)}`;
+    return `${kindWords ? `${kindWords} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${source ?? formatAddress(a.family, a.source)}`;
   }
 
   /** The `honeyport` object's members (without braces); `extra` members go first. */

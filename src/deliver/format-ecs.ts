@@ -87,7 +87,7 @@ function probeDocument(a: ProbeAlarm, id: string, p: AlarmParts, t: Tails): stri
   const start = p.time.format(a.startMicros);
   const end = a.endMicros === a.startMicros ? start : p.time.format(a.endMicros);
   return (
-    `{"@timestamp":"${end}","message":"${p.message(a)}",` +
+    `{"@timestamp":"${end}","message":"${p.message(a, src)}",` +
     `${eventFields(PROBE_CATEGORY, a.action, id, SEVERITY_SCORE[a.severity], a.count, start, end)},` +
     `"source":{"ip":"${src}","port":${a.sourcePort}},"destination":{"ip":"${dst}","port":${a.destinationPort}},` +
     `"network":{"transport":"tcp","type":"${a.family === 4 ? 'ipv4' : 'ipv6'}","iana_number":"6","community_id":"${communityId(a.family, a.source, a.sourcePort, a.destination, a.destinationPort)}"` +
