@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadPolicyFile } from '../../src/policy/load.js';
 import { ROOT, fixtureCaptures, fixturePolicy, replayDocs } from '../helpers/replay-docs.js';
 
 interface Seen {
@@ -98,6 +99,17 @@ describe('README field names', function () {
 
   it('every field the README names appears in real output', () => {
     assert.deepEqual(readmeProblems(readFileSync(join(ROOT, 'README.md'), 'utf8'), seen), []);
+  });
+
+  it('the Alarms section\'s example is the real first alarm of its replay (observer aside)', async () => {
+    const alarms = section(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'Alarms');
+    const m = /`replay --policy (\S+) (\S+)`/.exec(alarms);
+    assert.ok(m, 'the example names the replay it comes from');
+    const [first] = await replayDocs([join(ROOT, m[2]!)], await loadPolicyFile(join(ROOT, m[1]!)));
+    const example = JSON.parse([...alarms.matchAll(FENCE)].find(([, lang]) => lang === 'json')![2]!) as Record<string, unknown>;
+    const observer = { hostname: 'h', version: 'v' };
+    const norm = (doc: Record<string, unknown>): unknown => ({ ...doc, observer: { ...(doc.observer as object), ...observer } });
+    assert.deepEqual(norm(example), norm(first!.ecs));
   });
 
   it('the check catches a wrong name, a wrong value and a wrong example member', () => {
