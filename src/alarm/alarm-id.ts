@@ -2,7 +2,7 @@
  * event.id of an alarm: an RFC 9562 UUID.
  *
  * Replay: version 5 (name-based, SHA-1) over the alarm's content — policy,
- * key (family, source, destination, port, protocol), phase, first and last
+ * key (family, source, destination, port, protocol), VLAN tags, phase, first and last
  * probe time, count, and the digest of the first covered probe's TCP header
  * (flood alarms: port, phase, times, reason, count, sample). Replaying the
  * same capture therefore gives the same ids, so a SIEM may de-duplicate on
@@ -81,7 +81,7 @@ function contentId(a: Alarm): string {
     w.str(a.reason).num(a.sampleSources.length);
     for (const s of a.sampleSources) w.str(s);
   } else {
-    w.num(a.family).bytes(a.source).bytes(a.destination);
+    w.num(a.family).bytes(a.source).bytes(a.destination).num(a.vlan).num(a.innerVlan);
     if (a.origin) w.str('probe').str(a.origin.digest);
     else w.str('connection').num(a.connection?.sourcePort ?? a.sourcePort);
   }

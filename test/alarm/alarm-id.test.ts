@@ -55,6 +55,7 @@ describe('alarm ids', () => {
       { ...a, destinationPort: 446 },
       { ...a, ruleName: 'other' },
       { ...a, source: new Uint8Array([198, 18, 0, 8]) },
+      { ...a, vlan: 12 },
     ]) assert.notEqual(alarmId(changed, 'replay'), base);
     const { origin: _, ...noProbe } = a;
     const c = { connections: 1, sourcePort: 1, bytes: 0, firstBytes: '', durationMs: 0, closedBy: 'peer' };
