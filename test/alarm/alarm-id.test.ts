@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { alarmId, uuidV5 } from '../../src/alarm/alarm-id.js';
 import { probeAlarm } from '../deliver/alarms.js';
+import { writePcap } from '../helpers/capture-writer.js';
+import { ethernet, ipv4, tcp } from '../helpers/frame-builder.js';
 import { CLI, FIXTURE_POLICY, ROOT, busiestPolicy, fixtureCaptures, fixturePolicy, replayDocs, sharedCaptures } from '../helpers/replay-docs.js';
 
 /** RFC 9562 §4: version nibble, then variant bits 10xx. */
@@ -96,6 +98,30 @@ describe('alarm ids', () => {
     }
     console.log(`      ${total} alarms from ${fixtures.length + shared.length} captures; ${sameAlarm} repeat an alarm of another capture of the same packets`);
     assert.ok(total > 100, `only ${total} alarms`);
+  });
+
+  it('two captures that differ only in the probes\' sequence numbers share no id (the header digest tells them apart)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'honeyport-seq-'));
+    try {
+      const capture = (seq: number): string => {
+        const file = join(dir, `seq-${seq}.pcap`);
+        // Same source, destination, ports and times: a first SYN, then two more in the window.
+        const frames = [0, 1, 2].map((i) => ({
+          data: ethernet(ipv4({ src: '198.18.5.5', dst: '198.18.0.2', payload: tcp({ srcPort: 40000, dstPort: 445, seq: seq + i }) })),
+          tsMicros: 1_700_000_000_000_000 + i * 1000,
+        }));
+        writeFileSync(file, writePcap(frames));
+        return file;
+      };
+      const policy = await fixturePolicy();
+      const a = (await replayDocs([capture(1000)], policy)).map((d) => d.id);
+      const b = (await replayDocs([capture(2000)], policy)).map((d) => d.id);
+      assert.equal(a.length, 2, 'a first and a follow-up alarm');
+      assert.deepEqual(a.filter((id) => b.includes(id)), []);
+      assert.deepEqual((await replayDocs([capture(1000)], policy)).map((d) => d.id), a);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe('through the command line', () => {

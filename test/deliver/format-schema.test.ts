@@ -5,7 +5,8 @@
  * category and type take allowed values, and every event.type is one ECS
  * expects with every event.category of the document — and EVE records against
  * Suricata's EVE JSON schema (ajv). Shapes: replayed probes (IPv4, IPv6,
- * VLAN, fragments, handshakes) of every fixture, floods, a live alarm with
+ * VLAN, fragments, handshakes) of every fixture and public capture
+ * (../shared/pcaps, when present), floods, a live alarm with
  * connection details, a live connection-only alarm, loss notices.
  */
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
 import { EcsFormatter, type FormatContext } from '../../src/deliver/format-ecs.js';
 import { EveFormatter } from '../../src/deliver/format-eve.js';
 import { formatLoss } from '../../src/deliver/format-loss.js';
-import { REFERENCES, fixtureCaptures, fixturePolicy, replayDocs } from '../helpers/replay-docs.js';
+import { REFERENCES, busiestPolicy, fixtureCaptures, fixturePolicy, replayDocs, sharedCaptures } from '../helpers/replay-docs.js';
 import { probeAlarm } from './alarms.js';
 
 const ECS_FLAT = join(REFERENCES, 'ecs-8.11.0/ecs_flat.yml');
@@ -135,6 +136,10 @@ describe('alarm formats against the official schemas', function () {
       for (const d of await replayDocs([file], policy)) all.push({ what: file, ecs: d.ecs, eve: d.eve });
       // One tracked key: every further key of the capture is summed into flood alarms.
       for (const d of await replayDocs([file], policy, { maxTrackedKeys: 1 })) all.push({ what: `${file} (flood)`, ecs: d.ecs, eve: d.eve });
+    }
+    // The public captures, each with its ten most probed ports as the policy.
+    for (const file of sharedCaptures()) {
+      for (const d of await replayDocs([file], await busiestPolicy(file))) all.push({ what: file, ecs: d.ecs, eve: d.eve });
     }
     const ecs = new EcsFormatter(live);
     const eve = new EveFormatter(live);
