@@ -107,7 +107,7 @@ function floodDocument(a: FloodAlarm, id: string, p: AlarmParts, t: Tails): stri
   );
 }
 
-/** Formats a run's alarms; holds what stays the same across them (see Fragments). */
+/** Formats a run's alarms; holds what stays the same across them (Tails, AlarmParts). */
 export class EcsFormatter {
   private readonly parts: AlarmParts;
   private readonly tails: Tails;
