@@ -44,6 +44,12 @@ export interface DetectorOptions {
   readonly onAlarm: (alarm: Alarm) => void;
   /** Hash seed; random by default (see KeyTable). */
   readonly seed?: number;
+  /**
+   * Whether the policy's ports are admitted from the start (default true, as
+   * in a replay). A live sensor starts with none and admits each port once it
+   * holds it (`admit`), so a port another process holds never alarms.
+   */
+  readonly admitAll?: boolean;
 }
 
 export interface DetectorCounters {
@@ -66,7 +72,7 @@ function loadWord(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-function popcount16(v: number): number {
+function popcount(v: number): number {
   let n = 0;
   for (; v; v &= v - 1) n++;
   return n;
@@ -83,9 +89,11 @@ function storeAddress(words: Uint32Array, base: number, out: Uint8Array): void {
 }
 
 export class Detector {
+  /** Totals for the detector's life: a reconfiguration keeps them. */
   readonly counters: DetectorCounters = { segments: 0, probes: 0, whitelisted: 0, otherDestination: 0, alarms: 0, floodProbes: 0, connections: 0 };
-  private readonly ports: PortTable;
-  private readonly whitelist: Whitelist;
+  private policy: Policy;
+  private ports: PortTable;
+  private whitelist: Whitelist;
   private readonly servers: readonly ParsedAddress[];
   private readonly window: number;
   private readonly emit: (alarm: Alarm) => void;
@@ -118,26 +126,28 @@ export class Detector {
 
   // Per source: which honeypot ports it touched while any of its keys lives.
   private readonly sources: KeyTable;
-  private readonly sourcePorts: Uint16Array;
+  /** Bit i: policy port i (a reload may briefly hold old and new ports: up to 2 × MAX_PORTS). */
+  private readonly sourcePorts: Uint32Array;
   private readonly sourceRefs: Uint32Array;
 
   // Per policy port: probes that found the key table full.
-  private readonly floodStart: Float64Array;
-  private readonly floodFirst: Float64Array;
-  private readonly floodLast: Float64Array;
-  private readonly floodPending: Float64Array;
-  private readonly floodActive: Uint8Array;
-  private readonly floodReason: Uint8Array; // 1 = table full, 2 = rate
-  private readonly floodSamples: string[][];
-  private readonly tokens: Float64Array;
-  private readonly tokensAt: Float64Array;
+  private floodStart: Float64Array;
+  private floodFirst: Float64Array;
+  private floodLast: Float64Array;
+  private floodPending: Float64Array;
+  private floodActive: Uint8Array;
+  private floodReason: Uint8Array; // 1 = table full, 2 = rate
+  private floodSamples: string[][];
+  private tokens: Float64Array;
+  private tokensAt: Float64Array;
   private readonly newSourceRate: number;
   private readonly burst: number;
 
   constructor(private readonly options: DetectorOptions) {
     const { policy, maxTrackedKeys: n } = options;
     if (!(options.windowMicros > 0)) throw new RangeError('window must be positive');
-    this.ports = new PortTable(policy);
+    this.policy = policy;
+    this.ports = new PortTable(policy, options.admitAll ?? true);
     this.whitelist = new Whitelist(policy.whitelist);
     this.servers = options.serverAddresses;
     this.window = options.windowMicros;
@@ -161,8 +171,10 @@ export class Detector {
     this.keyVlan = new Uint32Array(n);
     this.fifo = new Int32Array(n);
     this.sources = new KeyTable(n, SOURCE_WORDS, seed ^ 0x5bd1e995);
-    this.sourcePorts = new Uint16Array(n);
+    this.sourcePorts = new Uint32Array(n);
     this.sourceRefs = new Uint32Array(n);
+    this.newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
+    this.burst = this.newSourceRate * 10;
     const p = policy.ports.length;
     this.floodStart = new Float64Array(p);
     this.floodFirst = new Float64Array(p);
@@ -171,10 +183,87 @@ export class Detector {
     this.floodActive = new Uint8Array(p);
     this.floodReason = new Uint8Array(p);
     this.floodSamples = Array.from({ length: p }, () => []);
-    this.newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
-    this.burst = this.newSourceRate * 10;
     this.tokens = new Float64Array(p).fill(this.burst);
     this.tokensAt = new Float64Array(p).fill(-Infinity);
+  }
+
+  /** Admits (or stops admitting) probes of a port of the current policy; other ports are ignored. */
+  admit(port: number, protocol: 'tcp' | 'tcp6', admitted = true): void {
+    const i = this.ports.indexOf(port, protocol === 'tcp' ? 4 : 6);
+    if (i >= 0) this.ports.setAdmitted(i, admitted);
+  }
+
+  /**
+   * A port was released at `atMicros` (the clock of the capture timestamps):
+   * probes seen until then — answered while it listened, possibly still in
+   * the capture ring — are admitted, later ones are not.
+   */
+  retire(port: number, protocol: 'tcp' | 'tcp6', atMicros: number): void {
+    const i = this.ports.indexOf(port, protocol === 'tcp' ? 4 : 6);
+    if (i >= 0) this.ports.setAdmittedUntil(i, atMicros);
+  }
+
+  /**
+   * Moves to another policy in place (reload): keys, windows, rate buckets
+   * and flood windows of ports in both policies carry over, so a probe in an
+   * open window stays a follow-up and no second first alarm is raised; the
+   * windows of ports that leave are closed now (their follow-ups emitted
+   * under the policy that raised them). A port in both policies keeps its
+   * admission; a new port is not admitted until `admit` (live) — pass
+   * `admitNew` for a replay-like detector. Counters are never reset.
+   */
+  reconfigure(policy: Policy, admitNew = false): void {
+    const old = this.policy.ports;
+    const map = old.map((p) => policy.ports.findIndex((q) => q.port === p.port && q.protocol === p.protocol));
+    const kept: number[] = [];
+    for (let i = 0; i < this.fifoLength; i++) {
+      const e = this.fifo[(this.fifoHead + i) % this.fifo.length]!;
+      if (map[this.keyPortIndex[e]!]! >= 0) kept.push(e);
+      else this.finishKey(e);
+    }
+    for (let i = 0; i < old.length; i++) if (map[i]! < 0 && this.floodActive[i]) this.closeFlood(i);
+    // Port bits of each live source, renumbered (a source's mask is rewritten once per key; the result is the same).
+    const masks = this.sourcePorts.slice();
+    const renumber = (mask: number): number => {
+      let out = 0;
+      for (let i = 0; i < old.length; i++) if (mask & (1 << i) && map[i]! >= 0) out |= 1 << map[i]!;
+      return out >>> 0;
+    };
+    this.fifoHead = 0;
+    this.fifoLength = kept.length;
+    kept.forEach((e, i) => {
+      this.fifo[i] = e;
+      this.keyPortIndex[e] = map[this.keyPortIndex[e]!]!;
+      const s = this.keySource[e]!;
+      this.sourcePorts[s] = renumber(masks[s]!);
+    });
+    const p = policy.ports.length;
+    const moveF = (from: Float64Array, fresh: number): Float64Array => {
+      const to = new Float64Array(p).fill(fresh);
+      map.forEach((j, i) => { if (j >= 0) to[j] = from[i]!; });
+      return to;
+    };
+    const moveU = (from: Uint8Array): Uint8Array => {
+      const to = new Uint8Array(p);
+      map.forEach((j, i) => { if (j >= 0) to[j] = from[i]!; });
+      return to;
+    };
+    this.floodStart = moveF(this.floodStart, 0);
+    this.floodFirst = moveF(this.floodFirst, 0);
+    this.floodLast = moveF(this.floodLast, 0);
+    this.floodPending = moveF(this.floodPending, 0);
+    this.tokens = moveF(this.tokens, this.burst);
+    this.tokensAt = moveF(this.tokensAt, -Infinity);
+    this.floodActive = moveU(this.floodActive);
+    this.floodReason = moveU(this.floodReason);
+    const samples: string[][] = Array.from({ length: p }, () => []);
+    map.forEach((j, i) => { if (j >= 0) samples[j] = this.floodSamples[i]!; });
+    this.floodSamples = samples;
+    const table = new PortTable(policy, admitNew);
+    map.forEach((j, i) => { if (j >= 0) table.copyAdmission(j, this.ports, i); });
+    this.ports = table;
+    this.whitelist = new Whitelist(policy.whitelist);
+    this.policy = policy;
   }
 
   get trackedKeys(): number {
@@ -184,7 +273,7 @@ export class Detector {
   /** Looks at one decoded segment seen at `tsMicros`; may raise alarms. */
   observe(seg: TcpSegment, input: number, packet: number): void {
     this.counters.segments++;
-    const portIndex = this.ports.lookup(seg.dstPort, seg.family);
+    const portIndex = this.ports.lookup(seg.dstPort, seg.family, seg.tsMicros);
     if (portIndex < 0) return;
     const kind = probeKindOf(seg.flags);
     if (kind === 0) {
@@ -242,7 +331,7 @@ export class Detector {
       reassembled: seg.reassembled,
       sourcePorts: [seg.srcPort],
       truncated: false,
-      severity: popcount16(touched) >= 2 ? 'high' : 'medium',
+      severity: popcount(touched) >= 2 ? 'high' : 'medium',
       origin: { input, packet },
     });
   }
@@ -338,6 +427,11 @@ export class Detector {
   private closeKey(e: number): void {
     this.fifoHead = (this.fifoHead + 1) % this.fifo.length;
     this.fifoLength--;
+    this.finishKey(e);
+  }
+
+  /** Emits a key's follow-up (if it has anything to say) and forgets the key; the caller takes it off the fifo. */
+  private finishKey(e: number): void {
     const n = this.pending[e]!;
     const connection = this.connectionsByKey.get(e);
     this.connectionsByKey.delete(e);
@@ -385,13 +479,13 @@ export class Detector {
     const portIndex = this.keyPortIndex[e]!;
     const mask = this.sourcePorts[this.keySource[e]!]!;
     const portsTouched: number[] = [];
-    const ports = this.options.policy.ports;
+    const ports = this.policy.ports;
     for (let i = 0; i < ports.length; i++) if (mask & (1 << i)) portsTouched.push(ports[i]!.port);
-    const policyPort = this.options.policy.ports[portIndex]!;
+    const policyPort = ports[portIndex]!;
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-port-probe',
-      ruleName: this.options.policy.name,
+      ruleName: this.policy.name,
       phase,
       family,
       source,
@@ -427,7 +521,7 @@ export class Detector {
     const src = parseAddress(c.sourceIp);
     const dst = parseAddress(c.destinationIp);
     if (!src || !dst || src.family !== dst.family) return;
-    const portIndex = this.ports.lookup(c.destinationPort, src.family);
+    const portIndex = this.ports.lookup(c.destinationPort, src.family, c.startMicros);
     if (portIndex < 0) return;
     const srcBytes = new Uint8Array(16);
     srcBytes.set(src.bytes);
@@ -455,11 +549,11 @@ export class Detector {
       return;
     }
     if (e >= 0) return; // over the bound: the probes are still alarmed, the details are dropped
-    const policyPort = this.options.policy.ports[portIndex]!;
+    const policyPort = this.policy.ports[portIndex]!;
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-port-probe',
-      ruleName: this.options.policy.name,
+      ruleName: this.policy.name,
       phase: 'first',
       family: src.family,
       source: srcBytes,
@@ -527,11 +621,11 @@ export class Detector {
   }
 
   private emitFlood(i: number, phase: 'first' | 'follow-up', count: number, start: number, end: number): void {
-    const port = this.options.policy.ports[i]!;
+    const port = this.policy.ports[i]!;
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-flood',
-      ruleName: this.options.policy.name,
+      ruleName: this.policy.name,
       phase,
       destinationPort: port.port,
       protocol: port.protocol,

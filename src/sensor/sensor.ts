@@ -3,6 +3,16 @@
  * AF_PACKET core, and feeds the same decoder and detector as a replay.
  * Time is the clock: the kernel's frame timestamps for probes, and a ticker
  * that closes dedup windows when nothing arrives.
+ *
+ * Never answer unwatched: a decoy port never sends a SYN-ACK before the
+ * capture of that port runs. At start the kernel filter covers every policy
+ * port before any is bound; on reload it covers old ∪ new ports before a new
+ * one is bound, and a removed port is closed before it leaves the filter.
+ * An occupied port is not a decoy: the detector admits a port only from the
+ * moment its listener listens (so probes captured while a bind was tried and
+ * failed never alarm), and the filter is then narrowed to the ports held.
+ * One detector lives as long as the sensor: reloads reconfigure it, so open
+ * windows of kept ports and all counters carry over.
  */
 import { AfPacketSource, type CaptureCounters } from '../capture/afpacket.js';
 import { encode } from '../capture/bpf-program.js';
@@ -12,7 +22,7 @@ import { Decoder } from '../decode/decoder.js';
 import { DecodeStatus } from '../decode/segment.js';
 import { Detector } from '../detect/detector.js';
 import type { ParsedAddress } from '../net/address.js';
-import type { Policy } from '../policy/policy.js';
+import type { Policy, ProtectedPort as PolicyPort } from '../policy/policy.js';
 import { PortHolder } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import type { FrameBatch } from '../source/frame-batch.js';
@@ -31,6 +41,14 @@ const BLOCK_TIMEOUT_MS = 4;
  * with no wait.
  */
 const HANDOFF_WAIT_MS = 500;
+/**
+ * A released port stays in the detector this long, admitting probes the ring
+ * captured before the release (a block waits at most BLOCK_TIMEOUT_MS +
+ * HANDOFF_WAIT_MS for JavaScript, or its frames are counted as dropped).
+ */
+const RETIRE_MS = 2000;
+/** After the ports are closed at stop, frames still in the ring get this long to arrive. */
+const STOP_DRAIN_MS = 4 * BLOCK_TIMEOUT_MS + 10;
 
 export interface SensorOptions {
   readonly policy: Policy;
@@ -59,67 +77,65 @@ export interface SensorStatus {
 }
 
 export class Sensor {
-  private detector: Detector;
+  private readonly detector: Detector;
   private readonly decoder = new Decoder();
   /** ifindex → input index (a typed array: looked up for every captured segment). */
   private readonly ifaceInput: Int32Array;
   private ticker: NodeJS.Timeout | undefined;
   private stopped = false;
+  private ports: PortHolder | undefined;
+  /** Ports released by a reload, still in the detector until the given Date.now(). */
+  private retiring: { readonly port: PolicyPort; readonly untilMs: number }[] = [];
 
   private constructor(
     private policy: Policy,
-    private readonly options: SensorOptions,
-    private readonly ports: PortHolder,
+    options: SensorOptions,
     private readonly capture: AfPacketSource,
   ) {
-    this.detector = this.newDetector(policy);
+    this.detector = new Detector({
+      policy,
+      windowMicros: options.windowMicros,
+      maxTrackedKeys: options.maxTrackedKeys,
+      newSourceRate: options.newSourceRate,
+      serverAddresses: options.serverAddresses,
+      onAlarm: options.onAlarm,
+      admitAll: false,
+    });
     const indexes = [...options.interfaceTable.keys()];
     this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1);
     indexes.forEach((ifindex, i) => { this.ifaceInput[ifindex] = i; });
   }
 
   /**
-   * Holds the ports first (a port that cannot be held is reported, not fatal
-   * unless none can be), then starts capture. Rejects with PortHoldError or
-   * the capture's error.
+   * Starts capture with a filter covering every policy port, then holds the
+   * ports (a port that cannot be held is reported, not fatal unless none
+   * can be), then narrows the filter to the ports held. Rejects with
+   * PortHoldError or the capture's error.
    */
   static async start(options: SensorOptions): Promise<Sensor> {
-    // The detector exists before any connection or frame can reach it.
-    let sensor: Sensor | undefined;
-    const ports = await PortHolder.open(options.policy, {
-      onConnection: (fact) => sensor?.detector.observeConnection(fact),
+    const capture = new AfPacketSource({
+      interfaces: options.interfaces,
+      filter: encode(buildCaptureFilter(options.policy)),
+      ringBlockSize: options.ringBlockSize,
+      ringBlockCount: options.ringBlockCount,
+      blockTimeoutMs: BLOCK_TIMEOUT_MS,
+      handoffWaitMs: HANDOFF_WAIT_MS,
     });
-    options.onPortsHeld?.(ports.statuses());
-    let capture: AfPacketSource;
+    const sensor = new Sensor(options.policy, options, capture);
+    capture.start((batch) => sensor.onBatch(batch));
     try {
-      capture = new AfPacketSource({
-        interfaces: options.interfaces,
-        filter: encode(buildCaptureFilter(options.policy)),
-        ringBlockSize: options.ringBlockSize,
-        ringBlockCount: options.ringBlockCount,
-        blockTimeoutMs: BLOCK_TIMEOUT_MS,
-        handoffWaitMs: HANDOFF_WAIT_MS,
+      sensor.ports = await PortHolder.open(options.policy, {
+        onConnection: (fact) => sensor.detector.observeConnection(fact),
+        onListening: (key) => sensor.detector.admit(key.port, key.protocol),
       });
-      sensor = new Sensor(options.policy, options, ports, capture);
-      const s = sensor;
-      capture.start((batch) => s.onBatch(batch));
     } catch (err) {
-      await ports.close();
+      capture.close();
       throw err;
     }
-    sensor.ticker = setInterval(() => sensor!.tick(), TICK_MS);
+    options.onPortsHeld?.(sensor.ports.statuses());
+    sensor.narrow();
+    sensor.ticker = setInterval(() => sensor.tick(), TICK_MS);
     return sensor;
-  }
-
-  private newDetector(policy: Policy): Detector {
-    return new Detector({
-      policy,
-      windowMicros: this.options.windowMicros,
-      maxTrackedKeys: this.options.maxTrackedKeys,
-      newSourceRate: this.options.newSourceRate,
-      serverAddresses: this.options.serverAddresses,
-      onAlarm: this.options.onAlarm,
-    });
   }
 
   private onBatch(b: FrameBatch): void {
@@ -135,49 +151,88 @@ export class Sensor {
   }
 
   private tick(): void {
-    this.detector.advance(Date.now() * 1000);
+    const now = Date.now();
+    this.detector.advance(now * 1000);
+    if (this.retiring.length > 0 && this.retiring.every((r) => r.untilMs <= now)) {
+      this.retiring = [];
+      this.detector.reconfigure(this.policy);
+    }
   }
 
   get currentPolicy(): Policy {
     return this.policy;
   }
 
+  /** Policy ports some listener of which listens now. */
+  private heldPorts(): PolicyPort[] {
+    const held = new Map<string, PolicyPort>();
+    for (const s of this.ports?.statuses() ?? []) {
+      if (s.state === 'listening') held.set(`${s.port}/${s.protocol}`, { port: s.port, protocol: s.protocol });
+    }
+    return [...held.values()];
+  }
+
+  /** Filter and detector admit exactly the ports held (after they were bound or released). */
+  private narrow(): void {
+    const held = this.heldPorts();
+    for (const p of this.policy.ports) {
+      this.detector.admit(p.port, p.protocol, held.some((h) => h.port === p.port && h.protocol === p.protocol));
+    }
+    this.capture.setFilter(encode(buildCaptureFilter({ ports: held })));
+  }
+
   /**
-   * Moves to a new policy without a restart: open windows are closed (their
-   * follow-ups emitted) and a detector for the new policy takes over, then
-   * ports are opened/closed, then the kernel filter is swapped. In that order
-   * no probe of a port in both policies is missed; a probe of a new port
-   * before its filter is in place was never promised.
+   * Moves to a new policy without a restart, never leaving a listening port
+   * unwatched: (1) the filter covers the ports held ∪ the new policy's; (2)
+   * the detector moves to a transition policy (new ports, plus old ones
+   * still held until they close); (3) the port holder closes removed ports,
+   * then binds new ones, each admitted the moment it listens; (4) the
+   * detector moves to the new policy (closing the removed ports' windows)
+   * and the filter narrows to the ports held.
    */
   async reload(policy: Policy): Promise<readonly PortStatus[]> {
-    const old = this.detector;
-    this.detector = this.newDetector(policy);
-    old.flush();
+    const ports = this.ports!;
+    const held = this.heldPorts();
+    const same = (a: PolicyPort) => (b: PolicyPort): boolean => a.port === b.port && a.protocol === b.protocol;
+    const leaving = held.filter((h) => !policy.ports.some(same(h)));
+    // Ports released by an earlier reload whose frames may still be in the ring stay too.
+    const stillRetiring = this.retiring.filter((r) => !policy.ports.some(same(r.port)) && !leaving.some(same(r.port)));
+    const transition = [...policy.ports, ...leaving, ...stillRetiring.map((r) => r.port)];
+    this.capture.setFilter(encode(buildCaptureFilter({ ports: [...policy.ports, ...leaving] })));
+    this.detector.reconfigure({ ...policy, ports: transition });
     this.policy = policy;
-    const statuses = await this.ports.apply(policy);
-    this.capture.setFilter(encode(buildCaptureFilter(policy)));
+    const statuses = await ports.apply(policy);
+    // Closed by now: a probe captured later was refused by the kernel, not answered.
+    // Date.now() truncates to the millisecond: round up (admitting a refused probe is harmless).
+    const releasedMs = Date.now() + 1;
+    for (const p of leaving) this.detector.retire(p.port, p.protocol, releasedMs * 1000);
+    this.retiring = [...stillRetiring, ...leaving.map((port) => ({ port, untilMs: releasedMs + RETIRE_MS }))];
+    if (this.retiring.length === 0) this.detector.reconfigure(policy);
+    this.narrow();
     return statuses;
   }
 
   status(): SensorStatus {
     return {
       policy: this.policy,
-      ports: this.ports.statuses(),
+      ports: this.ports?.statuses() ?? [],
       capture: this.capture.stats(),
       decode: this.decoder.counters,
       detect: this.detector.counters,
       trackedKeys: this.detector.trackedKeys,
-      connections: this.ports.counters(),
+      connections: this.ports?.counters() ?? { accepted: 0, refusedOverLimit: 0, bytes: 0, active: 0, acceptErrors: 0 },
     };
   }
 
-  /** Flushes pending follow-ups, stops capture, releases the ports. Idempotent. */
+  /** Releases the ports, then stops capture and flushes pending follow-ups. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    await this.ports?.close();
+    // Probes answered just before the ports closed may still be in a ring block.
+    await new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS));
     this.capture.close();
     this.detector.flush();
-    await this.ports.close();
   }
 }

@@ -193,6 +193,56 @@ describe('detector', () => {
     assert.equal(probes(alarms).length, 3);
   });
 
+  it('admits only the ports it is told are held (live); a retired port admits probes seen until its release', () => {
+    const { d, alarms } = detector({ admitAll: false });
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S), 0, 0); // not held yet
+    d.admit(445, 'tcp');
+    d.admit(135, 'tcp6'); // 135 is tcp: nothing admitted
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 2 * S), 0, 1);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 2 * S), 0, 2);
+    d.retire(445, 'tcp', 3 * S);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 3 * S), 0, 3); // in the ring when released
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 3 * S + 1), 0, 4); // refused by the kernel
+    d.flush();
+    assert.deepEqual(probes(alarms).map((a) => [a.destinationPort, a.count, a.origin.packet]), [[445, 1, 2], [445, 1, 3]]);
+    assert.equal(d.counters.probes, 2);
+  });
+
+  it('reconfigure keeps the windows of kept ports (no second first alarm) and the counters, closes the windows of ports that leave', () => {
+    const { d, alarms } = detector();
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 1 * S), 0, 1);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 2 * S), 0, 2);
+    const next: Policy = { ...policy, name: 'next', ports: [{ port: 22, protocol: 'tcp' }, { port: 445, protocol: 'tcp' }] };
+    d.reconfigure(next, true);
+    // 135 left: its follow-up (one more probe) is out, under the policy that raised it.
+    const left = probes(alarms).filter((a) => a.destinationPort === 135);
+    assert.deepEqual(left.map((a) => [a.phase, a.count, a.ruleName]), [['first', 1, 'test'], ['follow-up', 1, 'test']]);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 3 * S), 0, 3);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 22, TcpFlag.SYN, 3 * S), 0, 4);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 3 * S), 0, 5); // no longer a policy port
+    d.flush();
+    const kept = probes(alarms).filter((a) => a.destinationPort === 445);
+    assert.deepEqual(kept.map((a) => [a.phase, a.count]), [['first', 1], ['follow-up', 1]], 'one first alarm across the reload');
+    const added = probes(alarms).filter((a) => a.destinationPort === 22);
+    assert.deepEqual(added.map((a) => [a.phase, a.ruleName, a.portsTouched]), [['first', 'next', [22, 445]]]);
+    assert.equal(added[0]!.severity, 'high', 'the source had touched 445 already: two ports');
+    assert.equal(d.counters.probes, 5, 'counters carry over');
+    assert.equal(d.counters.alarms, probes(alarms).length);
+  });
+
+  it('a new port of a live reconfiguration waits for admit()', () => {
+    const { d, alarms } = detector({ admitAll: false });
+    d.admit(445, 'tcp');
+    d.reconfigure({ ...policy, ports: [{ port: 22, protocol: 'tcp' }, { port: 445, protocol: 'tcp' }] });
+    d.observe(seg('198.18.0.1', '198.18.0.2', 22, TcpFlag.SYN, 1 * S), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S), 0, 1);
+    d.admit(22, 'tcp');
+    d.observe(seg('198.18.0.1', '198.18.0.2', 22, TcpFlag.SYN, 2 * S), 0, 2);
+    d.flush();
+    assert.deepEqual(probes(alarms).map((a) => [a.destinationPort, a.origin.packet]), [[445, 1], [22, 2]]);
+  });
+
   it('marks a key whose handshake completed (bare ACK after the SYN), even with no accept()', () => {
     const { d, alarms } = detector();
     d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S, 7000), 0, 0);
