@@ -11,9 +11,9 @@ export type Severity = 'medium' | 'high';
 
 /** Where a probe was seen: a replayed file and packet, or a live interface. */
 export interface ProbeOrigin {
-  /** Index into the run's list of inputs (files, or interfaces when live). */
+  /** Index into the run's list of inputs (files, or interfaces when live); -1 when unknown. */
   readonly input: number;
-  /** 0-based packet index within that input. */
+  /** 0-based packet index within that input (-1: not from a packet, a connection). */
   readonly packet: number;
 }
 
@@ -36,8 +36,11 @@ export interface ProbeAlarm {
   readonly action: 'honeypot-port-probe';
   /** Name of the policy that raised it (policies change on reload). */
   readonly ruleName: string;
-  /** `first`: raised at the first probe of a key; `follow-up`: the rest of its window. */
-  readonly phase: 'first' | 'follow-up';
+  /**
+   * `first`: raised at the first probe of a key; `follow-up`: the rest of its
+   * window; `connection`: a connection to the port closed (count 0, live only).
+   */
+  readonly phase: 'first' | 'follow-up' | 'connection';
   readonly family: Family;
   readonly source: Uint8Array;
   readonly destination: Uint8Array;
@@ -67,9 +70,9 @@ export interface ProbeAlarm {
   readonly innerVlan: number;
   readonly origin: ProbeOrigin;
   /**
-   * A handshake on the key completed: its final ACK was captured, or the
-   * port holder accepted the connection. Known even when the peer reset the
-   * connection before accept() (nmap -sT).
+   * A handshake on the key completed: on a `connection` alarm, always; on a
+   * follow-up, its final ACK was captured and no connection alarm reported
+   * it (the peer reset it before accept(), as nmap -sT does, or a replay).
    */
   readonly handshakeCompleted: boolean;
   /** What the port holder read from accepted connections (live only). */

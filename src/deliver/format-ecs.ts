@@ -125,7 +125,8 @@ function probeDocument(a: ProbeAlarm, ctx: FormatContext, f: Fragments): string 
   const start = f.time.format(a.startMicros);
   const end = a.endMicros === a.startMicros ? start : f.time.format(a.endMicros);
   const id = ctx.mode === 'live' ? randomUUID() : f.replayProbeId(a.ruleName, input, a.origin.packet, a.phase === 'follow-up');
-  const where = ctx.mode === 'replay' ? `"replay":{"file":${inputJson},"packet":${a.origin.packet}}` : `"interface":${inputJson}`;
+  // A live connection whose interface is unknown names none rather than a wrong one.
+  const where = ctx.mode === 'replay' ? `"replay":{"file":${inputJson},"packet":${a.origin.packet}}` : a.origin.input < 0 ? '"interface":null' : `"interface":${inputJson}`;
   const c = a.connection;
   const connection = c
     ? `"connection":{"handshake_completed":true,"accepted":${c.connections},"bytes":${c.bytes},"first_bytes":${JSON.stringify(c.firstBytes)},"duration_ms":${c.durationMs},"closed_by":${JSON.stringify(c.closedBy)}},`

@@ -9,7 +9,7 @@
  * table is full, probes of new keys are summed per port into flood alarms.
  * Time is whatever the caller says (packet time in replay, clock when live).
  */
-import type { Alarm, ConnectionSummary, ProbeOrigin, Severity } from '../alarm/alarm.js';
+import type { Alarm, ConnectionSummary, ProbeAlarm, ProbeOrigin, Severity } from '../alarm/alarm.js';
 import { TcpFlag, type TcpSegment } from '../decode/segment.js';
 import { formatAddress, parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
@@ -23,8 +23,6 @@ export const MAX_SOURCE_PORTS = 8;
 export const DEFAULT_NEW_SOURCE_RATE = 100;
 /** Sources named in a flood alarm. */
 export const FLOOD_SAMPLE = 8;
-/** Keys that may carry connection details at once (the rest are counted only). */
-const MAX_CONNECTION_SUMMARIES = 4096;
 const KEY_WORDS = 9; // src (4) + dst (4) + port<<8|family
 const SOURCE_WORDS = 5; // src (4) + family
 
@@ -98,8 +96,6 @@ export class Detector {
   private readonly window: number;
   private readonly emit: (alarm: Alarm) => void;
   private clock = -Infinity;
-  /** Per key entry: details of completed handshakes (rare: only full connections). */
-  private readonly connectionsByKey = new Map<number, ConnectionSummary>();
 
   // Per key entry (index from `keys`).
   private readonly keys: KeyTable;
@@ -116,7 +112,15 @@ export class Detector {
   private readonly pendPacket: Float64Array;
   private readonly keySource: Int32Array;
   private readonly keyPortIndex: Uint8Array;
+  /** Input (interface) of the key's first probe: where its connections are said to be seen. */
+  private readonly keyInput: Int32Array;
+  /** 0: none; 1: a final handshake ACK was captured (the follow-up says so); 2: a connection alarm said it. */
   private readonly handshake: Uint8Array;
+  // The first captured handshake ACK of a key: the follow-up describes that real flow.
+  private readonly ackPort: Uint16Array;
+  private readonly ackInput: Int32Array;
+  private readonly ackPacket: Float64Array;
+  private readonly ackTs: Float64Array;
   /** VLAN ids of the key's first probe: outer << 16 | inner. */
   private readonly keyVlan: Uint32Array;
   // Keys in window-start order: windows have one length, so this is expiry order.
@@ -167,7 +171,12 @@ export class Detector {
     this.pendPacket = new Float64Array(n);
     this.keySource = new Int32Array(n);
     this.keyPortIndex = new Uint8Array(n);
+    this.keyInput = new Int32Array(n);
     this.handshake = new Uint8Array(n);
+    this.ackPort = new Uint16Array(n);
+    this.ackInput = new Int32Array(n);
+    this.ackPacket = new Float64Array(n);
+    this.ackTs = new Float64Array(n);
     this.keyVlan = new Uint32Array(n);
     this.fifo = new Int32Array(n);
     this.sources = new KeyTable(n, SOURCE_WORDS, seed ^ 0x5bd1e995);
@@ -277,7 +286,7 @@ export class Detector {
     if (portIndex < 0) return;
     const kind = probeKindOf(seg.flags);
     if (kind === 0) {
-      if ((seg.flags & 0x3f) === TcpFlag.ACK) this.observeHandshakeAck(seg);
+      if ((seg.flags & 0x3f) === TcpFlag.ACK) this.observeHandshakeAck(seg, input, packet);
       return;
     }
     if (this.servers.length > 0 && !this.isServer(seg)) {
@@ -311,6 +320,7 @@ export class Detector {
     const s = this.trackSource(seg, portIndex);
     this.keySource[e] = s;
     this.keyPortIndex[e] = portIndex;
+    this.keyInput[e] = input;
     this.windowStart[e] = now;
     this.pending[e] = 0;
     this.pendKinds[e] = 0;
@@ -380,12 +390,17 @@ export class Detector {
    * A bare ACK to a decoy port after a probe of the same key: the handshake
    * completed (the decoy answered the SYN). Nothing legitimate completes one.
    */
-  private observeHandshakeAck(seg: TcpSegment): void {
+  private observeHandshakeAck(seg: TcpSegment, input: number, packet: number): void {
     if (this.servers.length > 0 && !this.isServer(seg)) return;
     if (this.whitelist.size > 0 && this.whitelist.contains(seg.family, seg.src)) return;
     this.loadKey(seg);
     const e = this.keys.find();
-    if (e >= 0) this.handshake[e] = 1;
+    if (e < 0 || this.handshake[e] !== 0) return;
+    this.handshake[e] = 1;
+    this.ackPort[e] = seg.srcPort;
+    this.ackInput[e] = input;
+    this.ackPacket[e] = packet;
+    this.ackTs[e] = seg.tsMicros;
   }
 
   private addPending(e: number, seg: TcpSegment, kind: number, ts: number, input: number, packet: number): void {
@@ -433,25 +448,24 @@ export class Detector {
   /** Emits a key's follow-up (if it has anything to say) and forgets the key; the caller takes it off the fifo. */
   private finishKey(e: number): void {
     const n = this.pending[e]!;
-    const connection = this.connectionsByKey.get(e);
-    this.connectionsByKey.delete(e);
-    const handshake = this.handshake[e] === 1 || connection !== undefined;
-    if (n > 0 || handshake) {
+    // A handshake a connection alarm already reported needs no follow-up of its own.
+    const acked = this.handshake[e] === 1;
+    if (n > 0 || acked) {
       const have = this.pendPortCount[e]!;
       const ports = Array.from(this.pendPorts.subarray(e * MAX_SOURCE_PORTS, e * MAX_SOURCE_PORTS + Math.min(have, MAX_SOURCE_PORTS)));
       this.raise(e, 'follow-up', {
         count: n,
-        start: n > 0 ? this.pendFirst[e]! : this.windowStart[e]!,
-        end: n > 0 ? this.pendLast[e]! : this.windowStart[e]!,
+        start: n > 0 ? this.pendFirst[e]! : this.ackTs[e]!,
+        end: n > 0 ? this.pendLast[e]! : this.ackTs[e]!,
         kinds: this.pendKinds[e]!,
         flags: this.pendFlags[e]!,
         reassembled: this.pendReassembled[e] === 1,
-        sourcePorts: ports.length > 0 || !connection ? ports : [connection.sourcePort],
+        // With no further probe, the alarm describes the flow of the captured ACK.
+        sourcePorts: n > 0 ? ports : [this.ackPort[e]!],
         truncated: have > MAX_SOURCE_PORTS,
         severity: n > 0 ? 'high' : 'medium',
-        origin: n > 0 ? { input: this.pendInput[e]!, packet: this.pendPacket[e]! } : { input: 0, packet: -1 },
-        handshakeCompleted: handshake,
-        ...(connection ? { connection } : {}),
+        origin: n > 0 ? { input: this.pendInput[e]!, packet: this.pendPacket[e]! } : { input: this.ackInput[e]!, packet: this.ackPacket[e]! },
+        handshakeCompleted: acked,
       });
     }
     const s = this.keySource[e]!;
@@ -461,7 +475,7 @@ export class Detector {
 
   private raise(
     e: number,
-    phase: 'first' | 'follow-up',
+    phase: ProbeAlarm['phase'],
     a: {
       count: number; start: number; end: number; kinds: number; flags: number; reassembled: boolean;
       sourcePorts: number[]; truncated: boolean; severity: Severity; origin: ProbeOrigin;
@@ -512,12 +526,15 @@ export class Detector {
   }
 
   /**
-   * Adds what a completed handshake taught to the key's next alarm (its
-   * follow-up, which is raised even with no further probes). A connection
-   * whose SYN was never seen (capture not yet running) gets an alarm of its
-   * own with event.count 0, so no probe is counted twice.
+   * A connection to a decoy port closed: raises a `connection` alarm at once
+   * (count 0: its SYN was, or will be, counted by the key's own alarms), with
+   * the connection's real source port, so its Community ID names the real
+   * flow, and the input of the key's first probe. One key keeps one first
+   * alarm whatever the order of ring and accept(); a connection whose key is
+   * not (or no longer) tracked is still reported, on `fallbackInput`
+   * (-1: unknown).
    */
-  observeConnection(c: ConnectionInput): void {
+  observeConnection(c: ConnectionInput, fallbackInput = -1): void {
     const src = parseAddress(c.sourceIp);
     const dst = parseAddress(c.destinationIp);
     if (!src || !dst || src.family !== dst.family) return;
@@ -536,25 +553,26 @@ export class Detector {
     }
     probe[8] = (c.destinationPort << 8) | src.family;
     const e = this.keys.find();
-    const prev = e >= 0 ? this.connectionsByKey.get(e) : undefined;
-    if (prev) {
-      prev.connections++;
-      prev.bytes += c.bytes;
-      prev.durationMs = Math.max(prev.durationMs, c.durationMs);
+    const connection: ConnectionSummary = { connections: 1, sourcePort: c.sourcePort, bytes: c.bytes, firstBytes: c.firstBytes, durationMs: c.durationMs, closedBy: c.closedBy };
+    const start = c.startMicros;
+    const end = c.startMicros + c.durationMs * 1000;
+    if (e >= 0) {
+      this.handshake[e] = 2;
+      this.raise(e, 'connection', {
+        count: 0, start, end, kinds: 0, flags: 0, reassembled: false,
+        sourcePorts: [c.sourcePort], truncated: false, severity: 'medium',
+        origin: { input: this.keyInput[e]!, packet: -1 },
+        handshakeCompleted: true,
+        connection,
+      });
       return;
     }
-    const summary: ConnectionSummary = { connections: 1, sourcePort: c.sourcePort, bytes: c.bytes, firstBytes: c.firstBytes, durationMs: c.durationMs, closedBy: c.closedBy };
-    if (e >= 0 && this.connectionsByKey.size < MAX_CONNECTION_SUMMARIES) {
-      this.connectionsByKey.set(e, summary);
-      return;
-    }
-    if (e >= 0) return; // over the bound: the probes are still alarmed, the details are dropped
     const policyPort = this.policy.ports[portIndex]!;
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-port-probe',
       ruleName: this.policy.name,
-      phase: 'first',
+      phase: 'connection',
       family: src.family,
       source: srcBytes,
       destination: dstBytes,
@@ -564,8 +582,8 @@ export class Detector {
       destinationPort: policyPort.port,
       protocol: policyPort.protocol,
       count: 0,
-      startMicros: c.startMicros,
-      endMicros: c.startMicros + c.durationMs * 1000,
+      startMicros: start,
+      endMicros: end,
       kinds: 0,
       flags: 0,
       severity: 'medium',
@@ -573,9 +591,9 @@ export class Detector {
       reassembled: false,
       vlan: 0,
       innerVlan: 0,
-      origin: { input: 0, packet: -1 },
+      origin: { input: fallbackInput, packet: -1 },
       handshakeCompleted: true,
-      connection: summary,
+      connection,
     });
   }
 

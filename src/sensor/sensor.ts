@@ -25,7 +25,9 @@ import type { ParsedAddress } from '../net/address.js';
 import type { Policy, ProtectedPort as PolicyPort } from '../policy/policy.js';
 import { PortHolder } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
+import type { ConnectionFact } from '../ports/types.js';
 import type { FrameBatch } from '../source/frame-batch.js';
+import { networkInterfaces } from 'node:os';
 
 const TICK_MS = 100;
 /**
@@ -47,6 +49,15 @@ const HANDOFF_WAIT_MS = 500;
  * HANDOFF_WAIT_MS for JavaScript, or its frames are counted as dropped).
  */
 const RETIRE_MS = 2000;
+/**
+ * A closed connection is handed to the detector this long after it closed,
+ * so that the ring has delivered its SYN first and the connection alarm
+ * names the interface the key was captured on (a fast client closes within
+ * the ring's block timeout). Order no longer decides the alarms either way.
+ */
+const CONNECTION_DELAY_MS = 2 * TICK_MS;
+/** Connections waiting for their delay; beyond this they go to the detector at once. */
+const MAX_DELAYED_CONNECTIONS = 4096;
 /** After the ports are closed at stop, frames still in the ring get this long to arrive. */
 const STOP_DRAIN_MS = 4 * BLOCK_TIMEOUT_MS + 10;
 
@@ -86,6 +97,9 @@ export class Sensor {
   private ports: PortHolder | undefined;
   /** Ports released by a reload, still in the detector until the given Date.now(). */
   private retiring: { readonly port: PolicyPort; readonly untilMs: number }[] = [];
+  /** Closed connections waiting for CONNECTION_DELAY_MS, oldest first. */
+  private delayed: { readonly fact: ConnectionFact; readonly dueMs: number }[] = [];
+  private readonly inputNames: readonly string[];
 
   private constructor(
     private policy: Policy,
@@ -101,6 +115,7 @@ export class Sensor {
       onAlarm: options.onAlarm,
       admitAll: false,
     });
+    this.inputNames = [...options.interfaceTable.values()];
     const indexes = [...options.interfaceTable.keys()];
     this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1);
     indexes.forEach((ifindex, i) => { this.ifaceInput[ifindex] = i; });
@@ -125,7 +140,7 @@ export class Sensor {
     capture.start((batch) => sensor.onBatch(batch));
     try {
       sensor.ports = await PortHolder.open(options.policy, {
-        onConnection: (fact) => sensor.detector.observeConnection(fact),
+        onConnection: (fact) => sensor.onConnection(fact),
         onListening: (key) => sensor.detector.admit(key.port, key.protocol),
       });
     } catch (err) {
@@ -150,8 +165,34 @@ export class Sensor {
     }
   }
 
+  private onConnection(fact: ConnectionFact): void {
+    if (this.delayed.length >= MAX_DELAYED_CONNECTIONS) this.releaseConnections(Infinity);
+    this.delayed.push({ fact, dueMs: Date.now() + CONNECTION_DELAY_MS });
+  }
+
+  private releaseConnections(nowMs: number): void {
+    let i = 0;
+    for (; i < this.delayed.length && this.delayed[i]!.dueMs <= nowMs; i++) {
+      const fact = this.delayed[i]!.fact;
+      this.detector.observeConnection(fact, this.inputOfAddress(fact.destinationIp));
+    }
+    if (i > 0) this.delayed = this.delayed.slice(i);
+  }
+
+  /**
+   * The input naming the interface that holds `ip` (where a connection whose
+   * key is no longer tracked arrived), or -1 when none does (0.0.0.0, gone).
+   */
+  private inputOfAddress(ip: string): number {
+    for (const [name, addresses] of Object.entries(networkInterfaces())) {
+      if (addresses?.some((a) => a.address === ip || a.address.split('%')[0] === ip)) return this.inputNames.indexOf(name);
+    }
+    return -1;
+  }
+
   private tick(): void {
     const now = Date.now();
+    this.releaseConnections(now);
     this.detector.advance(now * 1000);
     if (this.retiring.length > 0 && this.retiring.every((r) => r.untilMs <= now)) {
       this.retiring = [];
@@ -233,6 +274,7 @@ export class Sensor {
     // Probes answered just before the ports closed may still be in a ring block.
     await new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS));
     this.capture.close();
+    this.releaseConnections(Infinity);
     this.detector.flush();
   }
 }

@@ -170,27 +170,29 @@ describe('detector', () => {
     }
   });
 
-  it('adds completed handshakes to the key\'s follow-up without counting a probe twice', () => {
+  it('reports each closed connection at once in a connection alarm (count 0, the real source port, the key\'s input), never a second first alarm', () => {
     const { d, alarms } = detector();
-    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S, 5000), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S, 5000), 2, 0);
     const fact = { sourceIp: '198.18.0.1', sourcePort: 5000, destinationIp: '198.18.0.2', destinationPort: 445, startMicros: 10 * S, durationMs: 12, bytes: 5, firstBytes: 'hello', closedBy: 'peer' as const };
-    d.observeConnection(fact);
-    d.observeConnection({ ...fact, sourcePort: 5001, bytes: 3, durationMs: 40 });
-    d.advance(100 * S);
-    const [first, follow] = probes(alarms);
+    d.observeConnection(fact, 7);
+    d.observeConnection({ ...fact, sourcePort: 5001, bytes: 3, durationMs: 40 }, 7);
+    const [first, c1, c2] = probes(alarms);
     assert.equal(first!.connection, undefined);
-    assert.equal(follow!.phase, 'follow-up');
-    assert.equal(follow!.count, 0);
-    assert.equal(follow!.severity, 'medium');
-    assert.deepEqual(follow!.connection, { connections: 2, sourcePort: 5000, bytes: 8, firstBytes: 'hello', durationMs: 40, closedBy: 'peer' });
-    // a handshake whose SYN was never captured gets its own alarm, counting no probe
-    d.observeConnection({ ...fact, sourceIp: '198.18.0.9' });
-    const own = probes(alarms)[2]!;
-    assert.equal(own.count, 0);
-    assert.equal(own.connection?.connections, 1);
+    assert.deepEqual([c1!.phase, c1!.count, c1!.sourcePort, c1!.origin.input, c1!.handshakeCompleted], ['connection', 0, 5000, 2, true]);
+    assert.deepEqual(c1!.connection, { connections: 1, sourcePort: 5000, bytes: 5, firstBytes: 'hello', durationMs: 12, closedBy: 'peer' });
+    assert.deepEqual([c2!.phase, c2!.sourcePort, c2!.connection?.bytes], ['connection', 5001, 3]);
+    d.advance(100 * S);
+    assert.equal(probes(alarms).length, 3, 'no follow-up: no further probe, the handshakes were reported');
+    // A connection whose key is not tracked: still a connection alarm (never a first), on the fallback input.
+    d.observeConnection({ ...fact, sourceIp: '198.18.0.9' }, 7);
+    const own = probes(alarms)[3]!;
+    assert.deepEqual([own.phase, own.count, own.origin.input, own.sourcePort], ['connection', 0, 7, 5000]);
+    d.observe(seg('198.18.0.9', '198.18.0.2', 445, TcpFlag.SYN, 101 * S, 5002), 2, 1);
+    assert.deepEqual(probes(alarms).filter((a) => a.phase === 'first').length, 2);
     // whitelisted sources stay silent
     d.observeConnection({ ...fact, sourceIp: '198.18.0.3' });
-    assert.equal(probes(alarms).length, 3);
+    assert.equal(probes(alarms).length, 5);
+    assert.equal(d.counters.connections, 3);
   });
 
   it('admits only the ports it is told are held (live); a retired port admits probes seen until its release', () => {
@@ -255,6 +257,8 @@ describe('detector', () => {
     assert.equal(all[1]!.phase, 'follow-up');
     assert.equal(all[1]!.count, 0);
     assert.equal(all[1]!.handshakeCompleted, true);
+    // It describes the real flow of the captured ACK: its source port, its packet.
+    assert.deepEqual([all[1]!.sourcePort, all[1]!.origin.packet, all[1]!.startMicros], [7000, 1, 1 * S + 100]);
     assert.equal(d.counters.probes, 1);
   });
 
