@@ -35,7 +35,7 @@ export function formatEve(alarm: Alarm, ctx: FormatContext, ecsJson: string = fo
   const doc = {
     timestamp: eveTime(e['@timestamp']),
     event_type: 'alert',
-    ...(probe && ctx.mode === 'live' ? { in_iface: ctx.inputs[alarm.origin.input] ?? '' } : {}),
+    ...(probe && ctx.mode === 'live' && alarm.origin.input >= 0 ? { in_iface: ctx.inputs[alarm.origin.input] ?? '' } : {}),
     ...(e.source ? { src_ip: e.source.ip, src_port: e.source.port } : {}),
     ...(e.destination.ip !== undefined ? { dest_ip: e.destination.ip } : {}),
     dest_port: e.destination.port,
