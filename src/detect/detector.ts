@@ -13,6 +13,7 @@ import type { Alarm, ConnectionSummary, ProbeAlarm, ProbeOrigin, Severity } from
 import { TcpFlag, type TcpSegment } from '../decode/segment.js';
 import { formatAddress, parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
+import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import type { ConnectionFact } from '../ports/types.js';
 import { KeyTable } from './key-table.js';
 import { PortTable, probeKindOf } from './probe-classifier.js';
@@ -26,10 +27,7 @@ export const FLOOD_SAMPLE = 8;
 const KEY_WORDS = 9; // src (4) + dst (4) + port<<8|family
 const SOURCE_WORDS = 5; // src (4) + family
 
-export interface DetectorOptions {
-  readonly policy: Policy;
-  readonly windowMicros: number;
-  readonly maxTrackedKeys: number;
+export interface DetectorOptions extends Omit<DetectionSettings, 'newSourceRate'> {
   /**
    * New keys per second per decoy port that raise their own alarm (token
    * bucket, burst 10 s worth). Beyond it — a flood of spoofed sources —
@@ -37,8 +35,6 @@ export interface DetectorOptions {
    * CPU per packet and the memory stay bounded whatever the attacker sends.
    */
   readonly newSourceRate?: number;
-  /** Only probes to these destinations count; empty = any destination. */
-  readonly serverAddresses: readonly ParsedAddress[];
   readonly onAlarm: (alarm: Alarm) => void;
   /** Hash seed; random by default (see KeyTable). */
   readonly seed?: number;

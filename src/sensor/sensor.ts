@@ -14,19 +14,18 @@
  * One detector lives as long as the sensor: reloads reconfigure it, so open
  * windows of kept ports and all counters carry over.
  */
-import { AfPacketSource, type CaptureCounters } from '../capture/afpacket.js';
-import { encode } from '../capture/bpf-program.js';
+import { openAfPacketCapture } from '../capture/afpacket.js';
 import { buildCaptureFilter } from '../capture/filter-builder.js';
+import type { CaptureCounters, LiveCapture, LiveCaptureFactory } from '../capture/live-capture.js';
 import type { Alarm } from '../alarm/alarm.js';
-import { Decoder } from '../decode/decoder.js';
-import { DecodeStatus } from '../decode/segment.js';
-import { Detector } from '../detect/detector.js';
-import type { ParsedAddress } from '../net/address.js';
+import type { Decoder } from '../decode/decoder.js';
+import type { Detector } from '../detect/detector.js';
+import type { DetectionSettings } from '../pipeline/detection-settings.js';
+import { ProbePipeline } from '../pipeline/probe-pipeline.js';
 import type { Policy, ProtectedPort as PolicyPort } from '../policy/policy.js';
 import { PortHolder } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import type { ConnectionFact } from '../ports/types.js';
-import type { FrameBatch } from '../source/frame-batch.js';
 import { networkInterfaces } from 'node:os';
 
 const TICK_MS = 100;
@@ -62,12 +61,9 @@ const MAX_DELAYED_CONNECTIONS = 4096;
 const STOP_DRAIN_MS = 4 * BLOCK_TIMEOUT_MS + 10;
 
 export interface SensorOptions {
-  readonly policy: Policy;
+  /** The policy to start with (reload replaces it) and how to detect. */
+  readonly detection: DetectionSettings;
   readonly interfaces: readonly string[];
-  readonly windowMicros: number;
-  readonly maxTrackedKeys: number;
-  readonly newSourceRate: number;
-  readonly serverAddresses: readonly ParsedAddress[];
   readonly ringBlockSize: number;
   readonly ringBlockCount: number;
   /** ifindex → interface name; alarms name inputs by their index in its values. */
@@ -75,6 +71,10 @@ export interface SensorOptions {
   readonly onAlarm: (alarm: Alarm) => void;
   /** The ports' statuses once held, before capture starts (so they are reported even if capture fails). */
   readonly onPortsHeld?: (statuses: readonly PortStatus[]) => void;
+  /** The capture backend (default AF_PACKET). */
+  readonly openCapture?: LiveCaptureFactory;
+  /** Port holder options for tests (bind addresses); the sensor sets the callbacks. */
+  readonly bindAddresses?: { readonly tcp?: readonly string[]; readonly tcp6?: readonly string[] };
 }
 
 export interface SensorStatus {
@@ -88,8 +88,8 @@ export interface SensorStatus {
 }
 
 export class Sensor {
+  private readonly pipeline: ProbePipeline;
   private readonly detector: Detector;
-  private readonly decoder = new Decoder();
   /** ifindex → input index (a typed array: looked up for every captured segment). */
   private readonly ifaceInput: Int32Array;
   private ticker: NodeJS.Timeout | undefined;
@@ -104,17 +104,10 @@ export class Sensor {
   private constructor(
     private policy: Policy,
     options: SensorOptions,
-    private readonly capture: AfPacketSource,
+    private readonly capture: LiveCapture,
   ) {
-    this.detector = new Detector({
-      policy,
-      windowMicros: options.windowMicros,
-      maxTrackedKeys: options.maxTrackedKeys,
-      newSourceRate: options.newSourceRate,
-      serverAddresses: options.serverAddresses,
-      onAlarm: options.onAlarm,
-      admitAll: false,
-    });
+    this.pipeline = new ProbePipeline(options.detection, { onAlarm: options.onAlarm, admitAll: false });
+    this.detector = this.pipeline.detector;
     this.inputNames = [...options.interfaceTable.values()];
     const indexes = [...options.interfaceTable.keys()];
     this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1);
@@ -128,18 +121,20 @@ export class Sensor {
    * PortHoldError or the capture's error.
    */
   static async start(options: SensorOptions): Promise<Sensor> {
-    const capture = new AfPacketSource({
+    const policy = options.detection.policy;
+    const capture = (options.openCapture ?? openAfPacketCapture)({
       interfaces: options.interfaces,
-      filter: encode(buildCaptureFilter(options.policy)),
+      filter: buildCaptureFilter(policy),
       ringBlockSize: options.ringBlockSize,
       ringBlockCount: options.ringBlockCount,
       blockTimeoutMs: BLOCK_TIMEOUT_MS,
       handoffWaitMs: HANDOFF_WAIT_MS,
     });
-    const sensor = new Sensor(options.policy, options, capture);
-    capture.start((batch) => sensor.onBatch(batch));
+    const sensor = new Sensor(policy, options, capture);
+    capture.start((batch) => sensor.pipeline.feed(batch, sensor.ifaceInput));
     try {
-      sensor.ports = await PortHolder.open(options.policy, {
+      sensor.ports = await PortHolder.open(policy, {
+        ...(options.bindAddresses ? { addresses: options.bindAddresses } : {}),
         onConnection: (fact) => sensor.onConnection(fact),
         onListening: (key) => sensor.detector.admit(key.port, key.protocol),
       });
@@ -151,18 +146,6 @@ export class Sensor {
     sensor.narrow();
     sensor.ticker = setInterval(() => sensor.tick(), TICK_MS);
     return sensor;
-  }
-
-  private onBatch(b: FrameBatch): void {
-    const dec = this.decoder;
-    const det = this.detector;
-    const seg = dec.segment;
-    const { data, offset, caplen, linktype, tsMicros, vlan, iface } = b;
-    for (let i = 0; i < b.count; i++) {
-      if (dec.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
-        det.observe(seg, this.ifaceInput[iface[i]!] ?? 0, b.firstIndex + i);
-      }
-    }
   }
 
   private onConnection(fact: ConnectionFact): void {
@@ -219,7 +202,7 @@ export class Sensor {
     for (const p of this.policy.ports) {
       this.detector.admit(p.port, p.protocol, held.some((h) => h.port === p.port && h.protocol === p.protocol));
     }
-    this.capture.setFilter(encode(buildCaptureFilter({ ports: held })));
+    this.capture.setFilter(buildCaptureFilter({ ports: held }));
   }
 
   /**
@@ -239,7 +222,7 @@ export class Sensor {
     // Ports released by an earlier reload whose frames may still be in the ring stay too.
     const stillRetiring = this.retiring.filter((r) => !policy.ports.some(same(r.port)) && !leaving.some(same(r.port)));
     const transition = [...policy.ports, ...leaving, ...stillRetiring.map((r) => r.port)];
-    this.capture.setFilter(encode(buildCaptureFilter({ ports: [...policy.ports, ...leaving] })));
+    this.capture.setFilter(buildCaptureFilter({ ports: [...policy.ports, ...leaving] }));
     this.detector.reconfigure({ ...policy, ports: transition });
     this.policy = policy;
     const statuses = await ports.apply(policy);
@@ -258,7 +241,7 @@ export class Sensor {
       policy: this.policy,
       ports: this.ports?.statuses() ?? [],
       capture: this.capture.stats(),
-      decode: this.decoder.counters,
+      decode: this.pipeline.decodeCounters,
       detect: this.detector.counters,
       trackedKeys: this.detector.trackedKeys,
       connections: this.ports?.counters() ?? { accepted: 0, refusedOverLimit: 0, bytes: 0, active: 0, acceptErrors: 0 },
