@@ -40,6 +40,8 @@ const OCCUPIED = 24000;
 const SYN = 0x02;
 const ACK = 0x10;
 const tcp = (port: number): PolicyPort => ({ port, protocol: 'tcp' });
+const START_PORTS = (): number[] => Array.from({ length: REPEATS }, (_, i) => START_BASE + i);
+const RELOAD_PORTS = (): number[] => Array.from({ length: REPEATS + 1 }, (_, i) => RELOAD_BASE - 1 + i);
 
 /** SYN-ACKs the server sent from each port to `to`. */
 function synAcks(wire: readonly WirePacket[], from: string, to: string): Map<number, number> {
@@ -117,6 +119,8 @@ describe('honeyport run never answers unwatched (live)', function () {
       if (acks > n) short.push(`port ${port}: ${acks} SYN-ACKs, ${n} probes counted`);
     }
     assert.ok(total > REPEATS * 100, `the stream reached listening ports (${total} SYN-ACKs)`);
+    const countedTotal = START_PORTS().reduce((n, port) => n + counted(alarms, t.attacker.v4, t.server.v4, port), 0);
+    console.log(`      ${REPEATS} starts: ${total} SYN-ACKs on the wire, ${countedTotal} probes counted`);
     assert.deepEqual(short, [], 'answered but not counted');
   });
 
@@ -161,6 +165,8 @@ describe('honeyport run never answers unwatched (live)', function () {
       if (acks > n) short.push(`port ${port}: ${acks} SYN-ACKs, ${n} probes counted`);
     }
     assert.ok(total > REPEATS * 100, `the streams reached listening ports (${total} SYN-ACKs)`);
+    const countedTotal = RELOAD_PORTS().reduce((n, port) => n + counted(alarms, t.attacker.v4, t.server.v4, port), 0);
+    console.log(`      ${REPEATS} reloads: ${total} SYN-ACKs on the wire, ${countedTotal} probes counted`);
     assert.deepEqual(short, [], 'answered but not counted');
     const kept = tally(alarms).get(key(t.attacker.v4, t.server.v4, KEPT));
     assert.equal(kept?.count, 2, 'both probes of the kept port counted');
