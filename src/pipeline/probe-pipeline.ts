@@ -53,7 +53,8 @@ export class ProbePipeline {
   /**
    * Decodes every frame of `b` and gives each TCP segment to the detector.
    * `input` is the input index of all frames (a file), or a table from the
-   * batch's per-frame ifindex to the input index (live interfaces).
+   * batch's per-frame ifindex to the input index, -1 for an unknown
+   * interface (live).
    */
   feed(b: FrameBatch, input: number | Int32Array): void {
     const dec = this.decoder;
@@ -66,7 +67,7 @@ export class ProbePipeline {
     for (let i = 0; i < b.count; i++) {
       if (pre !== undefined && pre.skip(data, offset[i]!, caplen[i]!, linktype[i]!)) continue;
       if (dec.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
-        det.observe(seg, table === undefined ? fixed : (table[iface[i]!] ?? 0), b.firstIndex + i);
+        det.observe(seg, table === undefined ? fixed : (table[iface[i]!] ?? -1), b.firstIndex + i);
       }
     }
   }

@@ -110,7 +110,8 @@ export class Sensor {
     this.detector = this.pipeline.detector;
     this.inputNames = [...options.interfaceTable.values()];
     const indexes = [...options.interfaceTable.keys()];
-    this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1);
+    // An interface that appeared after start is unknown (-1: named by none), never another's name.
+    this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1).fill(-1);
     indexes.forEach((ifindex, i) => { this.ifaceInput[ifindex] = i; });
   }
 
