@@ -22,7 +22,7 @@ import type { Decoder } from '../decode/decoder.js';
 import type { Detector } from '../detect/detector.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import { ProbePipeline } from '../pipeline/probe-pipeline.js';
-import type { Policy, ProtectedPort as PolicyPort } from '../policy/policy.js';
+import { MAX_PORTS, type Policy, type ProtectedPort as PolicyPort } from '../policy/policy.js';
 import { PortHolder } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import type { ConnectionFact } from '../ports/types.js';
@@ -220,8 +220,12 @@ export class Sensor {
     const held = this.heldPorts();
     const same = (a: PolicyPort) => (b: PolicyPort): boolean => a.port === b.port && a.protocol === b.protocol;
     const leaving = held.filter((h) => !policy.ports.some(same(h)));
-    // Ports released by an earlier reload whose frames may still be in the ring stay too.
-    const stillRetiring = this.retiring.filter((r) => !policy.ports.some(same(r.port)) && !leaving.some(same(r.port)));
+    // Ports released by an earlier reload whose frames may still be in the ring stay too
+    // (the latest MAX_PORTS of them: with new and leaving ports, at most 30 bits of a source's port mask).
+    const nowMs = Date.now();
+    const stillRetiring = this.retiring
+      .filter((r) => r.untilMs > nowMs && !policy.ports.some(same(r.port)) && !leaving.some(same(r.port)))
+      .slice(-MAX_PORTS);
     const transition = [...policy.ports, ...leaving, ...stillRetiring.map((r) => r.port)];
     this.capture.setFilter(buildCaptureFilter({ ports: [...policy.ports, ...leaving] }));
     this.detector.reconfigure({ ...policy, ports: transition });

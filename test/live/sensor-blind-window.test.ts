@@ -177,7 +177,7 @@ describe('honeyport run never answers unwatched (live)', function () {
     assert.ok(detect.alarms >= firsts, `status detect.alarms ${detect.alarms} counts every first alarm (${firsts}) of the whole run`);
   });
 
-  it('a port another process holds never alarms, even for probes captured while the sensor tried to bind it', async function () {
+  it('a port another process holds never alarms, even for probes captured while the sensor tried to bind it; freed, it is taken at the next SIGHUP', async function () {
     const t = topo!;
     const policyFile = join(dir, 'occupied.json');
     const held = OCCUPIED + 1;
@@ -201,12 +201,23 @@ describe('honeyport run never answers unwatched (live)', function () {
       const nmapRun = await runIn(t.attacker.ns, 'nmap', ['-n', '-Pn', '-sS', '-p', `${OCCUPIED},${held}`, t.server.v4], 30_000);
       assert.equal(nmapRun.code, 0, nmapRun.stderr);
       await sleep(200);
-      const stop = await sensor.stop();
+      const s = sensor;
+      const occupiedPhase = s.alarms();
+      // Freed later, the port is taken at the next SIGHUP, and from then on it is a decoy.
+      service.kill('SIGKILL');
+      await new Promise((resolve) => service.once('close', resolve));
+      const mark = s.stderr.length;
+      s.hup();
+      assert.ok(await s.waitForStderr(new RegExp(`^honeyport: port ${OCCUPIED}/tcp on 0\\.0\\.0\\.0: listening$`, 'm'), 10_000, mark), `taken at reload:\n${s.stderr.slice(mark)}`);
+      const freed = await runIn(t.attacker.ns, 'nmap', ['-n', '-Pn', '-sS', '-p', String(OCCUPIED), t.server.v4], 30_000);
+      assert.equal(freed.code, 0, freed.stderr);
+      await sleep(200);
+      const stop = await s.stop();
       assertCleanStop(stop);
-      const alarms = sensor.alarms();
-      const ports = new Set(alarms.map((a) => a.destination.port));
+      const ports = new Set(occupiedPhase.map((a) => a.destination.port));
       assert.ok(ports.has(held), 'the held port alarms');
-      assert.ok(!ports.has(OCCUPIED), `no alarm for the occupied port: ${JSON.stringify(alarms.filter((a) => a.destination.port === OCCUPIED)[0])}`);
+      assert.ok(!ports.has(OCCUPIED), `no alarm for the occupied port: ${JSON.stringify(occupiedPhase.find((a) => a.destination.port === OCCUPIED))}`);
+      assert.ok(s.alarms().some((a) => a.destination.port === OCCUPIED), 'once freed and taken at SIGHUP, the port alarms');
     } finally {
       service.kill('SIGKILL');
     }
