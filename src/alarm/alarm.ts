@@ -17,19 +17,18 @@ export interface ProbeOrigin {
   readonly packet: number;
 }
 
-/** What the port holder learnt from completed handshakes of an alarm's key. */
+/** What the port holder learnt from one accepted connection. */
 export interface ConnectionSummary {
-  /** Completed handshakes. */
-  connections: number;
-  /** Source port of the first one. */
+  /** Accepted connections described (1: each connection has its own alarm); ECS `accepted`. */
+  readonly connections: number;
+  /** The connection's source port. */
   readonly sourcePort: number;
-  /** Bytes the peer sent, over all its connections. */
-  bytes: number;
-  /** The first connection's first bytes, escaped (see ports/escape-bytes). */
-  firstBytes: string;
-  /** Longest connection, milliseconds. */
-  durationMs: number;
-  closedBy: string;
+  /** Bytes the peer sent. */
+  readonly bytes: number;
+  /** Its first bytes, escaped (see ports/escape-bytes). */
+  readonly firstBytes: string;
+  readonly durationMs: number;
+  readonly closedBy: string;
 }
 
 export interface ProbeAlarm {
@@ -75,7 +74,7 @@ export interface ProbeAlarm {
    * it (the peer reset it before accept(), as nmap -sT does, or a replay).
    */
   readonly handshakeCompleted: boolean;
-  /** What the port holder read from accepted connections (live only). */
+  /** What the port holder read from the connection (`connection` alarms, live only). */
   readonly connection?: ConnectionSummary;
 }
 

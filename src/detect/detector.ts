@@ -4,7 +4,11 @@
  * (source, destination, port, protocol) over a window:
  *  - the first probe of a key raises an alarm at once;
  *  - further probes in the window are summed into one follow-up alarm when
- *    the window closes; the key is then forgotten.
+ *    the window closes; the key is then forgotten;
+ *  - a connection the port holder accepted raises a `connection` alarm (count
+ *    0) when it closes, never a first alarm.
+ * The port table admits only ports the caller holds (live) and can be
+ * reconfigured on reload without losing windows or counters.
  * Every probe is counted by exactly one alarm. State is bounded: when the key
  * table is full, probes of new keys are summed per port into flood alarms.
  * Time is whatever the caller says (packet time in replay, clock when live).
