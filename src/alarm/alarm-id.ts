@@ -82,7 +82,7 @@ function contentId(a: Alarm): string {
     for (const s of a.sampleSources) w.str(s);
   } else {
     w.num(a.family).bytes(a.source).bytes(a.destination).num(a.vlan).num(a.innerVlan);
-    if (a.origin) w.str('probe').str(a.origin.digest);
+    if (a.origin.digest !== undefined) w.str('probe').str(a.origin.digest);
     else w.str('connection').num(a.connection?.sourcePort ?? a.sourcePort);
   }
   return v5(new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.at));

@@ -11,35 +11,40 @@ export type Severity = 'medium' | 'high';
 
 /** The probe an alarm starts from: where it was seen, and a digest of it that names the alarm (see alarm-id). */
 export interface ProbeOrigin {
-  /** Index into the run's list of inputs (files, or interfaces when live). */
+  /** Index into the run's list of inputs (files, or interfaces when live); -1 when unknown. */
   readonly input: number;
-  /** 0-based packet index within that input. */
+  /** 0-based packet index within that input (-1: not from a packet, a connection). */
   readonly packet: number;
-  /** 16 hex digits: digest of the probe's captured TCP header (detect/probe-digest). */
-  readonly digest: string;
+  /**
+   * 16 hex digits: digest of the probe's captured TCP header (detect/probe-digest).
+   * Absent on a `connection` alarm, which covers no captured packet.
+   */
+  readonly digest?: string;
 }
 
-/** What the port holder learnt from completed handshakes of an alarm's key. */
+/** What the port holder learnt from one accepted connection. */
 export interface ConnectionSummary {
-  /** Completed handshakes. */
-  connections: number;
-  /** Source port of the first one. */
+  /** Accepted connections described (1: each connection has its own alarm); ECS `accepted`. */
+  readonly connections: number;
+  /** The connection's source port. */
   readonly sourcePort: number;
-  /** Bytes the peer sent, over all its connections. */
-  bytes: number;
-  /** The first connection's first bytes, escaped (see ports/escape-bytes). */
-  firstBytes: string;
-  /** Longest connection, milliseconds. */
-  durationMs: number;
-  closedBy: string;
+  /** Bytes the peer sent. */
+  readonly bytes: number;
+  /** Its first bytes, escaped (see ports/escape-bytes). */
+  readonly firstBytes: string;
+  readonly durationMs: number;
+  readonly closedBy: string;
 }
 
 export interface ProbeAlarm {
   readonly action: 'honeypot-port-probe';
   /** Name of the policy that raised it (policies change on reload). */
   readonly ruleName: string;
-  /** `first`: raised at the first probe of a key; `follow-up`: the rest of its window. */
-  readonly phase: 'first' | 'follow-up';
+  /**
+   * `first`: raised at the first probe of a key; `follow-up`: the rest of its
+   * window; `connection`: a connection to the port closed (count 0, live only).
+   */
+  readonly phase: 'first' | 'follow-up' | 'connection';
   readonly family: Family;
   readonly source: Uint8Array;
   readonly destination: Uint8Array;
@@ -68,19 +73,20 @@ export interface ProbeAlarm {
   readonly vlan: number;
   readonly innerVlan: number;
   /**
-   * The first probe the alarm covers; for an alarm that covers none (count 0,
-   * a completed handshake only), the probe that opened its key's window.
-   * Absent when no packet of the key was captured at all: a connection the
-   * port holder accepted before capture saw its SYN.
+   * The first probe the alarm covers; for a follow-up that covers none (a
+   * completed handshake only), the captured ACK's input and packet, named
+   * by the digest of the probe that opened its key's window; for a
+   * `connection` alarm, the interface of the key's first probe (or where the
+   * connection was accepted), packet -1 and no digest.
    */
-  readonly origin?: ProbeOrigin;
+  readonly origin: ProbeOrigin;
   /**
-   * A handshake on the key completed: its final ACK was captured, or the
-   * port holder accepted the connection. Known even when the peer reset the
-   * connection before accept() (nmap -sT).
+   * A handshake on the key completed: on a `connection` alarm, always; on a
+   * follow-up, its final ACK was captured and no connection alarm reported
+   * it (the peer reset it before accept(), as nmap -sT does, or a replay).
    */
   readonly handshakeCompleted: boolean;
-  /** What the port holder read from accepted connections (live only). */
+  /** What the port holder read from the connection (`connection` alarms, live only). */
   readonly connection?: ConnectionSummary;
 }
 

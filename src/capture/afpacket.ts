@@ -20,6 +20,8 @@
  * ring and are delivered after setFilter() returns.
  */
 import { FrameBatch } from '../source/frame-batch.js';
+import { encode } from './bpf-program.js';
+import type { CaptureCounters, LiveCapture, LiveCaptureOptions, OnBatch } from './live-capture.js';
 import { requireNative, type NativeAddon, type NativeCapture, type NativeStats } from './native-binding.js';
 
 export interface AfPacketOptions {
@@ -58,33 +60,7 @@ export interface AfPacketOptions {
   readonly kernelIgnoreOutgoing?: boolean;
 }
 
-/** Running totals since start(). */
-export interface CaptureCounters {
-  /** Packets the filter accepted and the kernel put into the ring. */
-  readonly received: number;
-  /** Packets the filter accepted but the full ring could not take. */
-  readonly kernelDrops: number;
-  /** Times the kernel froze the ring queue because no block was free. */
-  readonly queueFreezes: number;
-  /** Frames lost because JS had not yet consumed the pooled batches. */
-  readonly handoffDrops: number;
-  /** Frames passed to onBatch. */
-  readonly delivered: number;
-  /** onBatch calls. */
-  readonly batches: number;
-  /** Non-empty ring blocks walked. */
-  readonly blocks: number;
-  /** Our own transmissions skipped by the walker (kernel filtering came first). */
-  readonly outgoingSkipped: number;
-  /** Frames from link types the decoder cannot walk. */
-  readonly unsupportedLink: number;
-  /** Frames that did not fit a batch (cannot happen with kernel-built blocks). */
-  readonly overflow: number;
-  readonly malformedBlocks: number;
-  readonly socketErrors: number;
-}
-
-export type OnBatch = (batch: FrameBatch) => void;
+export type { CaptureCounters, OnBatch };
 
 const ZERO_COUNTERS: CaptureCounters = Object.freeze({
   received: 0,
@@ -249,4 +225,22 @@ export class AfPacketSource {
   unref(): void {
     if (this.#state.kind === 'running') this.#state.capture.unref();
   }
+}
+
+/** The AF_PACKET backend of the live sensor (see live-capture.ts). */
+export function openAfPacketCapture(o: LiveCaptureOptions): LiveCapture {
+  const source = new AfPacketSource({
+    interfaces: o.interfaces,
+    filter: encode(o.filter),
+    ringBlockSize: o.ringBlockSize,
+    ringBlockCount: o.ringBlockCount,
+    blockTimeoutMs: o.blockTimeoutMs,
+    handoffWaitMs: o.handoffWaitMs,
+  });
+  return {
+    start: (onBatch) => source.start(onBatch),
+    setFilter: (filter) => source.setFilter(encode(filter)),
+    stats: () => source.stats(),
+    close: () => source.close(),
+  };
 }

@@ -77,6 +77,8 @@ export const SKF_AD_OFF = 0xfffff000; // -0x1000
 export const SKF_AD_PROTOCOL = 0;
 export const SKF_AD_PKTTYPE = 4;
 export const SKF_AD_IFINDEX = 8;
+/** The device's ARPHRD_* type: tells whether the frame starts with a link header. */
+export const SKF_AD_HATYPE = 28;
 export const SKF_AD_VLAN_TAG = 44;
 export const SKF_AD_VLAN_TAG_PRESENT = 48;
 export const SKF_AD_VLAN_TPID = 60;
@@ -271,7 +273,7 @@ const ALU_NAMES: Record<number, string> = {
 const JMP_NAMES: Record<number, string> = { [BPF_JEQ]: 'jeq', [BPF_JGT]: 'jgt', [BPF_JGE]: 'jge', [BPF_JSET]: 'jset' };
 const SIZE_SUFFIX: Record<number, string> = { [BPF_W]: '', [BPF_H]: 'h', [BPF_B]: 'b' };
 const ANCILLARY_NAMES: Record<number, string> = {
-  [SKF_AD_PROTOCOL]: 'proto', [SKF_AD_PKTTYPE]: 'type', [SKF_AD_IFINDEX]: 'ifidx',
+  [SKF_AD_PROTOCOL]: 'proto', [SKF_AD_PKTTYPE]: 'type', [SKF_AD_IFINDEX]: 'ifidx', [SKF_AD_HATYPE]: 'hatype',
   [SKF_AD_VLAN_TAG]: 'vlan_tci', [SKF_AD_VLAN_TAG_PRESENT]: 'vlan_avail', [SKF_AD_VLAN_TPID]: 'vlan_tpid',
 };
 const hex = (k: number): string => `#0x${k.toString(16)}`;

@@ -18,7 +18,7 @@ import {
   BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE,
   BPF_JGT, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MOD,
   BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TAX, BPF_TXA, BPF_W, BPF_X,
-  BPF_XOR, BpfProgram, SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL, SKF_AD_VLAN_TAG,
+  BPF_XOR, BpfProgram, SKF_AD_HATYPE, SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL, SKF_AD_VLAN_TAG,
   SKF_AD_VLAN_TAG_PRESENT, SKF_AD_VLAN_TPID,
 } from './bpf-program.js';
 
@@ -29,6 +29,8 @@ export interface BpfAncillary {
   /** skb->protocol as a host-order EtherType (e.g. 0x0800). */
   readonly protocol?: number;
   readonly ifIndex?: number;
+  /** The device's ARPHRD_* type (1 Ethernet, 772 loopback, 0xfffe none: tun, WireGuard). */
+  readonly hatype?: number;
   /** VLAN TCI the NIC or the stack stripped from the frame. */
   readonly vlanTci?: number;
   readonly vlanPresent?: boolean;
@@ -44,6 +46,7 @@ function ancillary(field: number, anc: BpfAncillary): number {
     case SKF_AD_PROTOCOL: return (anc.protocol ?? 0) & 0xffff;
     case SKF_AD_PKTTYPE: return (anc.pktType ?? 0) & 0x7;
     case SKF_AD_IFINDEX: return (anc.ifIndex ?? 0) >>> 0;
+    case SKF_AD_HATYPE: return (anc.hatype ?? 0) & 0xffff;
     case SKF_AD_VLAN_TAG: return (anc.vlanTci ?? 0) & 0xffff;
     case SKF_AD_VLAN_TAG_PRESENT: return anc.vlanPresent ? 1 : 0;
     case SKF_AD_VLAN_TPID: return (anc.vlanTpid ?? 0) & 0xffff;

@@ -24,6 +24,13 @@
  *    header or split into fragments must not lose its TCP header to the snap
  *    length.
  *
+ * Devices without a link header: with the live `ethernet` layout the filter
+ * first reads the device type (SKF_AD_HATYPE); on the types the native core
+ * delivers as raw IP (tun and WireGuard are ARPHRD_NONE; also RAWIP and the
+ * kernel's IP-in-IP / SIT tunnels) the network header is at offset 0 and the
+ * EtherType comes from skb->protocol, so a probe over a tunnel is judged like
+ * any other instead of being read as a broken Ethernet frame.
+ *
  * VLAN tags: AF_PACKET removes one 802.1Q tag before the filter runs (it is
  * in the ring's metadata), but further tags (QinQ 0x8100 / 802.1ad 0x88a8 /
  * 0x9100) stay in the frame; up to `maxVlanTags` of them are walked.
@@ -31,8 +38,21 @@
 
 import type { Policy } from '../policy/policy.js';
 import {
-  BPF_ADD, BPF_AND, BPF_B, BPF_H, BPF_LSH, BpfAssembler, BpfProgram, PacketType, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL,
+  BPF_ADD, BPF_AND, BPF_B, BPF_H, BPF_LSH, BpfAssembler, BpfProgram, PacketType, SKF_AD_HATYPE, SKF_AD_PKTTYPE,
+  SKF_AD_PROTOCOL,
 } from './bpf-program.js';
+
+/**
+ * ARPHRD_* types whose AF_PACKET SOCK_RAW frames start at the IP header: the
+ * same list the native core maps to LINKTYPE_RAW (native/src/block_walker.cc).
+ */
+export const RAW_IP_HATYPES: readonly number[] = [
+  0xfffe, // ARPHRD_NONE: tun, WireGuard
+  519, // ARPHRD_RAWIP
+  768, // ARPHRD_TUNNEL (ipip)
+  769, // ARPHRD_TUNNEL6
+  776, // ARPHRD_SIT
+];
 
 /**
  * Where offset 0 of what the filter sees is:
@@ -147,6 +167,14 @@ export function buildCaptureFilter(policy: Pick<Policy, 'ports'>, opts: CaptureF
   }
 
   // Link layer: leave A = EtherType and X = offset of the network header, then go to l3.
+  if (link === 'ethernet') {
+    const raw = asm.label('raw-ip');
+    const ether = asm.label('ether');
+    asm.ldAncillary(SKF_AD_HATYPE);
+    RAW_IP_HATYPES.forEach((t, i) => asm.jeq(t, raw, i === RAW_IP_HATYPES.length - 1 ? ether : null));
+    asm.place(raw).ldAncillary(SKF_AD_PROTOCOL).ldxImm(0).ja(l3);
+    asm.place(ether);
+  }
   if (layout.typeAt === null) asm.ldAncillary(SKF_AD_PROTOCOL);
   else asm.ldAbs(BPF_H, layout.typeAt);
   for (let depth = 0; depth <= maxTags; depth++) {

@@ -4,10 +4,9 @@ import { Command, CommanderError, Option } from 'commander';
 import type { OsType, Policy } from '../policy/policy.js';
 import { PolicyError } from '../policy/policy-error.js';
 import { defaultPolicy } from '../policy/recommended.js';
-import type { ParsedAddress } from '../net/address.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseDuration, parsePositiveInt, parseServerAddress } from './parse-options.js';
+import { parseDetectionFlags, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 
@@ -52,13 +51,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-progress', 'no progress line on a terminal'))
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (files: string[], o: DeliveryFlags & { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
-      const windowMicros = parseDuration(o.window, '--window');
-      const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
-      const newSourceRate = parsePositiveInt(o.newSourceRate, '--new-source-rate', 10_000_000);
-      const serverAddresses: ParsedAddress[] = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
+      const detection = parseDetectionFlags(o);
       const policy = await policyFrom(o.policy);
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files, policy, windowMicros, maxTrackedKeys, newSourceRate, serverAddresses, summary: !o.quiet, progress: o.progress, delivery: o }));
+      setExit(await replayCommand({ files, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o }));
     });
 
   addDeliveryOptions(program
@@ -75,22 +71,16 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
-      const windowMicros = parseDuration(o.window, '--window');
-      const maxTrackedKeys = parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000);
-      const newSourceRate = parsePositiveInt(o.newSourceRate, '--new-source-rate', 10_000_000);
+      const detection = parseDetectionFlags(o);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
-      const serverAddresses = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
       const policy = await policyFrom(o.policy);
       const { runCommand } = await import('./run-command.js');
       setExit(await runCommand({
+        ...detection,
         policy,
         policyFile: o.policy,
         loadPolicy: async (file) => policyFrom(file),
         interfaces: o.interface.length > 0 ? o.interface : ['any'],
-        windowMicros,
-        maxTrackedKeys,
-        newSourceRate,
-        serverAddresses,
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,
         ringMiB,

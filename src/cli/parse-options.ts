@@ -1,5 +1,6 @@
 /** Parsers for command-line values; each throws a CliError naming the option. */
 import { parseAddress, type ParsedAddress } from '../net/address.js';
+import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 const UNIT_MICROS: Record<string, number> = { ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
@@ -26,4 +27,22 @@ export function parseServerAddress(text: string, option: string): ParsedAddress 
   const a = parseAddress(text.trim());
   if (!a) throw new CliError(`${option}: "${text}" is not an IPv4 or IPv6 address`, ExitCode.USAGE);
   return a;
+}
+
+/** The detection options as commander hands them over (strings, as typed). */
+export interface DetectionFlags {
+  readonly window: string;
+  readonly maxTrackedKeys: string;
+  readonly newSourceRate: string;
+  readonly serverAddress: readonly string[];
+}
+
+/** Parses the detection flags `replay` and `run` share; throws CliError (exit 2) naming the bad option. */
+export function parseDetectionFlags(o: DetectionFlags): Omit<DetectionSettings, 'policy'> {
+  return {
+    windowMicros: parseDuration(o.window, '--window'),
+    maxTrackedKeys: parsePositiveInt(o.maxTrackedKeys, '--max-tracked-keys', 50_000_000),
+    newSourceRate: parsePositiveInt(o.newSourceRate, '--new-source-rate', 10_000_000),
+    serverAddresses: o.serverAddress.map((a) => parseServerAddress(a, '--server-address')),
+  };
 }

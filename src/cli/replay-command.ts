@@ -6,19 +6,13 @@ import { LineWriter } from '../deliver/line-writer.js';
 import type { Alarm } from '../alarm/alarm.js';
 import { deliveryConfig, wantsDelivery, type DeliveryFlags } from './delivery-options.js';
 import { replay, type ReplayResult } from '../pipeline/replay.js';
-import type { Policy } from '../policy/policy.js';
-import type { ParsedAddress } from '../net/address.js';
+import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import { ExitCode } from './exit-codes.js';
 import { Progress } from './progress.js';
 import { packageVersion } from './version.js';
 
-export interface ReplayCommandOptions {
+export interface ReplayCommandOptions extends DetectionSettings {
   readonly files: readonly string[];
-  readonly policy: Policy;
-  readonly windowMicros: number;
-  readonly maxTrackedKeys: number;
-  readonly newSourceRate: number;
-  readonly serverAddresses: readonly ParsedAddress[];
   readonly summary: boolean;
   readonly progress: boolean;
   readonly delivery: DeliveryFlags;
@@ -85,11 +79,7 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
   const progress = new Progress();
   const result = await replay({
     files: o.files,
-    policy: o.policy,
-    windowMicros: o.windowMicros,
-    maxTrackedKeys: o.maxTrackedKeys,
-    newSourceRate: o.newSourceRate,
-    serverAddresses: o.serverAddresses,
+    detection: o,
     onAlarm: (alarm) => {
       alarms++;
       if (alarm.action === 'honeypot-flood') floods++;

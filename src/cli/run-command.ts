@@ -5,7 +5,7 @@ import type { FormatContext } from '../deliver/format-ecs.js';
 import type { Delivery } from '../deliver/delivery.js';
 import { interfaceIndexTable } from '../sensor/interface-names.js';
 import { deliveryConfig, type DeliveryFlags } from './delivery-options.js';
-import type { ParsedAddress } from '../net/address.js';
+import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import type { Policy } from '../policy/policy.js';
 import { PortHoldError } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
@@ -15,16 +15,11 @@ import { Sensor } from '../sensor/sensor.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { packageVersion } from './version.js';
 
-export interface RunCommandOptions {
-  readonly policy: Policy;
+export interface RunCommandOptions extends DetectionSettings {
   /** Re-read on SIGHUP; undefined = the embedded default (reload keeps it). */
   readonly policyFile: string | undefined;
   readonly loadPolicy: (file: string) => Promise<Policy>;
   readonly interfaces: readonly string[];
-  readonly windowMicros: number;
-  readonly maxTrackedKeys: number;
-  readonly newSourceRate: number;
-  readonly serverAddresses: readonly ParsedAddress[];
   readonly allowPublicAddress: boolean;
   readonly stateDir: string;
   readonly ringMiB: number;
@@ -73,12 +68,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   let sensor: Sensor;
   try {
     sensor = await Sensor.start({
-      policy: o.policy,
+      detection: o,
       interfaces: o.interfaces,
-      windowMicros: o.windowMicros,
-      maxTrackedKeys: o.maxTrackedKeys,
-      newSourceRate: o.newSourceRate,
-      serverAddresses: o.serverAddresses,
       ringBlockSize: blockSize,
       ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),
       interfaceTable,

@@ -39,9 +39,9 @@ export class AlarmParts {
     this.inputs = ctx.inputs.map((i) => JSON.stringify(i));
   }
 
-  /** The input name (JSON text) of a probe alarm's origin, or undefined. */
+  /** The input name (JSON text) of a probe alarm's origin, or undefined when it is unknown (a connection on an interface that appeared after start). */
   inputJson(a: ProbeAlarm): string | undefined {
-    return a.origin ? this.inputs[a.origin.input] ?? '""' : undefined;
+    return a.origin.input >= 0 ? this.inputs[a.origin.input] ?? '""' : undefined;
   }
 
   /**
@@ -66,7 +66,8 @@ export class AlarmParts {
   private probeFields(a: ProbeAlarm, extra: string): string {
     const o = a.origin;
     const input = this.inputJson(a);
-    const where = !o ? '' : this.ctx.mode === 'replay' ? `,"replay":{"file":${input},"packet":${o.packet}}` : `,"interface":${input}`;
+    // A live connection whose interface is unknown names none rather than a wrong one.
+    const where = this.ctx.mode === 'replay' ? `,"replay":{"file":${input ?? '""'},"packet":${o.packet}}` : `,"interface":${input ?? 'null'}`;
     const c = a.connection;
     const connection = c
       ? `,"connection":{"handshake_completed":true,"accepted":${c.connections},"bytes":${c.bytes},"first_bytes":${JSON.stringify(c.firstBytes)},"duration_ms":${c.durationMs},"closed_by":${JSON.stringify(c.closedBy)}}`

@@ -4,15 +4,20 @@
  * (source, destination, port, protocol) over a window:
  *  - the first probe of a key raises an alarm at once;
  *  - further probes in the window are summed into one follow-up alarm when
- *    the window closes; the key is then forgotten.
+ *    the window closes; the key is then forgotten;
+ *  - a connection the port holder accepted raises a `connection` alarm (count
+ *    0) when it closes, never a first alarm.
+ * The port table admits only ports the caller holds (live) and can be
+ * reconfigured on reload without losing windows or counters.
  * Every probe is counted by exactly one alarm. State is bounded: when the key
  * table is full, probes of new keys are summed per port into flood alarms.
  * Time is whatever the caller says (packet time in replay, clock when live).
  */
-import type { Alarm, ConnectionSummary, ProbeOrigin, Severity } from '../alarm/alarm.js';
+import type { Alarm, ConnectionSummary, ProbeAlarm, ProbeOrigin, Severity } from '../alarm/alarm.js';
 import { TcpFlag, type TcpSegment } from '../decode/segment.js';
 import { formatAddress, parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
+import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import type { ConnectionFact } from '../ports/types.js';
 import { KeyTable } from './key-table.js';
 import { digestProbe, digestText } from './probe-digest.js';
@@ -24,15 +29,10 @@ export const MAX_SOURCE_PORTS = 8;
 export const DEFAULT_NEW_SOURCE_RATE = 100;
 /** Sources named in a flood alarm. */
 export const FLOOD_SAMPLE = 8;
-/** Keys that may carry connection details at once (the rest are counted only). */
-const MAX_CONNECTION_SUMMARIES = 4096;
 const KEY_WORDS = 9; // src (4) + dst (4) + port<<8|family
 const SOURCE_WORDS = 5; // src (4) + family
 
-export interface DetectorOptions {
-  readonly policy: Policy;
-  readonly windowMicros: number;
-  readonly maxTrackedKeys: number;
+export interface DetectorOptions extends Omit<DetectionSettings, 'newSourceRate'> {
   /**
    * New keys per second per decoy port that raise their own alarm (token
    * bucket, burst 10 s worth). Beyond it — a flood of spoofed sources —
@@ -40,11 +40,15 @@ export interface DetectorOptions {
    * CPU per packet and the memory stay bounded whatever the attacker sends.
    */
   readonly newSourceRate?: number;
-  /** Only probes to these destinations count; empty = any destination. */
-  readonly serverAddresses: readonly ParsedAddress[];
   readonly onAlarm: (alarm: Alarm) => void;
   /** Hash seed; random by default (see KeyTable). */
   readonly seed?: number;
+  /**
+   * Whether the policy's ports are admitted from the start (default true, as
+   * in a replay). A live sensor starts with none and admits each port once it
+   * holds it (`admit`), so a port another process holds never alarms.
+   */
+  readonly admitAll?: boolean;
 }
 
 export interface DetectorCounters {
@@ -67,7 +71,7 @@ function loadWord(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-function popcount16(v: number): number {
+function popcount(v: number): number {
   let n = 0;
   for (; v; v &= v - 1) n++;
   return n;
@@ -84,15 +88,15 @@ function storeAddress(words: Uint32Array, base: number, out: Uint8Array): void {
 }
 
 export class Detector {
+  /** Totals for the detector's life: a reconfiguration keeps them. */
   readonly counters: DetectorCounters = { segments: 0, probes: 0, whitelisted: 0, otherDestination: 0, alarms: 0, floodProbes: 0, connections: 0 };
-  private readonly ports: PortTable;
-  private readonly whitelist: Whitelist;
+  private policy: Policy;
+  private ports: PortTable;
+  private whitelist: Whitelist;
   private readonly servers: readonly ParsedAddress[];
   private readonly window: number;
   private readonly emit: (alarm: Alarm) => void;
   private clock = -Infinity;
-  /** Per key entry: details of completed handshakes (rare: only full connections). */
-  private readonly connectionsByKey = new Map<number, ConnectionSummary>();
 
   // Per key entry (index from `keys`).
   private readonly keys: KeyTable;
@@ -109,13 +113,20 @@ export class Detector {
   private readonly pendPacket: Float64Array;
   /** Digest of the first pending probe (2 words per key; see probe-digest). */
   private readonly pendDigest: Uint32Array;
-  /** The probe that opened the key's window: an alarm covering no probe is named after it. */
-  private readonly keyInput: Int32Array;
+  /** The probe that opened the key's window (with keyInput): an alarm covering no probe is named after it. */
   private readonly keyPacket: Float64Array;
   private readonly keyDigest: Uint32Array;
   private readonly keySource: Int32Array;
   private readonly keyPortIndex: Uint8Array;
+  /** Input (interface) of the key's first probe: where its connections are said to be seen. */
+  private readonly keyInput: Int32Array;
+  /** 0: none; 1: a final handshake ACK was captured (the follow-up says so); 2: a connection alarm said it. */
   private readonly handshake: Uint8Array;
+  // The first captured handshake ACK of a key: the follow-up describes that real flow.
+  private readonly ackPort: Uint16Array;
+  private readonly ackInput: Int32Array;
+  private readonly ackPacket: Float64Array;
+  private readonly ackTs: Float64Array;
   /** VLAN ids of the key's first probe: outer << 16 | inner. */
   private readonly keyVlan: Uint32Array;
   // Keys in window-start order: windows have one length, so this is expiry order.
@@ -125,26 +136,28 @@ export class Detector {
 
   // Per source: which honeypot ports it touched while any of its keys lives.
   private readonly sources: KeyTable;
-  private readonly sourcePorts: Uint16Array;
+  /** Bit i: policy port i (a reload may briefly hold old and new ports: up to 2 × MAX_PORTS). */
+  private readonly sourcePorts: Uint32Array;
   private readonly sourceRefs: Uint32Array;
 
   // Per policy port: probes that found the key table full.
-  private readonly floodStart: Float64Array;
-  private readonly floodFirst: Float64Array;
-  private readonly floodLast: Float64Array;
-  private readonly floodPending: Float64Array;
-  private readonly floodActive: Uint8Array;
-  private readonly floodReason: Uint8Array; // 1 = table full, 2 = rate
-  private readonly floodSamples: string[][];
-  private readonly tokens: Float64Array;
-  private readonly tokensAt: Float64Array;
+  private floodStart: Float64Array;
+  private floodFirst: Float64Array;
+  private floodLast: Float64Array;
+  private floodPending: Float64Array;
+  private floodActive: Uint8Array;
+  private floodReason: Uint8Array; // 1 = table full, 2 = rate
+  private floodSamples: string[][];
+  private tokens: Float64Array;
+  private tokensAt: Float64Array;
   private readonly newSourceRate: number;
   private readonly burst: number;
 
   constructor(private readonly options: DetectorOptions) {
     const { policy, maxTrackedKeys: n } = options;
     if (!(options.windowMicros > 0)) throw new RangeError('window must be positive');
-    this.ports = new PortTable(policy);
+    this.policy = policy;
+    this.ports = new PortTable(policy, options.admitAll ?? true);
     this.whitelist = new Whitelist(policy.whitelist);
     this.servers = options.serverAddresses;
     this.window = options.windowMicros;
@@ -163,17 +176,23 @@ export class Detector {
     this.pendInput = new Int32Array(n);
     this.pendPacket = new Float64Array(n);
     this.pendDigest = new Uint32Array(n * 2);
-    this.keyInput = new Int32Array(n);
     this.keyPacket = new Float64Array(n);
     this.keyDigest = new Uint32Array(n * 2);
     this.keySource = new Int32Array(n);
     this.keyPortIndex = new Uint8Array(n);
+    this.keyInput = new Int32Array(n);
     this.handshake = new Uint8Array(n);
+    this.ackPort = new Uint16Array(n);
+    this.ackInput = new Int32Array(n);
+    this.ackPacket = new Float64Array(n);
+    this.ackTs = new Float64Array(n);
     this.keyVlan = new Uint32Array(n);
     this.fifo = new Int32Array(n);
     this.sources = new KeyTable(n, SOURCE_WORDS, seed ^ 0x5bd1e995);
-    this.sourcePorts = new Uint16Array(n);
+    this.sourcePorts = new Uint32Array(n);
     this.sourceRefs = new Uint32Array(n);
+    this.newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
+    this.burst = this.newSourceRate * 10;
     const p = policy.ports.length;
     this.floodStart = new Float64Array(p);
     this.floodFirst = new Float64Array(p);
@@ -182,10 +201,87 @@ export class Detector {
     this.floodActive = new Uint8Array(p);
     this.floodReason = new Uint8Array(p);
     this.floodSamples = Array.from({ length: p }, () => []);
-    this.newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
-    this.burst = this.newSourceRate * 10;
     this.tokens = new Float64Array(p).fill(this.burst);
     this.tokensAt = new Float64Array(p).fill(-Infinity);
+  }
+
+  /** Admits (or stops admitting) probes of a port of the current policy; other ports are ignored. */
+  admit(port: number, protocol: 'tcp' | 'tcp6', admitted = true): void {
+    const i = this.ports.indexOf(port, protocol === 'tcp' ? 4 : 6);
+    if (i >= 0) this.ports.setAdmitted(i, admitted);
+  }
+
+  /**
+   * A port was released at `atMicros` (the clock of the capture timestamps):
+   * probes seen until then — answered while it listened, possibly still in
+   * the capture ring — are admitted, later ones are not.
+   */
+  retire(port: number, protocol: 'tcp' | 'tcp6', atMicros: number): void {
+    const i = this.ports.indexOf(port, protocol === 'tcp' ? 4 : 6);
+    if (i >= 0) this.ports.setAdmittedUntil(i, atMicros);
+  }
+
+  /**
+   * Moves to another policy in place (reload): keys, windows, rate buckets
+   * and flood windows of ports in both policies carry over, so a probe in an
+   * open window stays a follow-up and no second first alarm is raised; the
+   * windows of ports that leave are closed now (their follow-ups emitted
+   * under the policy that raised them). A port in both policies keeps its
+   * admission; a new port is not admitted until `admit` (live) — pass
+   * `admitNew` for a replay-like detector. Counters are never reset.
+   */
+  reconfigure(policy: Policy, admitNew = false): void {
+    const old = this.policy.ports;
+    const map = old.map((p) => policy.ports.findIndex((q) => q.port === p.port && q.protocol === p.protocol));
+    const kept: number[] = [];
+    for (let i = 0; i < this.fifoLength; i++) {
+      const e = this.fifo[(this.fifoHead + i) % this.fifo.length]!;
+      if (map[this.keyPortIndex[e]!]! >= 0) kept.push(e);
+      else this.finishKey(e);
+    }
+    for (let i = 0; i < old.length; i++) if (map[i]! < 0 && this.floodActive[i]) this.closeFlood(i);
+    // Port bits of each live source, renumbered (a source's mask is rewritten once per key; the result is the same).
+    const masks = this.sourcePorts.slice();
+    const renumber = (mask: number): number => {
+      let out = 0;
+      for (let i = 0; i < old.length; i++) if (mask & (1 << i) && map[i]! >= 0) out |= 1 << map[i]!;
+      return out >>> 0;
+    };
+    this.fifoHead = 0;
+    this.fifoLength = kept.length;
+    kept.forEach((e, i) => {
+      this.fifo[i] = e;
+      this.keyPortIndex[e] = map[this.keyPortIndex[e]!]!;
+      const s = this.keySource[e]!;
+      this.sourcePorts[s] = renumber(masks[s]!);
+    });
+    const p = policy.ports.length;
+    const moveF = (from: Float64Array, fresh: number): Float64Array => {
+      const to = new Float64Array(p).fill(fresh);
+      map.forEach((j, i) => { if (j >= 0) to[j] = from[i]!; });
+      return to;
+    };
+    const moveU = (from: Uint8Array): Uint8Array => {
+      const to = new Uint8Array(p);
+      map.forEach((j, i) => { if (j >= 0) to[j] = from[i]!; });
+      return to;
+    };
+    this.floodStart = moveF(this.floodStart, 0);
+    this.floodFirst = moveF(this.floodFirst, 0);
+    this.floodLast = moveF(this.floodLast, 0);
+    this.floodPending = moveF(this.floodPending, 0);
+    this.tokens = moveF(this.tokens, this.burst);
+    this.tokensAt = moveF(this.tokensAt, -Infinity);
+    this.floodActive = moveU(this.floodActive);
+    this.floodReason = moveU(this.floodReason);
+    const samples: string[][] = Array.from({ length: p }, () => []);
+    map.forEach((j, i) => { if (j >= 0) samples[j] = this.floodSamples[i]!; });
+    this.floodSamples = samples;
+    const table = new PortTable(policy, admitNew);
+    map.forEach((j, i) => { if (j >= 0) table.copyAdmission(j, this.ports, i); });
+    this.ports = table;
+    this.whitelist = new Whitelist(policy.whitelist);
+    this.policy = policy;
   }
 
   get trackedKeys(): number {
@@ -195,11 +291,11 @@ export class Detector {
   /** Looks at one decoded segment seen at `tsMicros`; may raise alarms. */
   observe(seg: TcpSegment, input: number, packet: number): void {
     this.counters.segments++;
-    const portIndex = this.ports.lookup(seg.dstPort, seg.family);
+    const portIndex = this.ports.lookup(seg.dstPort, seg.family, seg.tsMicros);
     if (portIndex < 0) return;
     const kind = probeKindOf(seg.flags);
     if (kind === 0) {
-      if ((seg.flags & 0x3f) === TcpFlag.ACK) this.observeHandshakeAck(seg);
+      if ((seg.flags & 0x3f) === TcpFlag.ACK) this.observeHandshakeAck(seg, input, packet);
       return;
     }
     if (this.servers.length > 0 && !this.isServer(seg)) {
@@ -233,6 +329,7 @@ export class Detector {
     const s = this.trackSource(seg, portIndex);
     this.keySource[e] = s;
     this.keyPortIndex[e] = portIndex;
+    this.keyInput[e] = input;
     this.windowStart[e] = now;
     this.pending[e] = 0;
     this.pendKinds[e] = 0;
@@ -241,7 +338,6 @@ export class Detector {
     this.pendPortCount[e] = 0;
     this.handshake[e] = 0;
     this.keyVlan[e] = ((seg.vlanOuter << 16) | seg.vlanInner) >>> 0;
-    this.keyInput[e] = input;
     this.keyPacket[e] = packet;
     digestProbe(seg, this.keyDigest, e * 2);
     this.fifo[(this.fifoHead + this.fifoLength++) % this.fifo.length] = e;
@@ -256,7 +352,7 @@ export class Detector {
       reassembled: seg.reassembled,
       sourcePorts: [seg.srcPort],
       truncated: false,
-      severity: popcount16(touched) >= 2 ? 'high' : 'medium',
+      severity: popcount(touched) >= 2 ? 'high' : 'medium',
       origin: { input, packet, digest: digestText(this.keyDigest, e * 2) },
     });
   }
@@ -305,12 +401,17 @@ export class Detector {
    * A bare ACK to a decoy port after a probe of the same key: the handshake
    * completed (the decoy answered the SYN). Nothing legitimate completes one.
    */
-  private observeHandshakeAck(seg: TcpSegment): void {
+  private observeHandshakeAck(seg: TcpSegment, input: number, packet: number): void {
     if (this.servers.length > 0 && !this.isServer(seg)) return;
     if (this.whitelist.size > 0 && this.whitelist.contains(seg.family, seg.src)) return;
     this.loadKey(seg);
     const e = this.keys.find();
-    if (e >= 0) this.handshake[e] = 1;
+    if (e < 0 || this.handshake[e] !== 0) return;
+    this.handshake[e] = 1;
+    this.ackPort[e] = seg.srcPort;
+    this.ackInput[e] = input;
+    this.ackPacket[e] = packet;
+    this.ackTs[e] = seg.tsMicros;
   }
 
   private addPending(e: number, seg: TcpSegment, kind: number, ts: number, input: number, packet: number): void {
@@ -353,29 +454,34 @@ export class Detector {
   private closeKey(e: number): void {
     this.fifoHead = (this.fifoHead + 1) % this.fifo.length;
     this.fifoLength--;
+    this.finishKey(e);
+  }
+
+  /** Emits a key's follow-up (if it has anything to say) and forgets the key; the caller takes it off the fifo. */
+  private finishKey(e: number): void {
     const n = this.pending[e]!;
-    const connection = this.connectionsByKey.get(e);
-    this.connectionsByKey.delete(e);
-    const handshake = this.handshake[e] === 1 || connection !== undefined;
-    if (n > 0 || handshake) {
+    // A handshake a connection alarm already reported needs no follow-up of its own.
+    const acked = this.handshake[e] === 1;
+    if (n > 0 || acked) {
       const have = this.pendPortCount[e]!;
       const ports = Array.from(this.pendPorts.subarray(e * MAX_SOURCE_PORTS, e * MAX_SOURCE_PORTS + Math.min(have, MAX_SOURCE_PORTS)));
       this.raise(e, 'follow-up', {
         count: n,
-        start: n > 0 ? this.pendFirst[e]! : this.windowStart[e]!,
-        end: n > 0 ? this.pendLast[e]! : this.windowStart[e]!,
+        start: n > 0 ? this.pendFirst[e]! : this.ackTs[e]!,
+        end: n > 0 ? this.pendLast[e]! : this.ackTs[e]!,
         kinds: this.pendKinds[e]!,
         flags: this.pendFlags[e]!,
         reassembled: this.pendReassembled[e] === 1,
-        sourcePorts: ports.length > 0 || !connection ? ports : [connection.sourcePort],
+        // With no further probe, the alarm describes the flow of the captured ACK.
+        sourcePorts: n > 0 ? ports : [this.ackPort[e]!],
         truncated: have > MAX_SOURCE_PORTS,
         severity: n > 0 ? 'high' : 'medium',
+        // With no further probe, the alarm describes the captured ACK's flow; it is named after the key's first probe.
         origin:
           n > 0
             ? { input: this.pendInput[e]!, packet: this.pendPacket[e]!, digest: digestText(this.pendDigest, e * 2) }
-            : { input: this.keyInput[e]!, packet: this.keyPacket[e]!, digest: digestText(this.keyDigest, e * 2) },
-        handshakeCompleted: handshake,
-        ...(connection ? { connection } : {}),
+            : { input: this.ackInput[e]!, packet: this.ackPacket[e]!, digest: digestText(this.keyDigest, e * 2) },
+        handshakeCompleted: acked,
       });
     }
     const s = this.keySource[e]!;
@@ -385,7 +491,7 @@ export class Detector {
 
   private raise(
     e: number,
-    phase: 'first' | 'follow-up',
+    phase: ProbeAlarm['phase'],
     a: {
       count: number; start: number; end: number; kinds: number; flags: number; reassembled: boolean;
       sourcePorts: number[]; truncated: boolean; severity: Severity; origin: ProbeOrigin;
@@ -403,13 +509,13 @@ export class Detector {
     const portIndex = this.keyPortIndex[e]!;
     const mask = this.sourcePorts[this.keySource[e]!]!;
     const portsTouched: number[] = [];
-    const ports = this.options.policy.ports;
+    const ports = this.policy.ports;
     for (let i = 0; i < ports.length; i++) if (mask & (1 << i)) portsTouched.push(ports[i]!.port);
-    const policyPort = this.options.policy.ports[portIndex]!;
+    const policyPort = ports[portIndex]!;
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-port-probe',
-      ruleName: this.options.policy.name,
+      ruleName: this.policy.name,
       phase,
       family,
       source,
@@ -436,16 +542,19 @@ export class Detector {
   }
 
   /**
-   * Adds what a completed handshake taught to the key's next alarm (its
-   * follow-up, which is raised even with no further probes). A connection
-   * whose SYN was never seen (capture not yet running) gets an alarm of its
-   * own with event.count 0, so no probe is counted twice.
+   * A connection to a decoy port closed: raises a `connection` alarm at once
+   * (count 0: its SYN was, or will be, counted by the key's own alarms), with
+   * the connection's real source port, so its Community ID names the real
+   * flow, and the input of the key's first probe. One key keeps one first
+   * alarm whatever the order of ring and accept(); a connection whose key is
+   * not (or no longer) tracked is still reported, on `fallbackInput`
+   * (-1: unknown).
    */
-  observeConnection(c: ConnectionInput): void {
+  observeConnection(c: ConnectionInput, fallbackInput = -1): void {
     const src = parseAddress(c.sourceIp);
     const dst = parseAddress(c.destinationIp);
     if (!src || !dst || src.family !== dst.family) return;
-    const portIndex = this.ports.lookup(c.destinationPort, src.family);
+    const portIndex = this.ports.lookup(c.destinationPort, src.family, c.startMicros);
     if (portIndex < 0) return;
     const srcBytes = new Uint8Array(16);
     srcBytes.set(src.bytes);
@@ -460,25 +569,26 @@ export class Detector {
     }
     probe[8] = (c.destinationPort << 8) | src.family;
     const e = this.keys.find();
-    const prev = e >= 0 ? this.connectionsByKey.get(e) : undefined;
-    if (prev) {
-      prev.connections++;
-      prev.bytes += c.bytes;
-      prev.durationMs = Math.max(prev.durationMs, c.durationMs);
+    const connection: ConnectionSummary = { connections: 1, sourcePort: c.sourcePort, bytes: c.bytes, firstBytes: c.firstBytes, durationMs: c.durationMs, closedBy: c.closedBy };
+    const start = c.startMicros;
+    const end = c.startMicros + c.durationMs * 1000;
+    if (e >= 0) {
+      this.handshake[e] = 2;
+      this.raise(e, 'connection', {
+        count: 0, start, end, kinds: 0, flags: 0, reassembled: false,
+        sourcePorts: [c.sourcePort], truncated: false, severity: 'medium',
+        origin: { input: this.keyInput[e]!, packet: -1 },
+        handshakeCompleted: true,
+        connection,
+      });
       return;
     }
-    const summary: ConnectionSummary = { connections: 1, sourcePort: c.sourcePort, bytes: c.bytes, firstBytes: c.firstBytes, durationMs: c.durationMs, closedBy: c.closedBy };
-    if (e >= 0 && this.connectionsByKey.size < MAX_CONNECTION_SUMMARIES) {
-      this.connectionsByKey.set(e, summary);
-      return;
-    }
-    if (e >= 0) return; // over the bound: the probes are still alarmed, the details are dropped
-    const policyPort = this.options.policy.ports[portIndex]!;
+    const policyPort = this.policy.ports[portIndex]!;
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-port-probe',
-      ruleName: this.options.policy.name,
-      phase: 'first',
+      ruleName: this.policy.name,
+      phase: 'connection',
       family: src.family,
       source: srcBytes,
       destination: dstBytes,
@@ -488,8 +598,8 @@ export class Detector {
       destinationPort: policyPort.port,
       protocol: policyPort.protocol,
       count: 0,
-      startMicros: c.startMicros,
-      endMicros: c.startMicros + c.durationMs * 1000,
+      startMicros: start,
+      endMicros: end,
       kinds: 0,
       flags: 0,
       severity: 'medium',
@@ -497,8 +607,9 @@ export class Detector {
       reassembled: false,
       vlan: 0,
       innerVlan: 0,
+      origin: { input: fallbackInput, packet: -1 },
       handshakeCompleted: true,
-      connection: summary,
+      connection,
     });
   }
 
@@ -544,11 +655,11 @@ export class Detector {
   }
 
   private emitFlood(i: number, phase: 'first' | 'follow-up', count: number, start: number, end: number): void {
-    const port = this.options.policy.ports[i]!;
+    const port = this.policy.ports[i]!;
     this.counters.alarms++;
     this.emit({
       action: 'honeypot-flood',
-      ruleName: this.options.policy.name,
+      ruleName: this.policy.name,
       phase,
       destinationPort: port.port,
       protocol: port.protocol,

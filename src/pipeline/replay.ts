@@ -1,24 +1,18 @@
 /**
- * Replay: capture files → decoder → detector → alarm lines. Windows follow
+ * Replay: capture files → the probe pipeline → alarm lines. Windows follow
  * packet timestamps, so the same input always gives the same alarms.
  * Several files form one timeline, in the order given.
  */
 import type { Alarm } from '../alarm/alarm.js';
-import { Decoder, type DecodeCounters } from '../decode/decoder.js';
-import { DecodeStatus } from '../decode/segment.js';
-import { Detector, type DetectorCounters } from '../detect/detector.js';
-import type { ParsedAddress } from '../net/address.js';
-import type { Policy } from '../policy/policy.js';
+import type { DecodeCounters } from '../decode/decoder.js';
+import type { DetectorCounters } from '../detect/detector.js';
 import { CaptureDamagedError, readCapture } from '../source/capture-file.js';
-import { FramePrefilter } from './frame-prefilter.js';
+import type { DetectionSettings } from './detection-settings.js';
+import { ProbePipeline } from './probe-pipeline.js';
 
 export interface ReplayOptions {
   readonly files: readonly string[];
-  readonly policy: Policy;
-  readonly windowMicros: number;
-  readonly maxTrackedKeys: number;
-  readonly newSourceRate: number;
-  readonly serverAddresses: readonly ParsedAddress[];
+  readonly detection: DetectionSettings;
   readonly onAlarm: (alarm: Alarm) => void;
   /** Called between batches so the caller can flush output (back-pressure). */
   readonly afterBatch?: () => Promise<void> | void;
@@ -38,19 +32,9 @@ export interface ReplayResult {
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const started = process.hrtime.bigint();
-  const decoder = new Decoder();
-  const detector = new Detector({
-    policy: opts.policy,
-    windowMicros: opts.windowMicros,
-    maxTrackedKeys: opts.maxTrackedKeys,
-    newSourceRate: opts.newSourceRate,
-    serverAddresses: opts.serverAddresses,
-    onAlarm: opts.onAlarm,
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-  });
-  const seg = decoder.segment;
-  const prefilter = new FramePrefilter(opts.policy);
-  const result: ReplayResult = { packets: 0, bytes: 0, files: 0, decode: decoder.counters, detect: detector.counters, damaged: [], seconds: 0 };
+  const pipeline = new ProbePipeline(opts.detection, { onAlarm: opts.onAlarm, prefilter: true, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+  const detector = pipeline.detector;
+  const result: ReplayResult = { packets: 0, bytes: 0, files: 0, decode: pipeline.decodeCounters, detect: detector.counters, damaged: [], seconds: 0 };
 
   for (let input = 0; input < opts.files.length; input++) {
     const file = opts.files[input]!;
@@ -64,15 +48,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
           break;
         }
         const b = next.value;
-        const { data, offset, caplen, linktype, tsMicros, vlan } = b;
-        for (let i = 0; i < b.count; i++) {
-          if (prefilter.skip(data, offset[i]!, caplen[i]!, linktype[i]!)) continue;
-          if (decoder.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
-            detector.observe(seg, input, b.firstIndex + i);
-          }
-        }
+        pipeline.feed(b, input);
         result.packets += b.count;
-        if (b.count > 0) detector.advance(tsMicros[b.count - 1]!);
+        if (b.count > 0) detector.advance(b.tsMicros[b.count - 1]!);
         if (opts.afterBatch) await opts.afterBatch();
       }
     } catch (err) {

@@ -27,6 +27,14 @@ export interface PortHolderOptions {
   /** listen() backlog (default 128). */
   readonly backlog?: number;
   readonly onConnection?: (fact: ConnectionFact) => void;
+  /**
+   * Called the moment a listener starts listening, synchronously after
+   * listen() and before any connection or other I/O callback can run: a
+   * caller that must watch a port before it answers (the sensor's detector)
+   * admits it here, not after `apply` resolves (which may wait on /proc
+   * reads for another port).
+   */
+  readonly onListening?: (key: ListenerKey) => void;
   readonly occupantLookup?: OccupantLookupOptions;
 }
 
@@ -176,6 +184,7 @@ export class PortHolder {
     if (outcome.ok) {
       // After listen() succeeded an 'error' is an accept() failure: count it, keep listening.
       outcome.server.on('error', () => this.#counters.acceptErrors++);
+      this.#options.onListening?.(key);
       return { key, server: outcome.server, status: { ...key, state: 'listening', listenerId: this.#nextListenerId++ }, connections };
     }
     if (errorCode(outcome.error) === 'EADDRINUSE') {

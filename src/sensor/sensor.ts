@@ -3,19 +3,30 @@
  * AF_PACKET core, and feeds the same decoder and detector as a replay.
  * Time is the clock: the kernel's frame timestamps for probes, and a ticker
  * that closes dedup windows when nothing arrives.
+ *
+ * Never answer unwatched: a decoy port never sends a SYN-ACK before the
+ * capture of that port runs. At start the kernel filter covers every policy
+ * port before any is bound; on reload it covers old ∪ new ports before a new
+ * one is bound, and a removed port is closed before it leaves the filter.
+ * An occupied port is not a decoy: the detector admits a port only from the
+ * moment its listener listens (so probes captured while a bind was tried and
+ * failed never alarm), and the filter is then narrowed to the ports held.
+ * One detector lives as long as the sensor: reloads reconfigure it, so open
+ * windows of kept ports and all counters carry over.
  */
-import { AfPacketSource, type CaptureCounters } from '../capture/afpacket.js';
-import { encode } from '../capture/bpf-program.js';
+import { openAfPacketCapture } from '../capture/afpacket.js';
 import { buildCaptureFilter } from '../capture/filter-builder.js';
+import type { CaptureCounters, LiveCapture, LiveCaptureFactory } from '../capture/live-capture.js';
 import type { Alarm } from '../alarm/alarm.js';
-import { Decoder } from '../decode/decoder.js';
-import { DecodeStatus } from '../decode/segment.js';
-import { Detector } from '../detect/detector.js';
-import type { ParsedAddress } from '../net/address.js';
-import type { Policy } from '../policy/policy.js';
+import type { Decoder } from '../decode/decoder.js';
+import type { Detector } from '../detect/detector.js';
+import type { DetectionSettings } from '../pipeline/detection-settings.js';
+import { ProbePipeline } from '../pipeline/probe-pipeline.js';
+import { MAX_PORTS, type Policy, type ProtectedPort as PolicyPort } from '../policy/policy.js';
 import { PortHolder } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
-import type { FrameBatch } from '../source/frame-batch.js';
+import type { ConnectionFact } from '../ports/types.js';
+import { networkInterfaces } from 'node:os';
 
 const TICK_MS = 100;
 /**
@@ -31,14 +42,28 @@ const BLOCK_TIMEOUT_MS = 4;
  * with no wait.
  */
 const HANDOFF_WAIT_MS = 500;
+/**
+ * A released port stays in the detector this long, admitting probes the ring
+ * captured before the release (a block waits at most BLOCK_TIMEOUT_MS +
+ * HANDOFF_WAIT_MS for JavaScript, or its frames are counted as dropped).
+ */
+const RETIRE_MS = 2000;
+/**
+ * A closed connection is handed to the detector this long after it closed,
+ * so that the ring has delivered its SYN first and the connection alarm
+ * names the interface the key was captured on (a fast client closes within
+ * the ring's block timeout). Order no longer decides the alarms either way.
+ */
+const CONNECTION_DELAY_MS = 2 * TICK_MS;
+/** Connections waiting for their delay; beyond this they go to the detector at once. */
+const MAX_DELAYED_CONNECTIONS = 4096;
+/** After the ports are closed at stop, frames still in the ring get this long to arrive. */
+const STOP_DRAIN_MS = 4 * BLOCK_TIMEOUT_MS + 10;
 
 export interface SensorOptions {
-  readonly policy: Policy;
+  /** The policy to start with (reload replaces it) and how to detect. */
+  readonly detection: DetectionSettings;
   readonly interfaces: readonly string[];
-  readonly windowMicros: number;
-  readonly maxTrackedKeys: number;
-  readonly newSourceRate: number;
-  readonly serverAddresses: readonly ParsedAddress[];
   readonly ringBlockSize: number;
   readonly ringBlockCount: number;
   /** ifindex → interface name; alarms name inputs by their index in its values. */
@@ -46,6 +71,10 @@ export interface SensorOptions {
   readonly onAlarm: (alarm: Alarm) => void;
   /** The ports' statuses once held, before capture starts (so they are reported even if capture fails). */
   readonly onPortsHeld?: (statuses: readonly PortStatus[]) => void;
+  /** The capture backend (default AF_PACKET). */
+  readonly openCapture?: LiveCaptureFactory;
+  /** Port holder options for tests (bind addresses); the sensor sets the callbacks. */
+  readonly bindAddresses?: { readonly tcp?: readonly string[]; readonly tcp6?: readonly string[] };
 }
 
 export interface SensorStatus {
@@ -59,125 +88,181 @@ export interface SensorStatus {
 }
 
 export class Sensor {
-  private detector: Detector;
-  private readonly decoder = new Decoder();
+  private readonly pipeline: ProbePipeline;
+  private readonly detector: Detector;
   /** ifindex → input index (a typed array: looked up for every captured segment). */
   private readonly ifaceInput: Int32Array;
   private ticker: NodeJS.Timeout | undefined;
   private stopped = false;
+  private ports: PortHolder | undefined;
+  /** Ports released by a reload, still in the detector until the given Date.now(). */
+  private retiring: { readonly port: PolicyPort; readonly untilMs: number }[] = [];
+  /** Closed connections waiting for CONNECTION_DELAY_MS, oldest first. */
+  private delayed: { readonly fact: ConnectionFact; readonly dueMs: number }[] = [];
+  private readonly inputNames: readonly string[];
 
   private constructor(
     private policy: Policy,
-    private readonly options: SensorOptions,
-    private readonly ports: PortHolder,
-    private readonly capture: AfPacketSource,
+    options: SensorOptions,
+    private readonly capture: LiveCapture,
   ) {
-    this.detector = this.newDetector(policy);
+    this.pipeline = new ProbePipeline(options.detection, { onAlarm: options.onAlarm, admitAll: false });
+    this.detector = this.pipeline.detector;
+    this.inputNames = [...options.interfaceTable.values()];
     const indexes = [...options.interfaceTable.keys()];
-    this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1);
+    // An interface that appeared after start is unknown (-1: named by none), never another's name.
+    this.ifaceInput = new Int32Array(Math.max(0, ...indexes) + 1).fill(-1);
     indexes.forEach((ifindex, i) => { this.ifaceInput[ifindex] = i; });
   }
 
   /**
-   * Holds the ports first (a port that cannot be held is reported, not fatal
-   * unless none can be), then starts capture. Rejects with PortHoldError or
-   * the capture's error.
+   * Starts capture with a filter covering every policy port, then holds the
+   * ports (a port that cannot be held is reported, not fatal unless none
+   * can be), then narrows the filter to the ports held. Rejects with
+   * PortHoldError or the capture's error.
    */
   static async start(options: SensorOptions): Promise<Sensor> {
-    // The detector exists before any connection or frame can reach it.
-    let sensor: Sensor | undefined;
-    const ports = await PortHolder.open(options.policy, {
-      onConnection: (fact) => sensor?.detector.observeConnection(fact),
+    const policy = options.detection.policy;
+    const capture = (options.openCapture ?? openAfPacketCapture)({
+      interfaces: options.interfaces,
+      filter: buildCaptureFilter(policy),
+      ringBlockSize: options.ringBlockSize,
+      ringBlockCount: options.ringBlockCount,
+      blockTimeoutMs: BLOCK_TIMEOUT_MS,
+      handoffWaitMs: HANDOFF_WAIT_MS,
     });
-    options.onPortsHeld?.(ports.statuses());
-    let capture: AfPacketSource;
+    const sensor = new Sensor(policy, options, capture);
+    capture.start((batch) => sensor.pipeline.feed(batch, sensor.ifaceInput));
     try {
-      capture = new AfPacketSource({
-        interfaces: options.interfaces,
-        filter: encode(buildCaptureFilter(options.policy)),
-        ringBlockSize: options.ringBlockSize,
-        ringBlockCount: options.ringBlockCount,
-        blockTimeoutMs: BLOCK_TIMEOUT_MS,
-        handoffWaitMs: HANDOFF_WAIT_MS,
+      sensor.ports = await PortHolder.open(policy, {
+        ...(options.bindAddresses ? { addresses: options.bindAddresses } : {}),
+        onConnection: (fact) => sensor.onConnection(fact),
+        onListening: (key) => sensor.detector.admit(key.port, key.protocol),
       });
-      sensor = new Sensor(options.policy, options, ports, capture);
-      const s = sensor;
-      capture.start((batch) => s.onBatch(batch));
     } catch (err) {
-      await ports.close();
+      capture.close();
       throw err;
     }
-    sensor.ticker = setInterval(() => sensor!.tick(), TICK_MS);
+    options.onPortsHeld?.(sensor.ports.statuses());
+    sensor.narrow();
+    sensor.ticker = setInterval(() => sensor.tick(), TICK_MS);
     return sensor;
   }
 
-  private newDetector(policy: Policy): Detector {
-    return new Detector({
-      policy,
-      windowMicros: this.options.windowMicros,
-      maxTrackedKeys: this.options.maxTrackedKeys,
-      newSourceRate: this.options.newSourceRate,
-      serverAddresses: this.options.serverAddresses,
-      onAlarm: this.options.onAlarm,
-    });
+  private onConnection(fact: ConnectionFact): void {
+    if (this.delayed.length >= MAX_DELAYED_CONNECTIONS) this.releaseConnections(Infinity);
+    this.delayed.push({ fact, dueMs: Date.now() + CONNECTION_DELAY_MS });
   }
 
-  private onBatch(b: FrameBatch): void {
-    const dec = this.decoder;
-    const det = this.detector;
-    const seg = dec.segment;
-    const { data, offset, caplen, linktype, tsMicros, vlan, iface } = b;
-    for (let i = 0; i < b.count; i++) {
-      if (dec.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
-        det.observe(seg, this.ifaceInput[iface[i]!] ?? 0, b.firstIndex + i);
-      }
+  private releaseConnections(nowMs: number): void {
+    let i = 0;
+    for (; i < this.delayed.length && this.delayed[i]!.dueMs <= nowMs; i++) {
+      const fact = this.delayed[i]!.fact;
+      this.detector.observeConnection(fact, this.inputOfAddress(fact.destinationIp));
     }
+    if (i > 0) this.delayed = this.delayed.slice(i);
+  }
+
+  /**
+   * The input naming the interface that holds `ip` (where a connection whose
+   * key is no longer tracked arrived), or -1 when none does (0.0.0.0, gone).
+   */
+  private inputOfAddress(ip: string): number {
+    for (const [name, addresses] of Object.entries(networkInterfaces())) {
+      if (addresses?.some((a) => a.address === ip || a.address.split('%')[0] === ip)) return this.inputNames.indexOf(name);
+    }
+    return -1;
   }
 
   private tick(): void {
-    this.detector.advance(Date.now() * 1000);
+    const now = Date.now();
+    this.releaseConnections(now);
+    this.detector.advance(now * 1000);
+    if (this.retiring.length > 0 && this.retiring.every((r) => r.untilMs <= now)) {
+      this.retiring = [];
+      this.detector.reconfigure(this.policy);
+    }
   }
 
   get currentPolicy(): Policy {
     return this.policy;
   }
 
+  /** Policy ports some listener of which listens now. */
+  private heldPorts(): PolicyPort[] {
+    const held = new Map<string, PolicyPort>();
+    for (const s of this.ports?.statuses() ?? []) {
+      if (s.state === 'listening') held.set(`${s.port}/${s.protocol}`, { port: s.port, protocol: s.protocol });
+    }
+    return [...held.values()];
+  }
+
+  /** Filter and detector admit exactly the ports held (after they were bound or released). */
+  private narrow(): void {
+    const held = this.heldPorts();
+    for (const p of this.policy.ports) {
+      this.detector.admit(p.port, p.protocol, held.some((h) => h.port === p.port && h.protocol === p.protocol));
+    }
+    this.capture.setFilter(buildCaptureFilter({ ports: held }));
+  }
+
   /**
-   * Moves to a new policy without a restart: open windows are closed (their
-   * follow-ups emitted) and a detector for the new policy takes over, then
-   * ports are opened/closed, then the kernel filter is swapped. In that order
-   * no probe of a port in both policies is missed; a probe of a new port
-   * before its filter is in place was never promised.
+   * Moves to a new policy without a restart, never leaving a listening port
+   * unwatched: (1) the filter covers the ports held ∪ the new policy's; (2)
+   * the detector moves to a transition policy (new ports, plus old ones
+   * still held until they close); (3) the port holder closes removed ports,
+   * then binds new ones, each admitted the moment it listens; (4) the
+   * detector moves to the new policy (closing the removed ports' windows)
+   * and the filter narrows to the ports held.
    */
   async reload(policy: Policy): Promise<readonly PortStatus[]> {
-    const old = this.detector;
-    this.detector = this.newDetector(policy);
-    old.flush();
+    const ports = this.ports!;
+    const held = this.heldPorts();
+    const same = (a: PolicyPort) => (b: PolicyPort): boolean => a.port === b.port && a.protocol === b.protocol;
+    const leaving = held.filter((h) => !policy.ports.some(same(h)));
+    // Ports released by an earlier reload whose frames may still be in the ring stay too
+    // (the latest MAX_PORTS of them: with new and leaving ports, at most 30 bits of a source's port mask).
+    const nowMs = Date.now();
+    const stillRetiring = this.retiring
+      .filter((r) => r.untilMs > nowMs && !policy.ports.some(same(r.port)) && !leaving.some(same(r.port)))
+      .slice(-MAX_PORTS);
+    const transition = [...policy.ports, ...leaving, ...stillRetiring.map((r) => r.port)];
+    this.capture.setFilter(buildCaptureFilter({ ports: [...policy.ports, ...leaving] }));
+    this.detector.reconfigure({ ...policy, ports: transition });
     this.policy = policy;
-    const statuses = await this.ports.apply(policy);
-    this.capture.setFilter(encode(buildCaptureFilter(policy)));
+    const statuses = await ports.apply(policy);
+    // Closed by now: a probe captured later was refused by the kernel, not answered.
+    // Date.now() truncates to the millisecond: round up (admitting a refused probe is harmless).
+    const releasedMs = Date.now() + 1;
+    for (const p of leaving) this.detector.retire(p.port, p.protocol, releasedMs * 1000);
+    this.retiring = [...stillRetiring, ...leaving.map((port) => ({ port, untilMs: releasedMs + RETIRE_MS }))];
+    if (this.retiring.length === 0) this.detector.reconfigure(policy);
+    this.narrow();
     return statuses;
   }
 
   status(): SensorStatus {
     return {
       policy: this.policy,
-      ports: this.ports.statuses(),
+      ports: this.ports?.statuses() ?? [],
       capture: this.capture.stats(),
-      decode: this.decoder.counters,
+      decode: this.pipeline.decodeCounters,
       detect: this.detector.counters,
       trackedKeys: this.detector.trackedKeys,
-      connections: this.ports.counters(),
+      connections: this.ports?.counters() ?? { accepted: 0, refusedOverLimit: 0, bytes: 0, active: 0, acceptErrors: 0 },
     };
   }
 
-  /** Flushes pending follow-ups, stops capture, releases the ports. Idempotent. */
+  /** Releases the ports, then stops capture and flushes pending follow-ups. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    await this.ports?.close();
+    // Probes answered just before the ports closed may still be in a ring block.
+    await new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS));
     this.capture.close();
+    this.releaseConnections(Infinity);
     this.detector.flush();
-    await this.ports.close();
   }
 }

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import type { ProbeAlarm } from '../../src/alarm/alarm.js';
 import { alarmId, uuidV5 } from '../../src/alarm/alarm-id.js';
 import { probeAlarm } from '../deliver/alarms.js';
 import { writePcap } from '../helpers/capture-writer.js';
@@ -59,7 +60,7 @@ describe('alarm ids', () => {
       { ...a, source: new Uint8Array([198, 18, 0, 8]) },
       { ...a, vlan: 12 },
     ]) assert.notEqual(alarmId(changed, 'replay'), base);
-    const { origin: _, ...noProbe } = a;
+    const noProbe: ProbeAlarm = { ...a, phase: 'connection', count: 0, origin: { input: 0, packet: -1 } };
     const c = { connections: 1, sourcePort: 1, bytes: 0, firstBytes: '', durationMs: 0, closedBy: 'peer' };
     assert.notEqual(alarmId({ ...noProbe, connection: c }, 'replay'), alarmId({ ...noProbe, connection: { ...c, sourcePort: 2 } }, 'replay'));
   });

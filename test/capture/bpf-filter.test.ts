@@ -352,3 +352,30 @@ describe('capture filter: link layers and policies', () => {
     assert.equal(verdict(vm, f), 96);
   });
 });
+
+describe('capture filter: devices without a link header (tun, WireGuard, IP tunnels)', () => {
+  const vm = new BpfVm(buildCaptureFilter({ ports: PORTS }));
+  // ARPHRD_NONE (tun, WireGuard), ARPHRD_RAWIP, ARPHRD_TUNNEL / TUNNEL6 / SIT: the frame starts at the IP header.
+  const rawHatypes = [0xfffe, 519, 768, 769, 776];
+
+  it('a probe in a raw IP frame passes when the device type says there is no Ethernet header', () => {
+    for (const hatype of rawHatypes) {
+      const a = v4({ dport: 445, flags: F.SYN });
+      assert.equal(verdict(vm, a, { hatype, protocol: EtherType.IPV4 }), a.length, `IPv4 SYN, hatype ${hatype}`);
+      const b = v6({ dport: 8080, flags: F.FIN });
+      assert.equal(verdict(vm, b, { hatype, protocol: EtherType.IPV6 }), b.length, `IPv6 FIN, hatype ${hatype}`);
+    }
+  });
+
+  it('a raw IP frame that is no probe of a policy port stays in the kernel, and Ethernet devices still parse Ethernet', () => {
+    const hatype = 0xfffe;
+    for (const f of [v4({ dport: 446, flags: F.SYN }), v4({ dport: 445, flags: F.SYN | F.ACK })]) {
+      assert.equal(verdict(vm, f, { hatype, protocol: EtherType.IPV4 }), 0);
+    }
+    const out = v4({ dport: 445, flags: F.SYN });
+    assert.equal(verdict(vm, out, { hatype, protocol: EtherType.IPV4, pktType: PacketType.OUTGOING }), 0, 'outgoing');
+    const e = ethernet(v4({ dport: 445, flags: F.SYN }));
+    assert.equal(verdict(vm, e, { hatype: 1, protocol: EtherType.IPV4 }), e.length, 'ARPHRD_ETHER');
+    assert.equal(verdict(vm, e, { hatype: 772, protocol: EtherType.IPV4 }), e.length, 'ARPHRD_LOOPBACK');
+  });
+});

@@ -72,17 +72,22 @@ const followUp: ProbeAlarm = {
   handshakeCompleted: true,
 };
 
+// A connection the decoy accepted, reported when it closed (count 0: its SYN is counted by the key's own alarms).
 const liveConnection: ProbeAlarm = {
   ...followUp,
+  phase: 'connection',
   sourcePorts: [35165],
   sourcePortsTruncated: false,
-  count: 1,
-  origin: { input: 1, packet: 99, digest: '00000000ffffffff' },
-  connection: { connections: 2, sourcePort: 35165, bytes: 18, firstBytes: 'SSH-2.0-x\\x0d\\x0a"q"', durationMs: 1500, closedBy: 'peer' },
+  count: 0,
+  kinds: 0,
+  flags: 0,
+  severity: 'medium',
+  origin: { input: 1, packet: -1 },
+  connection: { connections: 1, sourcePort: 35165, bytes: 18, firstBytes: 'SSH-2.0-x\\x0d\\x0a"q"', durationMs: 1500, closedBy: 'peer' },
 };
 
-const { origin: _, ...noOrigin } = liveConnection;
-const liveConnectionOnly: ProbeAlarm = { ...noOrigin, phase: 'first', count: 0, kinds: 0, flags: 0, severity: 'medium', portsTouched: [445] };
+// The same, on an interface that appeared after start: the alarm names none.
+const liveConnectionOnly: ProbeAlarm = { ...liveConnection, origin: { input: -1, packet: -1 }, portsTouched: [445] };
 
 const flood: FloodAlarm = {
   action: 'honeypot-flood',

@@ -120,10 +120,17 @@ function liveAlarms(): Alarm[] {
     handshakeCompleted: true,
     vlan: 12,
     innerVlan: 34,
+  };
+  const connection: ProbeAlarm = {
+    ...withConnection,
+    phase: 'connection',
+    count: 0,
+    kinds: 0,
+    flags: 0,
+    origin: { input: 0, packet: -1 },
     connection: { connections: 1, sourcePort: 40003, bytes: 5, firstBytes: 'GET \\x0a', durationMs: 20, closedBy: 'peer' },
   };
-  const { origin: _, ...noCapture } = withConnection;
-  return [withConnection, { ...noCapture, phase: 'first', count: 0, kinds: 0, flags: 0 }];
+  return [withConnection, connection, { ...connection, origin: { input: -1, packet: -1 } }];
 }
 
 describe('alarm formats against the official schemas', function () {

@@ -170,27 +170,79 @@ describe('detector', () => {
     }
   });
 
-  it('adds completed handshakes to the key\'s follow-up without counting a probe twice', () => {
+  it('reports each closed connection at once in a connection alarm (count 0, the real source port, the key\'s input), never a second first alarm', () => {
     const { d, alarms } = detector();
-    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S, 5000), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 10 * S, 5000), 2, 0);
     const fact = { sourceIp: '198.18.0.1', sourcePort: 5000, destinationIp: '198.18.0.2', destinationPort: 445, startMicros: 10 * S, durationMs: 12, bytes: 5, firstBytes: 'hello', closedBy: 'peer' as const };
-    d.observeConnection(fact);
-    d.observeConnection({ ...fact, sourcePort: 5001, bytes: 3, durationMs: 40 });
-    d.advance(100 * S);
-    const [first, follow] = probes(alarms);
+    d.observeConnection(fact, 7);
+    d.observeConnection({ ...fact, sourcePort: 5001, bytes: 3, durationMs: 40 }, 7);
+    const [first, c1, c2] = probes(alarms);
     assert.equal(first!.connection, undefined);
-    assert.equal(follow!.phase, 'follow-up');
-    assert.equal(follow!.count, 0);
-    assert.equal(follow!.severity, 'medium');
-    assert.deepEqual(follow!.connection, { connections: 2, sourcePort: 5000, bytes: 8, firstBytes: 'hello', durationMs: 40, closedBy: 'peer' });
-    // a handshake whose SYN was never captured gets its own alarm, counting no probe
-    d.observeConnection({ ...fact, sourceIp: '198.18.0.9' });
-    const own = probes(alarms)[2]!;
-    assert.equal(own.count, 0);
-    assert.equal(own.connection?.connections, 1);
+    assert.deepEqual([c1!.phase, c1!.count, c1!.sourcePort, c1!.origin.input, c1!.handshakeCompleted], ['connection', 0, 5000, 2, true]);
+    assert.deepEqual(c1!.connection, { connections: 1, sourcePort: 5000, bytes: 5, firstBytes: 'hello', durationMs: 12, closedBy: 'peer' });
+    assert.deepEqual([c2!.phase, c2!.sourcePort, c2!.connection?.bytes], ['connection', 5001, 3]);
+    d.advance(100 * S);
+    assert.equal(probes(alarms).length, 3, 'no follow-up: no further probe, the handshakes were reported');
+    // A connection whose key is not tracked: still a connection alarm (never a first), on the fallback input.
+    d.observeConnection({ ...fact, sourceIp: '198.18.0.9' }, 7);
+    const own = probes(alarms)[3]!;
+    assert.deepEqual([own.phase, own.count, own.origin.input, own.sourcePort], ['connection', 0, 7, 5000]);
+    d.observe(seg('198.18.0.9', '198.18.0.2', 445, TcpFlag.SYN, 101 * S, 5002), 2, 1);
+    assert.deepEqual(probes(alarms).filter((a) => a.phase === 'first').length, 2);
     // whitelisted sources stay silent
     d.observeConnection({ ...fact, sourceIp: '198.18.0.3' });
-    assert.equal(probes(alarms).length, 3);
+    assert.equal(probes(alarms).length, 5);
+    assert.equal(d.counters.connections, 3);
+  });
+
+  it('admits only the ports it is told are held (live); a retired port admits probes seen until its release', () => {
+    const { d, alarms } = detector({ admitAll: false });
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S), 0, 0); // not held yet
+    d.admit(445, 'tcp');
+    d.admit(135, 'tcp6'); // 135 is tcp: nothing admitted
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 2 * S), 0, 1);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 2 * S), 0, 2);
+    d.retire(445, 'tcp', 3 * S);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 3 * S), 0, 3); // in the ring when released
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 3 * S + 1), 0, 4); // refused by the kernel
+    d.flush();
+    assert.deepEqual(probes(alarms).map((a) => [a.destinationPort, a.count, a.origin.packet]), [[445, 1, 2], [445, 1, 3]]);
+    assert.equal(d.counters.probes, 2);
+  });
+
+  it('reconfigure keeps the windows of kept ports (no second first alarm) and the counters, closes the windows of ports that leave', () => {
+    const { d, alarms } = detector();
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 1 * S), 0, 1);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 2 * S), 0, 2);
+    const next: Policy = { ...policy, name: 'next', ports: [{ port: 22, protocol: 'tcp' }, { port: 445, protocol: 'tcp' }] };
+    d.reconfigure(next, true);
+    // 135 left: its follow-up (one more probe) is out, under the policy that raised it.
+    const left = probes(alarms).filter((a) => a.destinationPort === 135);
+    assert.deepEqual(left.map((a) => [a.phase, a.count, a.ruleName]), [['first', 1, 'test'], ['follow-up', 1, 'test']]);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 3 * S), 0, 3);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 22, TcpFlag.SYN, 3 * S), 0, 4);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 135, TcpFlag.SYN, 3 * S), 0, 5); // no longer a policy port
+    d.flush();
+    const kept = probes(alarms).filter((a) => a.destinationPort === 445);
+    assert.deepEqual(kept.map((a) => [a.phase, a.count]), [['first', 1], ['follow-up', 1]], 'one first alarm across the reload');
+    const added = probes(alarms).filter((a) => a.destinationPort === 22);
+    assert.deepEqual(added.map((a) => [a.phase, a.ruleName, a.portsTouched]), [['first', 'next', [22, 445]]]);
+    assert.equal(added[0]!.severity, 'high', 'the source had touched 445 already: two ports');
+    assert.equal(d.counters.probes, 5, 'counters carry over');
+    assert.equal(d.counters.alarms, probes(alarms).length);
+  });
+
+  it('a new port of a live reconfiguration waits for admit()', () => {
+    const { d, alarms } = detector({ admitAll: false });
+    d.admit(445, 'tcp');
+    d.reconfigure({ ...policy, ports: [{ port: 22, protocol: 'tcp' }, { port: 445, protocol: 'tcp' }] });
+    d.observe(seg('198.18.0.1', '198.18.0.2', 22, TcpFlag.SYN, 1 * S), 0, 0);
+    d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S), 0, 1);
+    d.admit(22, 'tcp');
+    d.observe(seg('198.18.0.1', '198.18.0.2', 22, TcpFlag.SYN, 2 * S), 0, 2);
+    d.flush();
+    assert.deepEqual(probes(alarms).map((a) => [a.destinationPort, a.origin.packet]), [[445, 1], [22, 2]]);
   });
 
   it('marks a key whose handshake completed (bare ACK after the SYN), even with no accept()', () => {
@@ -205,6 +257,8 @@ describe('detector', () => {
     assert.equal(all[1]!.phase, 'follow-up');
     assert.equal(all[1]!.count, 0);
     assert.equal(all[1]!.handshakeCompleted, true);
+    // It describes the real flow of the captured ACK: its source port, its packet.
+    assert.deepEqual([all[1]!.sourcePort, all[1]!.origin.packet, all[1]!.startMicros], [7000, 1, 1 * S + 100]);
     assert.equal(d.counters.probes, 1);
   });
 

@@ -95,11 +95,13 @@ export async function replayDocs(files: readonly string[], policy: Policy, limit
   const out: ReplayedAlarm[] = [];
   await replay({
     files,
-    policy,
-    windowMicros: limits.windowMicros ?? 60_000_000,
-    maxTrackedKeys: limits.maxTrackedKeys ?? 100_000,
-    newSourceRate: limits.newSourceRate ?? 100,
-    serverAddresses: [],
+    detection: {
+      policy,
+      windowMicros: limits.windowMicros ?? 60_000_000,
+      maxTrackedKeys: limits.maxTrackedKeys ?? 100_000,
+      newSourceRate: limits.newSourceRate ?? 100,
+      serverAddresses: [],
+    },
     onAlarm: (alarm) => {
       const e = ecs.format(alarm);
       out.push({ alarm, id: e.id, ecs: JSON.parse(e.json) as Record<string, unknown>, eve: JSON.parse(eve.format(alarm, e.id)) as Record<string, unknown> });

@@ -427,8 +427,9 @@ time.sleep(60)
       assert.ok((live[k] ?? 0) > 0, `alarm for ${port}`);
       assert.equal(live[k], wire[k], `count for ${port}`);
     }
-    // Not part of the contract either way: report what the sensor does for an occupied port.
-    console.log(`      note: probes of the occupied port ${RDP}: ${live[key(atk(), srv(), RDP)] ?? 0} counted by alarms, ${wire[key(atk(), srv(), RDP)] ?? 0} on the wire`);
+    // An occupied port is not a decoy: its real clients must never page anyone.
+    assert.ok((wire[key(atk(), srv(), RDP)] ?? 0) > 0, 'the occupied port was probed');
+    assert.equal(live[key(atk(), srv(), RDP)], undefined, `no alarm for the occupied port ${RDP}`);
     assertCleanStop(s.stop);
   });
 

@@ -93,7 +93,7 @@ export interface EcsAlarm {
   readonly destination: { readonly ip?: string; readonly port: number };
   readonly network: { readonly type: 'ipv4' | 'ipv6' };
   readonly honeyport: {
-    readonly alarm: 'first' | 'follow-up';
+    readonly alarm: 'first' | 'follow-up' | 'connection';
     readonly kinds?: readonly string[];
     readonly reassembled?: boolean;
     readonly connection?: {

@@ -1,0 +1,64 @@
+/**
+ * What the live sensor needs from a capture backend, so that another backend
+ * (libpcap, XDP) is one file implementing this: start delivering FrameBatches
+ * with a kernel filter attached before the first frame, swap the filter
+ * atomically (every frame judged by the old or the new program, never by
+ * none), report named counters, close. AF_PACKET is the one backend today
+ * (afpacket.ts, `openAfPacketCapture`).
+ */
+import type { BpfProgram } from './bpf-program.js';
+import type { FrameBatch } from '../source/frame-batch.js';
+
+/** Running totals since start(); a backend without a notion reports 0. */
+export interface CaptureCounters {
+  /** Packets the filter accepted and the kernel put into the ring. */
+  readonly received: number;
+  /** Packets the filter accepted but the full ring could not take. */
+  readonly kernelDrops: number;
+  /** Times the kernel froze the ring queue because no block was free. */
+  readonly queueFreezes: number;
+  /** Frames lost because JS had not yet consumed the pooled batches. */
+  readonly handoffDrops: number;
+  /** Frames passed to onBatch. */
+  readonly delivered: number;
+  /** onBatch calls. */
+  readonly batches: number;
+  /** Non-empty ring blocks walked. */
+  readonly blocks: number;
+  /** Our own transmissions skipped by the walker (kernel filtering came first). */
+  readonly outgoingSkipped: number;
+  /** Frames from link types the decoder cannot walk. */
+  readonly unsupportedLink: number;
+  /** Frames that did not fit a batch (cannot happen with kernel-built blocks). */
+  readonly overflow: number;
+  readonly malformedBlocks: number;
+  readonly socketErrors: number;
+}
+
+/** Called on the JS thread; the batch must be consumed inside the call (see FrameBatch). */
+export type OnBatch = (batch: FrameBatch) => void;
+
+export interface LiveCapture {
+  /** Opens the sockets with the filter attached and starts delivering; throws if it cannot. */
+  start(onBatch: OnBatch): void;
+  /** Replaces the kernel filter atomically. */
+  setFilter(filter: BpfProgram): void;
+  stats(): CaptureCounters;
+  /** Stops delivering and releases the sockets; idempotent. */
+  close(): void;
+}
+
+export interface LiveCaptureOptions {
+  /** Device names, or ['any']. */
+  readonly interfaces: readonly string[];
+  /** The first filter, attached before any frame is captured. */
+  readonly filter: BpfProgram;
+  readonly ringBlockSize: number;
+  readonly ringBlockCount: number;
+  /** A partly filled block is handed over after this long (bounds latency). */
+  readonly blockTimeoutMs: number;
+  /** How long a full hand-off waits for JavaScript before frames are dropped (and counted). */
+  readonly handoffWaitMs: number;
+}
+
+export type LiveCaptureFactory = (options: LiveCaptureOptions) => LiveCapture;
