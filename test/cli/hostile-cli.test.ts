@@ -1,0 +1,87 @@
+/**
+ * Hostile input through the command line as a user meets it: every case
+ * must end in one escaped line on stderr naming the problem, the documented
+ * exit code, and no "internal error" or stack trace.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+const SCAN = join(ROOT, 'fixtures/live/nmap-sS.pcap');
+
+interface Result { code: number | null; stdout: string; stderr: string }
+
+export function hp(args: string[], timeout = 30_000): Result {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout, maxBuffer: 64 << 20 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** One line, no control characters, no internal error, no stack, the expected code. */
+export function assertCleanError(r: Result, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit code; stderr: ${r.stderr.slice(0, 2000)}`);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+  assert.ok(r.stderr.endsWith('\n'));
+  const line = r.stderr.slice(0, -1);
+  assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, `one clean line: ${JSON.stringify(line.slice(0, 300))}`);
+  assert.ok(line.length <= 4200, `bounded line: ${line.length} characters`);
+  assert.match(line, pattern);
+}
+
+function aliasBomb(): string {
+  const lines = ['a0: &a0 [lol]'];
+  for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`);
+  return `${lines.join('\n')}\nos: linux\nports: recommended\n`;
+}
+
+describe('command line against hostile policies and configs', function () {
+  this.timeout(60_000);
+  let dir = '';
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'hp-hostile-cli-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('an alias bomb is exit 2 with one line for policy check, replay -p, run -p and --config', () => {
+    const bomb = join(dir, 'bomb.yaml');
+    writeFileSync(bomb, aliasBomb());
+    assertCleanError(hp(['policy', 'check', bomb]), 2, /bomb\.yaml: invalid policy: .*alias/);
+    assertCleanError(hp(['replay', '-p', bomb, SCAN]), 2, /bomb\.yaml: invalid policy: .*alias/);
+    assertCleanError(hp(['run', '-p', bomb]), 2, /bomb\.yaml: invalid policy: .*alias/);
+    assertCleanError(hp(['replay', '--config', bomb, SCAN]), 2, /bomb\.yaml: not valid YAML: .*alias/);
+  });
+
+  it('an endless or huge file is exit 2 with one line', () => {
+    assertCleanError(hp(['policy', 'check', '/dev/zero']), 2, /^honeyport: \/dev\/zero: invalid policy: larger than the limit of 64 MiB$/);
+    assertCleanError(hp(['replay', '--config', '/dev/zero', SCAN]), 2, /\/dev\/zero: cannot read config: larger than the limit of 1 MiB/);
+  });
+
+  it('deep nesting is refused quickly with its position', () => {
+    const deep = join(dir, 'deep.yaml');
+    writeFileSync(deep, `os: linux\nports: recommended\nname:\n  ${'? '.repeat(1000)}x\n`);
+    assertCleanError(hp(['policy', 'check', deep], 10_000), 2, /deep\.yaml: invalid policy: line 4, column \d+: nested deeper than/);
+  });
+
+  it('YAML errors name line and column; parser warnings do not reach stderr', () => {
+    const dup = join(dir, 'dup.yaml');
+    writeFileSync(dup, 'os: linux\nports: recommended\nos: windows\n');
+    assertCleanError(hp(['policy', 'check', dup]), 2, /dup\.yaml: invalid policy: line 3, column 1: /);
+    const ck = join(dir, 'collection-key.yaml');
+    writeFileSync(ck, '? [a, b]\n: 1\nos: linux\nports: recommended\n');
+    assertCleanError(hp(['policy', 'check', ck]), 2, /collection-key\.yaml: invalid policy: /);
+  });
+
+  it('control characters in entries, keys and file names are escaped, long text is cut', () => {
+    const esc = join(dir, 'esc\nname.yaml');
+    writeFileSync(esc, 'os: linux\nports: recommended\nwhitelist: ["10.0.0.1\\n\\u001b]0;owned\\u0007", "\\u202e1.2.3.4"]\n"k\\r\\n": 1\n');
+    const r = hp(['policy', 'check', esc]);
+    assertCleanError(r, 2, /esc\\nname\.yaml: invalid policy: whitelist\[0\]: "10\.0\.0\.1\\n\\u001b\]0;owned\\u0007"/);
+    assert.match(r.stderr, /\\u202e1\.2\.3\.4/);
+    const many = join(dir, 'many.yaml');
+    writeFileSync(many, `os: linux\nports: recommended\nwhitelist:\n${`  - "${'z'.repeat(1000)}"\n`.repeat(5000)}`);
+    assertCleanError(hp(['policy', 'check', many]), 2, /and 4,990 more problems \(5,000 in all\)$/);
+  });
+});

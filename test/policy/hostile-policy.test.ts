@@ -1,0 +1,97 @@
+/**
+ * Hostile policy files: each test injects the input that used to crash or
+ * mislead the loader (alias bombs, deep nesting, huge and endless files,
+ * control characters, millions of bad entries) and checks that the answer
+ * is one bounded line naming the problem.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPolicyFile, parsePolicyText } from '../../src/policy/load.js';
+import { PolicyError } from '../../src/policy/schema.js';
+
+function problems(text: string): string[] {
+  try {
+    parsePolicyText(text, 'p.yaml');
+  } catch (err) {
+    assert.ok(err instanceof PolicyError, `not a PolicyError: ${String(err)}`);
+    return [...err.problems];
+  }
+  assert.fail('policy was accepted');
+}
+
+/** 9 levels of 10 aliases each: 10^9 nodes if expanded. */
+function aliasBomb(): string {
+  const lines = ['a0: &a0 [lol]'];
+  for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(', ')}]`);
+  return `${lines.join('\n')}\nos: linux\nports: recommended\n`;
+}
+
+describe('hostile policy files', function () {
+  this.timeout(20_000);
+  let dir = '';
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'hp-hostile-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses an alias bomb as a policy problem, not an exception', () => {
+    const [p] = problems(aliasBomb());
+    assert.match(p!, /alias/i);
+  });
+
+  it('still accepts a few honest aliases', () => {
+    const p = parsePolicyText('os: &os linux\nports: recommended\nname: *os\n', 'p.yaml');
+    assert.equal(p.name, 'linux');
+  });
+
+  it('refuses nesting deep enough to stall or exhaust the YAML parser, quickly', () => {
+    for (const text of ['? '.repeat(1000) + 'x\n', '- '.repeat(30_000) + 'x\n', '['.repeat(100_000), '{a: '.repeat(50_000)]) {
+      const started = Date.now();
+      const [p] = problems(text);
+      assert.match(p!, /^line 1, column \d+: nested deeper than \d+ levels/);
+      assert.ok(Date.now() - started < 5000, 'bounded time');
+    }
+  });
+
+  it('says where a YAML syntax error is: line and column, 1-based', () => {
+    assert.match(problems('os: linux\nos: windows\nports: recommended\n')[0]!, /^line 2, column 1: .*unique/);
+    assert.match(problems('os: linux\nports:\n\t- {port: 1, protocol: tcp}\n')[0]!, /^line 3, column 1: .*[Tt]ab/);
+    assert.match(problems('os: linux\nports: [\n')[0]!, /^line [23], column \d+: /);
+    assert.doesNotMatch(problems('os: linux\nports: [\n')[0]!, /line 0, column 0/);
+  });
+
+  it('prints no parser warnings on stderr (keys that are collections are an error)', () => {
+    const [p] = problems('? [a, b]\n: 1\nos: linux\nports: recommended\n');
+    assert.match(p!, /unknown key|must be/);
+  });
+
+  it('refuses an endless file (/dev/zero) and a file over the size limit, without reading it all', async () => {
+    for (const path of ['/dev/zero']) {
+      await assert.rejects(loadPolicyFile(path), (err: unknown) => err instanceof PolicyError && /larger than the limit of \d+ MiB/.test(err.message));
+    }
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, '');
+    // A sparse file: its size is what is checked, no 600 MB written.
+    const { truncateSync } = await import('node:fs');
+    truncateSync(big, 600 * 1024 * 1024);
+    await assert.rejects(loadPolicyFile(big), (err: unknown) => err instanceof PolicyError && /larger than the limit/.test(err.message));
+  });
+
+  it('escapes control characters echoed from an entry and cuts long ones', () => {
+    const [nl] = problems('os: linux\nports: recommended\nwhitelist: ["10.0.0.1\\n\\u001b[31mFAKE"]\n');
+    assert.doesNotMatch(nl!, /[\u0000-\u001f\u007f-\u009f]/);
+    assert.match(nl!, /\\n\\u001b\[31mFAKE/);
+    const [long] = problems(`os: linux\nports: recommended\nwhitelist: ["${'x'.repeat(100_000)}"]\n`);
+    assert.ok(long!.length < 300, `cut: ${long!.length} characters`);
+    const [key] = problems('os: linux\nports: recommended\n"bad\\u001bkey": 1\n');
+    assert.doesNotMatch(key!, /[\u0000-\u001f]/);
+  });
+
+  it('lists at most a few problems when 200,000 entries are bad, and says how many', () => {
+    const text = `os: linux\nports: recommended\nwhitelist:\n${'  - nope\n'.repeat(200_000)}`;
+    let message = '';
+    try { parsePolicyText(text, 'p.yaml'); } catch (err) { message = (err as Error).message; }
+    assert.ok(message.length > 0 && message.length < 4000, `bounded message: ${message.length} characters`);
+    assert.match(message, /and 199,990 more problems \(200,000 in all\)/);
+  });
+});
