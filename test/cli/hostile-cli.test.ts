@@ -9,6 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { writePcapng } from '../helpers/capture-writer.js';
+import { ethernet, ipv4, tcp } from '../helpers/frame-builder.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -83,5 +86,40 @@ describe('command line against hostile policies and configs', function () {
     const many = join(dir, 'many.yaml');
     writeFileSync(many, `os: linux\nports: recommended\nwhitelist:\n${`  - "${'z'.repeat(1000)}"\n`.repeat(5000)}`);
     assertCleanError(hp(['policy', 'check', many]), 2, /and 4,990 more problems \(5,000 in all\)$/);
+  });
+});
+
+describe('command line against hostile captures', function () {
+  this.timeout(60_000);
+  let dir = '';
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'hp-hostile-cap-cli-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const T0 = 1_700_000_000_123_456;
+  const syn = (src: string): Uint8Array => ethernet(ipv4({ src, dst: '198.18.0.1', payload: tcp({ srcPort: 40000, dstPort: 445 }) }));
+
+  it('a timestamp no date can hold is damage (exit 3) and the alarm before it is written, also with -o stdout', () => {
+    const file = join(dir, 'bad-time.pcapng');
+    writeFileSync(file, writePcapng([{ blocks: [
+      { type: 'idb', linktype: 1 },
+      { type: 'idb', linktype: 1, tsresol: 0 },
+      { type: 'epb', iface: 0, ticks: BigInt(T0), data: syn('198.18.0.2') },
+      { type: 'epb', iface: 1, ticks: 0xffff_0000n << 32n, data: syn('198.18.0.3') },
+    ] }]));
+    for (const extra of [[], ['-o', 'stdout']]) {
+      const r = hp(['replay', '-q', ...extra, file]);
+      assertCleanError(r, 3, /bad-time\.pcapng: damaged at byte \d+: packet timestamp .* is outside the years 1684-2255$/);
+      const alarms = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { '@timestamp': string; source: { ip: string } });
+      assert.deepEqual(alarms.map((a) => a.source.ip), ['198.18.0.2'], 'the alarm before the damage');
+      for (const a of alarms) assert.match(a['@timestamp'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    }
+  });
+
+  it('a gzipped flood of interface descriptions is damage (exit 3), not an exhausted heap', () => {
+    const file = join(dir, 'idb-flood.pcapng.gz');
+    const idb = writePcapng([{ blocks: [{ type: 'idb', linktype: 1 }] }]).subarray(28); // one IDB without the SHB
+    const shb = writePcapng([{ blocks: [] }]);
+    writeFileSync(file, gzipSync(Buffer.concat([shb, Buffer.concat(Array.from({ length: 200_000 }, () => idb))])));
+    assertCleanError(hp(['replay', '-q', file]), 3, /idb-flood\.pcapng\.gz: damaged at byte \d+: more than 65536 interfaces in one section$/);
   });
 });
