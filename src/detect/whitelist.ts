@@ -1,12 +1,16 @@
 /**
  * Source whitelist: sorted, merged address intervals per family, searched by
  * bisection, so thousands of entries cost ~12 comparisons and no allocation.
- * An IPv4-mapped IPv6 source (::ffff:a.b.c.d) is matched against IPv4 entries.
+ * An IPv4-mapped IPv6 source (::ffff:a.b.c.d) is matched against IPv4 entries,
+ * and an IPv6 entry's part inside ::ffff:0:0/96 is an IPv4 entry as well.
  */
 import { isIpv4Mapped } from '../net/address.js';
 import { parseAddressRange } from '../net/address-range.js';
 
 const WORDS6 = 4;
+/** ::ffff:0.0.0.0 and ::ffff:255.255.255.255 as four 32-bit words. */
+const MAPPED_LO = Uint32Array.of(0, 0, 0xffff, 0);
+const MAPPED_HI = Uint32Array.of(0, 0, 0xffff, 0xffffffff);
 
 function word(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
@@ -42,6 +46,12 @@ export class Whitelist {
         const h = new Uint32Array(WORDS6);
         for (let k = 0; k < WORDS6; k++) { l[k] = word(low, k * 4); h[k] = word(high, k * 4); }
         v6.push([l, h]);
+        // Sources in ::ffff:0:0/96 are looked up as IPv4, so the part of an
+        // IPv6 entry inside that block becomes an IPv4 interval too (else
+        // "::ffff:198.18.0.1" would pass the policy check and match nothing).
+        if (cmp6(l, 0, MAPPED_HI, 0) <= 0 && cmp6(h, 0, MAPPED_LO, 0) >= 0) {
+          v4.push([cmp6(l, 0, MAPPED_LO, 0) < 0 ? 0 : l[3]!, cmp6(h, 0, MAPPED_HI, 0) > 0 ? 0xffffffff : h[3]!]);
+        }
       }
     }
     this.size = entries.length;

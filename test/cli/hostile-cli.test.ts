@@ -115,6 +115,17 @@ describe('command line against hostile captures', function () {
     }
   });
 
+  it('an IPv4-mapped whitelist entry whitelists the IPv4 source and its mapped form (fixture whitelist-mapped.pcap)', () => {
+    const policy = join(dir, 'mapped.yaml');
+    writeFileSync(policy, 'os: linux\nports: [{port: 445, protocol: tcp}, {port: 5985, protocol: tcp6}]\nwhitelist: ["::ffff:198.18.0.0/126"]\n');
+    assert.match(hp(['policy', 'check', policy]).stdout, /ok: .*1 whitelist entry/);
+    const r = hp(['replay', '-p', policy, join(ROOT, 'fixtures/crafted/whitelist-mapped.pcap')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /, 3 whitelisted,/); // 198.18.0.3, ::ffff:198.18.0.3, 198.18.0.1
+    const sources = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { source: { ip: string } }).source.ip).sort();
+    assert.deepEqual(sources, ['::ffff:198.18.0.4']);
+  });
+
   it('a gzipped flood of interface descriptions is damage (exit 3), not an exhausted heap', () => {
     const file = join(dir, 'idb-flood.pcapng.gz');
     const idb = writePcapng([{ blocks: [{ type: 'idb', linktype: 1 }] }]).subarray(28); // one IDB without the SHB
