@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { parseAddressRange } from '../net/address-range.js';
 import { schemaProblems } from '../validation/schema-problems.js';
-import { MAX_PORTS, type Policy } from './policy.js';
+import { basename } from 'node:path';
+import { MAX_PORTS, type OsType, type Policy, type ProtectedPort } from './policy.js';
 import { PolicyError } from './policy-error.js';
 import { RECOMMENDED_PORTS, defaultPolicyName } from './recommended.js';
 
@@ -38,13 +39,31 @@ function expandRecommended(doc: unknown): unknown {
   return { ...d, ports: RECOMMENDED_PORTS[os].map((p) => ({ ...p })) };
 }
 
+const NAME_PATTERN = /^[\w.@:+-]+$/;
+const NAME_MAX = 128;
+
+/**
+ * The name of a policy that gives none, as alarms carry it in rule.name: the
+ * recommended name only when the ports are the recommended set; otherwise
+ * the file's base name (dmz-web.yaml → "dmz-web"), or honeyport-<os>-custom
+ * when that is no valid name.
+ */
+function unnamedPolicyName(os: OsType, ports: readonly ProtectedPort[], source: string): string {
+  const recommended = RECOMMENDED_PORTS[os];
+  const isRecommended = ports.length === recommended.length &&
+    recommended.every((r) => ports.some((p) => p.port === r.port && p.protocol === r.protocol));
+  if (isRecommended) return defaultPolicyName(os);
+  const base = basename(source).replace(/\.(ya?ml|json)$/i, '');
+  return base.length <= NAME_MAX && NAME_PATTERN.test(base) ? base : `honeyport-${os}-custom`;
+}
+
 const policyObject = z
   .strictObject({
     name: z
       .string({ error: 'must be a string' })
       .min(1, { error: 'must not be empty' })
-      .max(128, { error: 'must be at most 128 characters' })
-      .regex(/^[\w.@:+-]+$/, { error: 'may contain only letters, digits and _ . @ : + -' })
+      .max(NAME_MAX, { error: `must be at most ${NAME_MAX} characters` })
+      .regex(NAME_PATTERN, { error: 'may contain only letters, digits and _ . @ : + -' })
       .optional(),
     os: z.enum(['linux', 'windows'], { error: 'must be "linux" or "windows"' }),
     ports: z
@@ -81,7 +100,7 @@ export function parsePolicy(doc: unknown, source: string): Policy {
   const input = result.data;
   const ports = input.ports;
   return {
-    name: input.name ?? defaultPolicyName(input.os),
+    name: input.name ?? unnamedPolicyName(input.os, ports, source),
     os: input.os,
     ports: [...ports].sort((a, b) => a.port - b.port).map((p) => ({ port: p.port, protocol: p.protocol })),
     whitelist: input.whitelist.map((w) => w.trim()),

@@ -95,3 +95,16 @@ describe('hostile policy files', function () {
     assert.match(message, /and 199,990 more problems \(200,000 in all\)/);
   });
 });
+
+describe('policy names when none is given', () => {
+  it('recommended ports: honeyport-<os>-recommended', () => {
+    assert.equal(parsePolicyText('os: windows\nports: recommended\n', '/etc/honeyport/dmz.yaml').name, 'honeyport-windows-recommended');
+  });
+  it("custom ports: the file's base name, or honeyport-<os>-custom when it cannot be a name", () => {
+    const custom = 'os: linux\nports: [{port: 4444, protocol: tcp}]\n';
+    assert.equal(parsePolicyText(custom, '/etc/honeyport/dmz-web.yaml').name, 'dmz-web');
+    assert.equal(parsePolicyText(custom, 'site.policy.json').name, 'site.policy');
+    assert.equal(parsePolicyText(custom, '/tmp/bad name!.yaml').name, 'honeyport-linux-custom');
+    assert.notEqual(parsePolicyText(custom, 'x.yml').name, 'honeyport-linux-recommended');
+  });
+});
