@@ -77,6 +77,13 @@ describe('command line against hostile policies and configs', function () {
     assertCleanError(hp(['policy', 'check', ck]), 2, /collection-key\.yaml: invalid policy: /);
   });
 
+  it('a bad --output spec names the scheme the user wrote', () => {
+    for (const scheme of ['udp', 'tcp', 'tls']) {
+      const r = hp(['replay', '-o', `syslog+${scheme}://127.0.0.1:99999`, SCAN]);
+      assertCleanError(r, 2, new RegExp(`--output syslog\\+${scheme}://127\\.0\\.0\\.1:99999: expected syslog\\+${scheme}://HOST\\[:PORT\\]`));
+    }
+  });
+
   it('control characters in entries, keys and file names are escaped, long text is cut', () => {
     const esc = join(dir, 'esc\nname.yaml');
     writeFileSync(esc, 'os: linux\nports: recommended\nwhitelist: ["10.0.0.1\\n\\u001b]0;owned\\u0007", "\\u202e1.2.3.4"]\n"k\\r\\n": 1\n');
