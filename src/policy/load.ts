@@ -7,6 +7,7 @@ import type { Policy } from './policy.js';
 import { PolicyError, parsePolicy } from './schema.js';
 import { FileTooLargeError, readBoundedText } from '../validation/bounded-read.js';
 import { readYamlDocument } from '../validation/yaml-document.js';
+import { splitWhitelist } from './whitelist-text.js';
 
 export { defaultPolicy, recommendedPolicy } from './recommended.js';
 
@@ -17,10 +18,12 @@ export { defaultPolicy, recommendedPolicy } from './recommended.js';
 export const MAX_POLICY_BYTES = 64 * 1024 * 1024;
 
 export function parsePolicyText(text: string, source: string): Policy {
-  const read = readYamlDocument(text);
+  // A large whitelist skips the YAML parser (see whitelist-text.ts); the meaning is the same.
+  const list = splitWhitelist(text);
+  const read = list ? readYamlDocument(list.rest, list.sourceLine) : readYamlDocument(text);
   if (!read.ok) throw new PolicyError(source, [read.problem]);
   if (read.doc === null || read.doc === undefined) throw new PolicyError(source, ['the file is empty']);
-  return parsePolicy(read.doc, source);
+  return parsePolicy(read.doc, source, list ? { text, list } : undefined);
 }
 
 export async function loadPolicyFile(path: string): Promise<Policy> {

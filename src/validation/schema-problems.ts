@@ -36,8 +36,9 @@ export function schemaProblems(issues: readonly z.core.$ZodIssue[], root: string
 }
 
 /** The problems as one line: the first few, then how many more. */
-export function joinProblems(problems: readonly string[]): string {
-  if (problems.length <= MAX_LISTED_PROBLEMS) return problems.join('; ');
-  const more = problems.length - MAX_LISTED_PROBLEMS;
-  return `${problems.slice(0, MAX_LISTED_PROBLEMS).join('; ')}; and ${more.toLocaleString('en-US')} more problems (${problems.length.toLocaleString('en-US')} in all)`;
+export function joinProblems(problems: readonly string[], total = problems.length): string {
+  const listed = Math.min(problems.length, MAX_LISTED_PROBLEMS);
+  if (total <= listed) return problems.join('; ');
+  const more = total - listed;
+  return `${problems.slice(0, listed).join('; ')}; and ${more.toLocaleString('en-US')} more problems (${total.toLocaleString('en-US')} in all)`;
 }

@@ -110,16 +110,17 @@ function firstLine(message: string): string {
   return escapeForMessage(nl < 0 ? message : message.slice(0, nl), 200);
 }
 
-export function readYamlDocument(text: string): YamlRead {
+/** `sourceLine` maps a line of `text` to the line of the file it came from (when a part was cut out). */
+export function readYamlDocument(text: string, sourceLine: (line: number) => number = (l) => l): YamlRead {
   const deep = nestingTooDeep(text);
-  if (deep) return { ok: false, problem: `line ${deep.line}, column ${deep.col}: nested deeper than ${MAX_NESTING} levels` };
+  if (deep) return { ok: false, problem: `line ${sourceLine(deep.line)}, column ${deep.col}: nested deeper than ${MAX_NESTING} levels` };
   const lineCounter = new LineCounter();
   try {
     const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'silent' });
     const error = doc.errors[0];
     if (error) {
       const { line, col } = lineCounter.linePos(error.pos[0]);
-      return { ok: false, problem: `line ${line}, column ${col}: ${firstLine(error.message)}` };
+      return { ok: false, problem: `line ${sourceLine(line)}, column ${col}: ${firstLine(error.message)}` };
     }
     return { ok: true, doc: doc.toJS({ maxAliasCount: MAX_ALIAS_NODES }) };
   } catch (err) {

@@ -88,7 +88,7 @@ describe('command line against hostile policies and configs', function () {
     const esc = join(dir, 'esc\nname.yaml');
     writeFileSync(esc, 'os: linux\nports: recommended\nwhitelist: ["10.0.0.1\\n\\u001b]0;owned\\u0007", "\\u202e1.2.3.4"]\n"k\\r\\n": 1\n');
     const r = hp(['policy', 'check', esc]);
-    assertCleanError(r, 2, /esc\\nname\.yaml: invalid policy: whitelist\[0\]: "10\.0\.0\.1\\n\\u001b\]0;owned\\u0007"/);
+    assertCleanError(r, 2, /esc\\nname\.yaml: invalid policy: .*whitelist\[0\]: "10\.0\.0\.1\\n\\u001b\]0;owned\\u0007"/);
     assert.match(r.stderr, /\\u202e1\.2\.3\.4/);
     const many = join(dir, 'many.yaml');
     writeFileSync(many, `os: linux\nports: recommended\nwhitelist:\n${`  - "${'z'.repeat(1000)}"\n`.repeat(5000)}`);

@@ -87,12 +87,12 @@ describe('hostile policy files', function () {
     assert.doesNotMatch(key!, /[\u0000-\u001f]/);
   });
 
-  it('lists at most a few problems when 200,000 entries are bad, and says how many', () => {
-    const text = `os: linux\nports: recommended\nwhitelist:\n${'  - nope\n'.repeat(200_000)}`;
+  it('lists at most a few problems when a million entries are bad, and says how many', () => {
+    const text = `os: linux\nports: recommended\nwhitelist:\n${'  - nope\n'.repeat(1_000_000)}`;
     let message = '';
     try { parsePolicyText(text, 'p.yaml'); } catch (err) { message = (err as Error).message; }
     assert.ok(message.length > 0 && message.length < 4000, `bounded message: ${message.length} characters`);
-    assert.match(message, /and 199,990 more problems \(200,000 in all\)/);
+    assert.match(message, /and 999,990 more problems \(1,000,000 in all\)/);
   });
 });
 
@@ -106,5 +106,42 @@ describe('policy names when none is given', () => {
     assert.equal(parsePolicyText(custom, 'site.policy.json').name, 'site.policy');
     assert.equal(parsePolicyText(custom, '/tmp/bad name!.yaml').name, 'honeyport-linux-custom');
     assert.notEqual(parsePolicyText(custom, 'x.yml').name, 'honeyport-linux-recommended');
+  });
+});
+
+describe('large whitelists: the fast path means what the YAML parser means', () => {
+  const layouts = [
+    'whitelist:\n  - 10.0.0.1\n  - "fd00::1"\n  # a comment\n\n  - \'10.1.0.0/16\'   # trailing\n  - 10.9.0.1-10.9.0.40\n',
+    'whitelist:\n- 10.0.0.1\n- ::ffff:1.2.3.4\n',
+    'whitelist: [10.0.0.1, "fd00::1", \'10.1.0.0/16\']\n',
+    'whitelist: [\n  10.0.0.1,   # first\n  "fd00::1"\n]\n',
+    'whitelist: []\n',
+  ];
+  const table = (text: string): string => {
+    const p = parsePolicyText(text, 'p.yaml');
+    return JSON.stringify(p.whitelist);
+  };
+  for (const wl of layouts) {
+    it(`same entries for ${JSON.stringify(wl.slice(0, 40))}…`, async () => {
+      const { readYamlDocument } = await import('../../src/validation/yaml-document.js');
+      const { parsePolicy } = await import('../../src/policy/schema.js');
+      for (const text of [`os: linux\nports: recommended\n${wl}`, `${wl}os: linux\nports: recommended\n`]) {
+        const read = readYamlDocument(text);
+        assert.ok(read.ok);
+        const slow = parsePolicy(read.doc, 'p.yaml');
+        assert.equal(table(text), JSON.stringify(slow.whitelist), text);
+      }
+    });
+  }
+
+  it('falls back to the YAML parser for what it is unsure of, with the same verdicts', () => {
+    assert.match(problems('os: linux\nports: recommended\nwhitelist:\n'.concat('  - &a 10.0.0.1\n  - *a\n  - [x]\n'))[0]!, /whitelist\[2\]/);
+    assert.match(problems('os: linux\nports: recommended\nwhitelist:\nname: x\n')[0]!, /^whitelist: must be a list/);
+    assert.equal(parsePolicyText('os: linux\nports: recommended\nwhitelist: ["10.0.0.\\u0031"]\n', 'p.yaml').whitelist.length, 1);
+  });
+
+  it('names the right line for a YAML error after a cut-out list', () => {
+    assert.match(problems('os: linux\nwhitelist:\n  - 1.2.3.4\n  - 1.2.3.5\n\nports: recommended\nports: x\n')[0]!, /^line 7, column 1: /);
+    assert.match(problems('os: linux\nwhitelist: [1.2.3.4,\n 1.2.3.5]\nports: recommended\nports: x\n')[0]!, /^line 5, column 1: /);
   });
 });
