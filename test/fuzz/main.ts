@@ -6,7 +6,9 @@
  *   FUZZ_SECONDS  budget (default 60); FUZZ_SEED  first seed (default 1)
  *
  * Seeds are consecutive from FUZZ_SEED, one per input, so a run is
- * repeatable and a failure is reproduced by its seed alone. A failing input
+ * repeatable and a failure is reproduced by its target and seed (the split
+ * between targets follows the clock, the input for a target and seed does
+ * not). A failing input
  * is kept as test/fuzz-corpus/<target>/<seed>.<ext>, where the corpus test
  * (`npm test`) replays it from then on. Exits 1 when anything failed, after
  * the budget; an uncaught exception or a rejection escaping a target also
