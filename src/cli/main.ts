@@ -9,6 +9,9 @@ import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { parseDetectionFlags, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
+import { escapeForMessage } from '../validation/echo.js';
+
+const MAX_MESSAGE = 4000;
 
 /** zod and yaml cost ~100 ms to load: only pay for them when a policy file is read. */
 async function policyFrom(file: string | undefined): Promise<Policy> {
@@ -128,7 +131,9 @@ function describe(err: unknown): { message: string; code: number } {
   if (err instanceof Error && err.name === 'ConfigError') return { message: err.message, code: ExitCode.USAGE };
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && typeof e.message === 'string') return { message: e.message, code: ExitCode.FAILURE };
-  return { message: `internal error: ${(err as Error)?.stack ?? String(err)}`, code: ExitCode.FAILURE };
+  // A bug: still one line, with where it happened (the first stack frame) for the report.
+  const where = err instanceof Error ? /\n\s+at (.*)/.exec(err.stack ?? '')?.[1] : undefined;
+  return { message: `internal error: ${String(err)}${where ? ` (at ${where})` : ''}`, code: ExitCode.FAILURE };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -146,7 +151,8 @@ async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     }
     const { message, code } = describe(err);
-    process.stderr.write(`honeyport: ${message}\n`);
+    // Messages echo input (paths, entries, parser text): escaped and cut, so one line stays one line.
+    process.stderr.write(`honeyport: ${escapeForMessage(message, MAX_MESSAGE)}\n`);
     return code;
   }
   return exitCode;

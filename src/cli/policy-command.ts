@@ -1,15 +1,12 @@
 /** `honeyport policy recommend|check`. */
 import { stringify } from 'yaml';
 import { loadPolicyFile, recommendedPolicy } from '../policy/load.js';
-import type { OsType, Policy } from '../policy/policy.js';
-
-export function policyToYaml(p: Policy): string {
-  return stringify({ name: p.name, os: p.os, ports: p.ports.map((x) => ({ port: x.port, protocol: x.protocol })), whitelist: [...p.whitelist] }, { flow: false });
-}
+import type { OsType } from '../policy/policy.js';
 
 export function recommendCommand(os: OsType, name: string | undefined): string {
   const p = recommendedPolicy(os);
-  return policyToYaml(name ? { ...p, name } : p);
+  // The recommended policy whitelists nothing: the site adds its own entries.
+  return stringify({ name: name ?? p.name, os: p.os, ports: p.ports.map((x) => ({ port: x.port, protocol: x.protocol })), whitelist: [] }, { flow: false });
 }
 
 export async function checkCommand(file: string): Promise<string> {

@@ -70,7 +70,7 @@ export function sinkDocumentFromSpec(spec: string): Record<string, unknown> {
     try {
       u = new URL(`syslog://${m[2]}`);
     } catch {
-      return bad(spec, 'expected syslog+tcp://HOST[:PORT]');
+      return bad(spec, `expected syslog+${m[1]}://HOST[:PORT] (port 1-65535)`);
     }
     if (!u.hostname) bad(spec, 'syslog needs a host');
     const p = u.searchParams;

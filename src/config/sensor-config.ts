@@ -5,12 +5,15 @@
  * Secrets never appear in this file or on the command line, only the name of
  * the environment variable or file that holds them.
  */
-import { schemaProblems } from '../validation/schema-problems.js';
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import { parseSize } from './size.js';
+import { joinProblems, schemaProblems } from '../validation/schema-problems.js';
+import { readBoundedText } from '../validation/bounded-read.js';
+import { readYamlDocument } from '../validation/yaml-document.js';
+
+/** A sensor config lists a few sinks: anything near this size is not one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export type OutputFormat = 'ecs' | 'eve';
 export type SyslogTransport = 'udp' | 'tcp' | 'tls';
@@ -363,11 +366,11 @@ export function parseSensorConfig(doc: unknown, source: string): DeliveryConfig 
   const result = sensorConfigSchema.safeParse(doc ?? {});
   if (!result.success) {
     const problems = schemaProblems(result.error.issues, '(config)');
-    throw new ConfigError(source, `invalid config: ${problems.join('; ')}`);
+    throw new ConfigError(source, `invalid config: ${joinProblems(problems)}`);
   }
   const sinks = result.data.sinks.map(sinkConfig);
   const problems = crossChecks(sinks);
-  if (problems.length) throw new ConfigError(source, `invalid config: ${problems.join('; ')}`);
+  if (problems.length) throw new ConfigError(source, `invalid config: ${joinProblems(problems)}`);
   const spool = result.data.spool;
   return { sinks, spool: { ...(spool.dir ? { dir: spool.dir } : {}), maxBytes: spool.max_bytes } };
 }
@@ -375,15 +378,11 @@ export function parseSensorConfig(doc: unknown, source: string): DeliveryConfig 
 export async function loadSensorConfig(file: string): Promise<DeliveryConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readBoundedText(file, MAX_CONFIG_BYTES);
   } catch (err) {
     throw new ConfigError(file, `cannot read config: ${(err as Error).message}`);
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(file, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  return parseSensorConfig(doc, file);
+  const read = readYamlDocument(text);
+  if (!read.ok) throw new ConfigError(file, `not valid YAML: ${read.problem}`);
+  return parseSensorConfig(read.doc, file);
 }

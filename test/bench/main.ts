@@ -10,6 +10,7 @@ import { deliveryBenchTable, runDeliveryBench } from './delivery-bench.js';
 import { generateBenchCapture } from './generate-capture.js';
 import { runLiveBench } from './live-bench.js';
 import { measure, type Measurement } from './measure.js';
+import { whitelistBenchTable } from './whitelist-bench.js';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const DEFAULT_PORTS = [88, 135, 139, 445, 1433, 3389, 5985, 5986];
@@ -47,6 +48,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${row('pcap-parser (read only)', pp, PACKETS)}\n`);
   const ratio = hp.wallSeconds / td.wallSeconds;
   process.stdout.write(`\nhoneyport/tcpdump wall-time ratio: ${ratio.toFixed(2)} (target <= 1.00: ${ratio <= 1 ? 'met' : 'NOT met'})\n`);
+
+  if (process.env.BENCH_SKIP_WHITELIST !== '1') {
+    process.stdout.write('\nwhitelist benchmark\n\n');
+    process.stdout.write(whitelistBenchTable());
+  }
 
   if (process.env.BENCH_SKIP_LIVE !== '1') {
     process.stdout.write('\nlive capture benchmark (root; trafgen on a veth pair)\n\n');
