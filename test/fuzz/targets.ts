@@ -76,7 +76,7 @@ const replayTarget: Target = {
     const file = scratchFile('in.pcap', input);
     try {
       await replay({
-        files: [file], policy: FUZZ_POLICY, windowMicros: 60e6, maxTrackedKeys: 1000, newSourceRate: 100, serverAddresses: [],
+        files: [file], detection: { policy: FUZZ_POLICY, windowMicros: 60e6, maxTrackedKeys: 1000, newSourceRate: 100, serverAddresses: [] },
         onAlarm: (a) => { isoMicros(a.startMicros); isoMicros(a.endMicros); },
       });
     } catch (err) {
