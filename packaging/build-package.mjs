@@ -2,7 +2,8 @@
 // `npm run package`: the release artefacts, built offline from this checkout.
 //
 //   <out>/honeyport-<version>.tgz        npm tarball: compiled JS, the native
-//       sources and, under prebuilds/linux-<arch>/, the addon prebuilt here;
+//       sources, the production dependencies (bundled) and, under
+//       prebuilds/linux-<arch>/, the addon prebuilt here;
 //       its install hook (native/gyp-build.mjs) compiles only when no prebuild
 //       loads, so `npm install -g` of it needs no compiler on glibc/<arch>.
 //   <out>/honeyport_<version>_<debarch>.deb   Debian package: the same JS and
@@ -140,33 +141,36 @@ mkdirSync(stage, { recursive: true });
 const addon = releaseAddon();
 const prebuildRel = join('prebuilds', `linux-${arch()}`, 'node.napi.glibc.node');
 
-// --- npm tarball: exactly the files `npm pack` would take, plus the prebuild.
+// --- npm tarball: exactly the files `npm pack` would take, plus the prebuild
+// and, bundled, the production dependencies: so that installing it needs no
+// registry either (npm installs bundled dependencies from the tarball).
 const npmStage = join(stage, 'npm');
 const listing = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root }));
 for (const { path } of listing[0].files) copyInto(join(root, path), join(npmStage, path));
 copyInto(addon, join(npmStage, prebuildRel));
 spawnSync('strip', ['--strip-unneeded', join(npmStage, prebuildRel)], { stdio: 'ignore' }); // optional
+// Production node_modules, offline: the checkout's own, pruned of dev dependencies.
+copyInto(join(root, 'package-lock.json'), join(npmStage, 'package-lock.json'));
+copyInto(join(root, 'node_modules'), join(npmStage, 'node_modules'));
+run('npm', ['prune', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: npmStage, stdio: ['ignore', 'ignore', 'inherit'] });
+// .bin holds links into the checkout, and pruning leaves empty scope folders.
+rmSync(join(npmStage, 'node_modules', '.bin'), { recursive: true, force: true });
+rmSync(join(npmStage, 'node_modules', '.package-lock.json'), { force: true });
+rmSync(join(npmStage, 'package-lock.json'));
+removeEmptyDirs(join(npmStage, 'node_modules'));
+const staged = JSON.parse(readFileSync(join(npmStage, 'package.json'), 'utf8'));
+writeFileSync(join(npmStage, 'package.json'), `${JSON.stringify({ ...staged, bundleDependencies: Object.keys(staged.dependencies) }, null, 2)}\n`);
 normaliseModes(npmStage);
 mkdirSync(out, { recursive: true });
 const tarball = run('npm', ['pack', '--ignore-scripts', '--loglevel=warn', '--pack-destination', out], { cwd: npmStage }).trim().split('\n').pop();
 
-// --- .deb
+// --- .deb: the same tree, without what only a compile would need.
 const debRoot = join(stage, 'deb');
 const lib = join(debRoot, 'usr', 'lib', 'honeyport');
-copyInto(join(npmStage, 'package.json'), join(lib, 'package.json'));
-copyInto(join(npmStage, 'dist'), join(lib, 'dist'));
-copyInto(join(npmStage, prebuildRel), join(lib, prebuildRel));
-// Production node_modules, offline: the checkout's own, pruned of dev dependencies.
-copyInto(join(root, 'package-lock.json'), join(lib, 'package-lock.json'));
-copyInto(join(root, 'node_modules'), join(lib, 'node_modules'));
-run('npm', ['prune', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: lib, stdio: ['ignore', 'ignore', 'inherit'] });
-// Headers for compiling the addon; the .deb never compiles. .bin holds links
-// into the checkout, and pruning leaves empty scope folders.
+copyInto(join(root, 'package.json'), join(lib, 'package.json'));
+for (const part of ['dist', 'prebuilds', 'node_modules']) copyInto(join(npmStage, part), join(lib, part));
+// Headers for compiling the addon; the .deb never compiles.
 rmSync(join(lib, 'node_modules', 'node-addon-api'), { recursive: true, force: true });
-rmSync(join(lib, 'node_modules', '.bin'), { recursive: true, force: true });
-rmSync(join(lib, 'package-lock.json'));
-removeEmptyDirs(join(lib, 'node_modules'));
-
 mkdirSync(join(debRoot, 'usr', 'bin'), { recursive: true });
 writeFileSync(
   join(debRoot, 'usr', 'bin', 'honeyport'),
@@ -216,5 +220,5 @@ const deb = join(out, `honeyport_${pkg.version}_${debArchName}.deb`);
 run('dpkg-deb', ['--root-owner-group', '--build', debRoot, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
 rmSync(stage, { recursive: true, force: true });
 
-console.log(relative(process.cwd(), join(out, tarball)) || join(out, tarball));
-console.log(relative(process.cwd(), deb) || deb);
+console.log(join(out, tarball));
+console.log(deb);
