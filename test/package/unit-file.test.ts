@@ -122,7 +122,7 @@ describe('packaging/logrotate', function () {
     const dir = mkdtempSync(join(tmpdir(), 'hp-logrotate-'));
     try {
       // Its `su`/`create` name the package's user; where the package is not
-      // installed, the current user stands in (test/package/deb-install checks it as is).
+      // installed, the current user stands in (test/package/install.test.ts rotates with it as is).
       const me = userInfo().username;
       const known = spawnSync('id', ['honeyport'], { stdio: 'ignore' }).status === 0;
       const snippet = readFileSync(join(ROOT, 'packaging', 'logrotate'), 'utf8');
