@@ -21,7 +21,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,10 +169,8 @@ describe('release artefacts installed with no compiler on PATH', function () {
     });
 
     it('dpkg -i installs it: the user and its directories exist, nothing is started', () => {
-      // Node from a Debian package satisfies Depends; a node installed otherwise cannot.
-      const nodeFromDpkg = spawnSync('dpkg-query', ['-W', '-f=${Status}', 'nodejs'], { encoding: 'utf8' }).stdout.includes('install ok installed');
-      if (!nodeFromDpkg) console.log('      (note: node is not from a Debian package here; installing with --force-depends)');
-      ok(run('dpkg', [...(nodeFromDpkg ? [] : ['--force-depends']), '-i', deb], env()), 'dpkg -i');
+      if (!nodeFromDpkg()) console.log('      (note: node is not from a Debian package here; installing with --force-depends)');
+      ok(run('dpkg', [...(nodeFromDpkg() ? [] : ['--force-depends']), '-i', deb], env()), 'dpkg -i');
       const id = ok(run('id', ['honeyport'], env()), 'id honeyport');
       assert.match(id, /uid=\d+\(honeyport\) gid=\d+\(honeyport\)/);
       const uid = Number(/uid=(\d+)/.exec(id)![1]);
@@ -187,6 +185,16 @@ describe('release artefacts installed with no compiler on PATH', function () {
       for (const f of ['/etc/honeyport/policy.yaml', '/etc/honeyport/sensor.yaml', '/etc/logrotate.d/honeyport']) assert.ok(conffiles.includes(f), f);
       assert.equal(existsSync('/usr/lib/honeyport/node_modules/mocha'), false, 'no dev dependency');
       assert.equal(existsSync('/usr/lib/honeyport/node_modules/typescript'), false, 'no dev dependency');
+    });
+
+    it('installing it again keeps the admin\'s edited conffile and the same user (postinst is idempotent)', () => {
+      const uidBefore = ok(run('id', ['-u', 'honeyport'], env()), 'id');
+      const edited = `${readFileSync('/etc/honeyport/policy.yaml', 'utf8')}# edited by the admin\n`;
+      writeFileSync('/etc/honeyport/policy.yaml', edited);
+      ok(run('dpkg', ['--force-confold', ...(nodeFromDpkg() ? [] : ['--force-depends']), '-i', deb], env()), 'dpkg -i again');
+      assert.equal(readFileSync('/etc/honeyport/policy.yaml', 'utf8'), edited);
+      assert.equal(ok(run('id', ['-u', 'honeyport'], env()), 'id'), uidBefore);
+      assert.equal(spawnSync('pgrep', ['-u', 'honeyport']).status, 1, 'still nothing started');
     });
 
     it('/usr/bin/honeyport replays a capture exactly as the checkout does, and the installed policy checks', () => {
@@ -305,6 +313,11 @@ describe('release artefacts installed with no compiler on PATH', function () {
     });
   });
 });
+
+/** Node from a Debian package satisfies the .deb's Depends; a node installed otherwise cannot. */
+function nodeFromDpkg(): boolean {
+  return spawnSync('dpkg-query', ['-W', '-f=${Status}', 'nodejs'], { encoding: 'utf8' }).stdout.includes('install ok installed');
+}
 
 /** [Service] settings of a unit file; a repeated key keeps its last value. */
 function parseService(text: string): Map<string, string> {
