@@ -75,10 +75,14 @@ if (nodedir === undefined) {
   process.exit(1);
 }
 
-// npm gives lifecycle scripts the path of its bundled node-gyp.
-const gyp = process.env.npm_config_node_gyp;
+// npm gives lifecycle scripts the path of its bundled node-gyp; run directly
+// (e.g. by packaging/build-package.mjs), look for npm's copy beside this node.
+const gyp = [
+  process.env.npm_config_node_gyp,
+  join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+].find((p) => p !== undefined && p !== '' && existsSync(p));
 const [cmd, args] =
-  gyp !== undefined && existsSync(gyp)
+  gyp !== undefined
     ? [process.execPath, [gyp]]
     : ['node-gyp', []];
 const result = spawnSync(cmd, [...args, 'rebuild', `--nodedir=${nodedir}`, ...process.argv.slice(2)], {
