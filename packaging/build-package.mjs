@@ -18,7 +18,7 @@
 // than its sources. Usage: node packaging/build-package.mjs [--out DIR]
 // (default build/package). Expects `npm run build` first (the package script
 // does it).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
