@@ -133,12 +133,13 @@ if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) fail('dist/ is mis
 const nodeFloor = /^>=\s*(\d+\.\d+(?:\.\d+)?)$/.exec(pkg.engines?.node ?? '')?.[1];
 if (nodeFloor === undefined) fail(`package.json engines.node must be ">=X.Y", not ${JSON.stringify(pkg.engines?.node)}`);
 
+// First: `node-gyp rebuild` empties build/, where the default output goes.
+const addon = releaseAddon();
 const stage = join(out, 'stage');
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
 // The prebuild, named as prebuildify names Node-API builds, so node-gyp-build matches it.
-const addon = releaseAddon();
 const prebuildRel = join('prebuilds', `linux-${arch()}`, 'node.napi.glibc.node');
 
 // --- npm tarball: exactly the files `npm pack` would take, plus the prebuild
