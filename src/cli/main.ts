@@ -80,13 +80,18 @@ function buildProgram(setExit: (code: number) => void): Command {
       const newSourceRate = parsePositiveInt(o.newSourceRate, '--new-source-rate', 10_000_000);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const serverAddresses = o.serverAddress.map((a) => parseServerAddress(a, '--server-address'));
+      const interfaces = o.interface.length > 0 ? o.interface : ['any'];
+      // Before the policy is loaded: that alone opens dozens of module files.
+      const { openFilesNeeded, openFilesProblem } = await import('../sensor/open-files.js');
+      const fdProblem = openFilesProblem(openFilesNeeded(interfaces.length));
+      if (fdProblem) throw new CliError(fdProblem, ExitCode.FAILURE);
       const policy = await policyFrom(o.policy);
       const { runCommand } = await import('./run-command.js');
       setExit(await runCommand({
         policy,
         policyFile: o.policy,
         loadPolicy: async (file) => policyFrom(file),
-        interfaces: o.interface.length > 0 ? o.interface : ['any'],
+        interfaces,
         windowMicros,
         maxTrackedKeys,
         newSourceRate,

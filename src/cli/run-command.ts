@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Alarm } from '../alarm/alarm.js';
 import type { FormatContext } from '../deliver/format-ecs.js';
 import type { Delivery } from '../deliver/delivery.js';
-import { interfaceIndexTable } from '../sensor/interface-names.js';
+import { interfaceIndexTable, unknownInterfaces } from '../sensor/interface-names.js';
 import { deliveryConfig, type DeliveryFlags } from './delivery-options.js';
 import type { ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
@@ -49,12 +49,18 @@ const log = (line: string): void => {
 };
 
 export async function runCommand(o: RunCommandOptions): Promise<number> {
+  // Everything that can be judged without opening anything is judged first.
+  const interfaceTable = interfaceIndexTable();
+  const unknown = unknownInterfaces(o.interfaces, interfaceTable);
+  if (unknown.length > 0) {
+    const here = [...new Set(interfaceTable.values())].sort().join(', ');
+    throw new CliError(`--interface ${unknown.join(', ')}: no such network interface (here: ${here})`, ExitCode.USAGE);
+  }
   const eligibility = checkEligibility({ policy: o.policy, allowPublicAddress: o.allowPublicAddress });
   if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
   for (const w of eligibility.warnings) log(`warning: ${w}`);
 
   const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
-  const interfaceTable = interfaceIndexTable();
   const ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [...interfaceTable.values()], mode: 'live' };
   // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held.
   const { Delivery } = await import('../deliver/delivery.js');

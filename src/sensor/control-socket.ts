@@ -9,6 +9,8 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 
 export const SOCKET_NAME = 'honeyport.sock';
+/** Status clients served at once; more wait in the listen backlog. */
+export const MAX_STATUS_CLIENTS = 16;
 
 export function socketPath(stateDir: string): string {
   return join(stateDir, SOCKET_NAME);
