@@ -2,14 +2,15 @@
  * `honeyport run` refusing to start: each refusal is one line with the right
  * exit code, and comes before anything is opened (no port status line, which
  * the sensor prints as soon as it holds its ports). The faults are injected:
- * an interface that does not exist, a tiny open-files limit.
+ * an interface that does not exist, a tiny open-files limit, a state
+ * directory anyone may write to.
  *
  * If a refusal regresses, the sensor really starts (ports on 0.0.0.0, packet
  * sockets): run these under the live lock when other tests share the host.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,5 +55,13 @@ describe('honeyport run: start-up refusals come before anything is opened', func
   it('an open-files limit too small for the sensor is one line saying what it needs, exit 1', () => {
     const r = run(['-p', policy, '-i', 'lo', '--state-dir', join(dir, 'state-fd')], 'ulimit -n 64 && ');
     assertRefusedBeforeOpening(r, 1, /^honeyport: the open-files limit is 64; the sensor needs at least \d+ \(raise `ulimit -n` or LimitNOFILE\)$/);
+  });
+
+  it('a state directory writable by others is one line with its mode, exit 2', () => {
+    const state = join(dir, 'state-open');
+    mkdirSync(state);
+    chmodSync(state, 0o777);
+    const r = run(['-p', policy, '-i', 'lo', '--state-dir', state]);
+    assertRefusedBeforeOpening(r, 2, /^honeyport: state directory .*state-open is writable by others \(mode 0777\); chmod go-w it$/);
   });
 });
