@@ -22,9 +22,11 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  success (also after SIGTERM/SIGINT for run)
   1  runtime failure: an input could not be read, an output failed, no decoy
-     port could be held, no packet socket (needs root or CAP_NET_RAW)
+     port could be held, no packet socket (needs root or CAP_NET_RAW),
+     another sensor running, open-files limit too small
   2  bad command line, invalid policy or sensor config, unreachable or
-     misconfigured sink, host not eligible (OS type, public address)
+     misconfigured sink, unknown interface, untrusted state directory,
+     host not eligible (OS type, public address)
   3  a capture was damaged (alarms up to the damage were still written)`;
 
 function collect(value: string, previous: string[]): string[] {

@@ -17,7 +17,7 @@ const RUNTIME_FILES = 64;
 const DELIVERY_FILES = 64;
 
 export function openFilesNeeded(interfaces: number): number {
-  // Each policy port: an IPv4 or IPv6 listener; each interface: one packet socket.
+  // Each policy port: an IPv4 or IPv6 listener; each interface: one packet socket; one for the host lock.
   return RUNTIME_FILES + DELIVERY_FILES + PORT_HOLDER_DEFAULTS.maxConnections + MAX_PORTS + interfaces + MAX_STATUS_CLIENTS + 1;
 }
 
