@@ -11,11 +11,13 @@
  * Limit, written down in the README: abstract names have no permissions,
  * so any local user of the namespace can bind the name first and keep the
  * sensor from starting. That is a denial of service only — the refusal
- * names the squatter's answer (or its silence) and how to find it, and
+ * names the squatter as the kernel sees it (pid, command, uid; as root),
+ * also one that answers like a sensor with another pid, and
  * a user who can run code here could as well occupy the decoy ports
  * themselves — and it never makes a second sensor start.
  */
 import { createConnection, createServer, type Server } from 'node:net';
+import { abstractSocketHolders, type SocketHolder } from './abstract-holder.js';
 import { answerOnce, closeServerNow, ConnectionSet } from './answer-once.js';
 
 export const HOST_LOCK_NAME = '\0honeyport-sensor';
@@ -25,6 +27,10 @@ const LOCK_LIMITS = { maxRequestBytes: 64, deadlineMs: 1000 } as const;
 
 /** The lock is held by someone else; `message` is the one line for the user. */
 export class HostLockError extends Error {}
+
+function describeHolder(h: SocketHolder): string {
+  return `pid ${h.pid} (${h.command}, uid ${h.uid})`;
+}
 
 type Holder = { kind: 'honeyport'; pid: number } | { kind: 'other'; said: string } | { kind: 'gone' };
 
@@ -94,10 +100,16 @@ export class HostLock {
       }
       if (err.code !== 'EADDRINUSE') throw new HostLockError(`cannot take the sensor lock ${printable(name)}: ${err.message}`);
       const holder = await askHolder(name);
-      if (holder.kind === 'honeyport') throw new HostLockError(`another honeyport sensor is running in this network namespace (pid ${holder.pid})`);
-      if (holder.kind === 'other') {
-        throw new HostLockError(`the sensor lock ${printable(name)} is held by a process that is not a honeyport sensor (${holder.said}); find it with: ss -xlp | grep ${printable(name)}`);
+      if (holder.kind === 'gone') continue;
+      // The kernel's view; empty when /proc does not tell (not root), then the answer is all we have.
+      const seen = await abstractSocketHolders(name.slice(1));
+      const claimed = holder.kind === 'honeyport' ? holder.pid : undefined;
+      if (claimed !== undefined && (seen.length === 0 || seen.some((h) => h.pid === claimed))) {
+        throw new HostLockError(`another honeyport sensor is running in this network namespace (pid ${claimed})`);
       }
+      const said = holder.kind === 'honeyport' ? `it claims to be honeyport pid ${holder.pid}` : holder.said;
+      const who = seen.length > 0 ? `${seen.map(describeHolder).join(', ')}, which is` : 'a process that is';
+      throw new HostLockError(`the sensor lock ${printable(name)} is held by ${who} not a honeyport sensor (${said}); find it with: ss -xlp | grep ${printable(name)}`);
     }
     throw new HostLockError(`the sensor lock ${printable(name)} is taken and released repeatedly; try again`);
   }

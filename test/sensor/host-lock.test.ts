@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
+import { abstractInodes } from '../../src/sensor/abstract-holder.js';
 import { HostLock, HostLockError } from '../../src/sensor/host-lock.js';
 
 const fds = (): number => readdirSync('/proc/self/fd').length;
@@ -31,14 +32,36 @@ describe('host lock (abstract Unix socket)', function () {
 
   it('names a squatter that does not answer, or answers something else, and still refuses', async () => {
     const name = lockName();
+    // As root the kernel's view names the squatter (this process); otherwise only its answer.
+    const who = `(pid ${process.pid} \\(node, uid \\d+\\), which is|a process that is)`;
     const silent = await squat(name, (c) => { c.on('error', () => undefined); });
-    const t0 = Date.now();
-    await assert.rejects(HostLock.acquire(name), /held by a process that is not a honeyport sensor \(no answer\); find it with: ss -xlp \| grep @honeyport-test-/);
-    assert.ok(Date.now() - t0 < 5000, 'the question is bounded in time');
-    await new Promise((r) => silent.close(r));
+    try {
+      const t0 = Date.now();
+      await assert.rejects(HostLock.acquire(name), new RegExp(`held by ${who} not a honeyport sensor \\(no answer\\); find it with: ss -xlp \\| grep @honeyport-test-`));
+      assert.ok(Date.now() - t0 < 5000, 'the question is bounded in time');
+    } finally {
+      await new Promise((r) => silent.close(r));
+    }
     const liar = await squat(name, (c) => { c.on('error', () => undefined); c.end('x'.repeat(100_000)); });
-    await assert.rejects(HostLock.acquire(name), /not a honeyport sensor \(answered "x{32}"\)/);
-    await new Promise((r) => liar.close(r));
+    try {
+      await assert.rejects(HostLock.acquire(name), new RegExp(`held by ${who} not a honeyport sensor \\(answered "x{32}"\\)`));
+    } finally {
+      await new Promise((r) => liar.close(r));
+    }
+  });
+
+  it('as root, sees through a squatter that answers like a sensor with another pid', async function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      skipped: needs root to read which process holds the name');
+      this.skip();
+    }
+    const name = lockName();
+    const impostor = await squat(name, (c) => { c.on('error', () => undefined); c.end('honeyport 1\n'); });
+    try {
+      await assert.rejects(HostLock.acquire(name), new RegExp(`held by pid ${process.pid} \\(node, uid 0\\), which is not a honeyport sensor \\(it claims to be honeyport pid 1\\)`));
+    } finally {
+      await new Promise((r) => impostor.close(r));
+    }
   });
 
   it('answers and closes 500 clients that send a byte and half-close: no descriptor is kept', async () => {
@@ -84,5 +107,16 @@ describe('host lock (abstract Unix socket)', function () {
     await lock.release();
     assert.ok(Date.now() - t0 < 500, `release took ${Date.now() - t0} ms`);
     c.destroy();
+  });
+
+  it('finds the name in /proc/net/unix also when bound NUL-padded (as Node binds it), and no prefix of another name', () => {
+    const text = [
+      'Num       RefCount Protocol Flags    Type St Inode Path',
+      '00000000: 00000002 00000000 00010000 0001 01 111 @honeyport-sensor@@@@@@@@',
+      '00000000: 00000002 00000000 00010000 0001 01 222 @honeyport-sensor',
+      '00000000: 00000002 00000000 00010000 0001 01 333 @honeyport-sensor-2',
+      '00000000: 00000003 00000000 00000000 0001 03 444',
+    ].join('\n');
+    assert.deepEqual([...abstractInodes(text, 'honeyport-sensor')], ['111', '222']);
   });
 });
