@@ -185,15 +185,16 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       stopping = true;
       process.off('SIGHUP', onHup);
       log(`${signal}: stopping`);
+      const deadline = Date.now() + STOP_DEADLINE_MS;
       // Ref'd while the stop runs: a hung step must not let the loop drain (exit 13) nor run forever.
       const backstop = setTimeout(() => {
         log(`stop did not finish within ${STOP_DEADLINE_MS} ms; exiting`);
         process.exit(ExitCode.FAILURE);
       }, STOP_DEADLINE_MS);
       const finish = (code: number): void => {
-        // Done: exit as soon as nothing else is pending, or at the deadline with the same code.
+        // Done: exit as soon as nothing else is pending, and at the latest at the same deadline.
         clearTimeout(backstop);
-        setTimeout(() => process.exit(code), STOP_DEADLINE_MS).unref();
+        setTimeout(() => process.exit(code), Math.max(0, deadline - Date.now())).unref();
         resolve(code);
       };
       void control.close()
