@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ControlSocket, escapeControls, queryStatus, socketPath, StateDirError } from '../../src/sensor/control-socket.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -113,5 +115,32 @@ describe('honeyport status client: a hostile answer', function () {
     assert.equal(text, '{"a":"\\u001b]0;pwned\\u0007\\u009b2J"}\n\t');
     assert.equal(escapeControls('\r\u007f'), '\\u000d\\u007f');
     await new Promise((r) => srv.close(r));
+  });
+
+  it('`honeyport status` prints such an answer escaped and exits 0; an endless one is one line, exit 1', async () => {
+    const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const status = (): Promise<{ code: number | null; stdout: string; stderr: string }> => new Promise((resolve) => {
+      const c = spawn(process.execPath, [cli, 'status', '--state-dir', dir]);
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+      c.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    let srv = await fakeSensor(socketPath(dir), (c) => c.end('{"a":"\u001b[2J\u0007"}\n'));
+    const ok = await status();
+    await new Promise((r) => srv.close(r));
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, '{"a":"\\u001b[2J\\u0007"}\n');
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    srv = await fakeSensor(socketPath(dir), (c) => {
+      const pump = (): void => { while (!c.destroyed && c.write(chunk)); if (!c.destroyed) c.once('drain', pump); };
+      pump();
+    });
+    const big = await status();
+    await new Promise((r) => srv.close(r));
+    assert.equal(big.code, 1);
+    assert.equal(big.stdout, '');
+    assert.match(big.stderr, /^honeyport: .*honeyport\.sock: answer larger than 1048576 bytes: not a honeyport status\n$/);
   });
 });
