@@ -126,6 +126,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     if (e.code === 'EPERM' || /Operation not permitted|EPERM/.test(e.message)) {
       throw new CliError(`cannot open a packet socket: ${e.message} (run as root, or grant CAP_NET_RAW)`, ExitCode.FAILURE);
     }
+    // An interface that vanished between the check above and the packet socket.
+    if (/^interface .*: No such device$/.test(e.message)) throw new CliError(e.message, ExitCode.USAGE);
     throw err;
   }
 
