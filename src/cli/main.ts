@@ -24,9 +24,11 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  success (also after SIGTERM/SIGINT for run)
   1  runtime failure: an input could not be read, an output failed, no decoy
-     port could be held, no packet socket (needs root or CAP_NET_RAW)
+     port could be held, no packet socket (needs root or CAP_NET_RAW),
+     another sensor running, open-files limit too small
   2  bad command line, invalid policy or sensor config, unreachable or
-     misconfigured sink, host not eligible (OS type, public address)
+     misconfigured sink, unknown interface, untrusted state directory,
+     host not eligible (OS type, public address)
   3  a capture was damaged (alarms up to the damage were still written)`;
 
 function collect(value: string, previous: string[]): string[] {
@@ -76,6 +78,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
       const detection = parseDetectionFlags(o);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
+      const interfaces = o.interface.length > 0 ? o.interface : ['any'];
+      // Before the policy is loaded: that alone opens dozens of module files.
+      const { openFilesNeeded, openFilesProblem } = await import('../sensor/open-files.js');
+      const fdProblem = openFilesProblem(openFilesNeeded(interfaces.length));
+      if (fdProblem) throw new CliError(fdProblem, ExitCode.FAILURE);
       const policy = await policyFrom(o.policy);
       const { runCommand } = await import('./run-command.js');
       setExit(await runCommand({
@@ -83,7 +90,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         policy,
         policyFile: o.policy,
         loadPolicy: async (file) => policyFrom(file),
-        interfaces: o.interface.length > 0 ? o.interface : ['any'],
+        interfaces,
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,
         ringMiB,

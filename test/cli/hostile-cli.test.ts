@@ -19,13 +19,13 @@ const SCAN = join(ROOT, 'fixtures/live/nmap-sS.pcap');
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-export function hp(args: string[], timeout = 30_000): Result {
+function hp(args: string[], timeout = 30_000): Result {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout, maxBuffer: 64 << 20 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** One line, no control characters, no internal error, no stack, the expected code. */
-export function assertCleanError(r: Result, code: number, pattern: RegExp): void {
+function assertCleanError(r: Result, code: number, pattern: RegExp): void {
   assert.equal(r.code, code, `exit code; stderr: ${r.stderr.slice(0, 2000)}`);
   assert.doesNotMatch(r.stderr, /internal error/);
   assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');

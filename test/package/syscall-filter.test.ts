@@ -49,7 +49,7 @@ function expand(item: string, seen = new Set<string>()): Set<string> {
  * What a unit's SystemCallFilter= lines allow, as systemd combines them: the
  * first allow-list sets the base, later allow-lists add, `~` lines remove.
  */
-export function allowedCalls(unitText: string): Set<string> {
+function allowedCalls(unitText: string): Set<string> {
   const allowed = new Set<string>();
   for (const m of unitText.matchAll(/^SystemCallFilter=(.*)$/gm)) {
     const value = m[1]!.trim();
