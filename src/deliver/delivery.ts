@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Alarm } from '../alarm/alarm.js';
 import { ConfigError } from '../config/config-error.js';
-import type { DeliveryConfig, OutputFormat, SinkConfig } from '../config/sensor-config.js';
+import type { DeliveryConfig, OutputFormat } from '../config/sensor-config.js';
 import type { Formatted, Transport } from './entry.js';
 import { EcsFormatter, type FormatContext } from './format-ecs.js';
 import { formatEve } from './format-eve.js';
@@ -16,10 +16,7 @@ import { Sink, type DeliveryStats } from './sink.js';
 import { DiskSpool } from './spool/disk-spool.js';
 import { MemorySpool } from './spool/memory-spool.js';
 import type { Spool } from './spool/spool.js';
-import { FileTransport } from './transports/file.js';
-import { HttpTransport } from './transports/http.js';
-import { StreamTransport } from './transports/stdout.js';
-import { SyslogStreamTransport, SyslogUdpTransport } from './transports/syslog.js';
+import { sinkType } from './sinks/registry.js';
 
 export type { DeliveryStats } from './sink.js';
 export { ConfigError } from '../config/config-error.js';
@@ -36,19 +33,6 @@ const ROOM_LOW_WATER = 0.5;
 
 /** event.id of an ECS document: the `event` object holds no nested objects. */
 const ECS_EVENT_ID = /"event":\{[^{}]*?"id":"([^"]+)"/;
-
-function transportFor(c: SinkConfig, stdout: Writable): Transport {
-  switch (c.type) {
-    case 'stdout':
-      return new StreamTransport(stdout);
-    case 'file':
-      return new FileTransport(c);
-    case 'syslog':
-      return c.transport === 'udp' ? new SyslogUdpTransport(c) : new SyslogStreamTransport(c);
-    case 'http':
-      return new HttpTransport(c);
-  }
-}
 
 interface Bound {
   readonly sink: Sink;
@@ -82,7 +66,7 @@ export class Delivery {
     const spools: Spool[] = [];
     try {
       for (const c of config.sinks) {
-        const transport = transportFor(c, stdout);
+        const transport = await sinkType(c.type).transport(c, { stdout });
         await transport.open();
         transports.push(transport);
         // The sink exists only after its spool: the loss callback is bound late.

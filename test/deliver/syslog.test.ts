@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deliveryConfigFromFlags } from '../../src/config/output-flag.js';
 import { ConfigError, Delivery } from '../../src/deliver/delivery.js';
 import { formatEcs } from '../../src/deliver/format-ecs.js';
-import { octetCounted, syslogMessage } from '../../src/deliver/transports/syslog.js';
+import { octetCounted, syslogMessage } from '../../src/deliver/sinks/syslog/transport.js';
 import { alarmNumber, ctx, probeAlarm } from './alarms.js';
 import { Rsyslog, rsyslogMissing, type SyslogLine } from './rsyslog.js';
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { ConfigError } from '../../config/config-error.js';
-import type { TlsConfig } from '../../config/sensor-config.js';
+import type { TlsConfig } from './fields.js';
 
 async function readPem(subject: string, what: string, file: string): Promise<Buffer> {
   try {

@@ -1,6 +1,6 @@
 /** JSON lines to a stream (stdout by default), honouring back-pressure. */
 import type { Writable } from 'node:stream';
-import type { Formatted, Transport } from '../entry.js';
+import type { Formatted, Transport } from '../../entry.js';
 
 export class StreamTransport implements Transport {
   constructor(private readonly out: Writable) {}

@@ -11,10 +11,10 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
-import { ConfigError } from '../../config/config-error.js';
-import type { HttpAuth, HttpSinkConfig } from '../../config/sensor-config.js';
-import { PermanentError, type Formatted, type Transport } from '../entry.js';
-import { loadTlsOptions, probeReceiver } from './tls-options.js';
+import { ConfigError } from '../../../config/config-error.js';
+import type { HttpAuth, HttpSinkConfig } from './index.js';
+import { PermanentError, type Formatted, type Transport } from '../../entry.js';
+import { loadTlsOptions, probeReceiver } from '../tls-options.js';
 
 const MAX_RESPONSE_BYTES = 1 << 20;
 /** Statuses that mean "this body will never be accepted": retrying would block the sink forever. */

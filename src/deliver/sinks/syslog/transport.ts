@@ -12,10 +12,10 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { hostname as osHostname } from 'node:os';
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { ConfigError } from '../../config/config-error.js';
-import type { SyslogSinkConfig } from '../../config/sensor-config.js';
-import { PermanentError, type EntryKind, type Formatted, type Transport } from '../entry.js';
-import { connectSocket, describeError, loadTlsOptions, probeReceiver } from './tls-options.js';
+import { ConfigError } from '../../../config/config-error.js';
+import type { SyslogSinkConfig } from './index.js';
+import { PermanentError, type EntryKind, type Formatted, type Transport } from '../../entry.js';
+import { connectSocket, describeError, loadTlsOptions, probeReceiver } from '../tls-options.js';
 
 /** Syslog severities: warning for a probe, critical for a high-severity alarm, error for a loss notice. */
 const SEVERITY = { medium: 4, high: 2 } as const;
