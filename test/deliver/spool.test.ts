@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../src/config/config-error.js';
 import { backoffMs } from '../../src/deliver/backoff.js';
 import type { Entry, LossInfo } from '../../src/deliver/entry.js';
@@ -9,6 +11,7 @@ import { DiskSpool } from '../../src/deliver/spool/disk-spool.js';
 import { MemorySpool } from '../../src/deliver/spool/memory-spool.js';
 import type { Spool } from '../../src/deliver/spool/spool.js';
 
+const lockHolder = fileURLToPath(new URL('../lock/lock-holder.js', import.meta.url));
 const entry = (i: number, pad = 0): Entry => ({ record: `{"n":${i}${pad ? `,"pad":"${'x'.repeat(pad)}"` : ''}}`, timeMicros: 1000 + i });
 const num = (e: Entry): number => (JSON.parse(e.record) as { n: number }).n;
 
@@ -57,9 +60,21 @@ describe('deliver: disk spool', () => {
     await again.close();
   });
 
-  it('refuses a spool directory another live process holds', async () => {
-    await writeFile(join(dir, 'lock'), `${process.ppid}\n`);
-    await assert.rejects(DiskSpool.open(dir, 1 << 20, () => undefined), (e: unknown) => e instanceof ConfigError && /in use by process/.test(e.message));
+  it('refuses a spool directory another process holds, and takes it once that process is killed', async () => {
+    const child = spawn(process.execPath, [lockHolder, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
+    try {
+      await assert.rejects(DiskSpool.open(dir, 1 << 20, () => undefined), (e: unknown) => e instanceof ConfigError && e.message.includes(`in use by process ${child.pid}`));
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await (await DiskSpool.open(dir, 1 << 20, () => undefined)).close();
+  });
+
+  it('starts despite a stale pid lock file whose pid was reused by a live process', async () => {
+    await writeFile(join(dir, 'lock'), '1\n');
+    await (await DiskSpool.open(dir, 1 << 20, () => undefined)).close();
   });
 
   it('drops the oldest segments when full and reports how many and when', async () => {

@@ -8,10 +8,10 @@
  * by rename but not fsync'd, so a crash can only move the head back (records
  * are sent again: at-least-once, event.id dedupes).
  */
-import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../config/config-error.js';
+import { DirectoryBusyError, lockDirectory, type DirectoryLock } from '../../lock/dir-lock.js';
 import type { Entry, LossInfo } from '../entry.js';
 import { mergeLoss, type LossListener, type Spool, type SpoolChunk, type SpoolCursor } from './spool.js';
 
@@ -49,6 +49,7 @@ export class DiskSpool implements Spool {
   private headChain: Promise<void> = Promise.resolve();
   private headDirty = false;
   private closed = false;
+  private dirLock: DirectoryLock | undefined;
   private readonly segmentBytes: number;
 
   private constructor(private readonly dir: string, private readonly maxBytes: number, private readonly onLoss: LossListener) {
@@ -66,7 +67,12 @@ export class DiskSpool implements Spool {
       if (err instanceof ConfigError) throw err;
       throw new ConfigError(subject, `spool directory ${dir}: ${(err as Error).message}`);
     }
-    await spool.recover();
+    try {
+      await spool.recover();
+    } catch (err) {
+      await spool.dirLock?.release();
+      throw new ConfigError(subject, `spool directory ${dir}: cannot recover: ${(err as Error).message}`);
+    }
     return spool;
   }
 
@@ -79,21 +85,14 @@ export class DiskSpool implements Spool {
   }
 
   private async lock(): Promise<void> {
-    const file = join(this.dir, 'lock');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.close();
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-        if (pid > 0 && pid !== process.pid && isAlive(pid)) throw new ConfigError(this.dir, `spool directory is in use by process ${pid}`);
-        await unlink(file).catch(() => undefined); // stale: its owner died
-      }
+    try {
+      this.dirLock = await lockDirectory(this.dir);
+    } catch (err) {
+      if (err instanceof DirectoryBusyError) throw new ConfigError(this.dir, `spool directory ${err.message}`);
+      throw err;
     }
-    throw new ConfigError(this.dir, 'cannot take the spool lock');
+    // A pid file from versions that locked that way means nothing now.
+    await unlink(join(this.dir, 'lock')).catch(() => undefined);
   }
 
   private async recover(): Promise<void> {
@@ -358,7 +357,7 @@ export class DiskSpool implements Spool {
     await this.headChain;
     await this.writer?.close().catch(() => undefined);
     await this.reader?.fh.close().catch(() => undefined);
-    await unlink(join(this.dir, 'lock')).catch(() => undefined);
+    await this.dirLock?.release();
   }
 }
 
@@ -370,15 +369,6 @@ function leadingNumber(buf: Buffer, from: number, to: number): number {
     n = n * 10 + (c - 48);
   }
   return n;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A new segment file must survive a crash too: fsync its directory entry. */
