@@ -69,14 +69,11 @@ export class Delivery {
         const transport = await sinkType(c.type).transport(c, { stdout });
         await transport.open();
         transports.push(transport);
-        // The sink exists only after its spool: the loss callback is bound late.
-        let sink: Sink | undefined;
-        const onLoss = (loss: Parameters<Sink['onLoss']>[0]): void => sink?.onLoss(loss);
         const spool: Spool = config.spool.dir
-          ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, onLoss, c.name)
-          : new MemorySpool(config.spool.maxBytes, onLoss);
+          ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, c.name)
+          : new MemorySpool(config.spool.maxBytes);
         spools.push(spool);
-        sink = new Sink({
+        const sink = new Sink({
           name: c.name,
           queue: c.queue,
           transport,
