@@ -229,7 +229,10 @@ export class Sink {
         try {
           await this.o.transport.send([this.o.transport.encode(this.o.formatLoss(n))]);
         } catch (err) {
-          if (!(err instanceof PermanentError)) throw err;
+          if (!(err instanceof PermanentError)) {
+            this.ledger.failed(n.id);
+            throw err;
+          }
           // A receiver that refuses the notice itself: the stderr line is all that can be said.
           this.o.notice(`sink ${this.name}: the receiver refused the notice of ${n.count} lost alarms: ${err.message}`);
         }
@@ -341,15 +344,6 @@ export class Sink {
     try {
       if (failures > 0) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
       while (!this.stopping && !this.broken) {
-        try {
-          await this.queue.add(() => this.announceLosses());
-        } catch (err) {
-          if (err instanceof BrokenOutputError) return this.breakDown(err);
-          failures++;
-          if (failures === 1 || failures % 10 === 0) this.o.notice(`sink ${this.name}: still failing (${(err as Error).message}); ${this.o.spool.count} alarms spooled`);
-          if (!this.stopping) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
-          continue;
-        }
         let chunk;
         try {
           chunk = await this.o.spool.peek(q.batchRecords);
@@ -357,6 +351,16 @@ export class Sink {
           if (this.stopping) return;
           this.o.notice(`sink ${this.name}: cannot read the spool: ${(err as Error).message}`);
           await this.sleep(backoffMs(++failures, q.retryInitialMs, q.retryMaxMs));
+          continue;
+        }
+        // After the peek: it settles the fate of a chunk the bound evicted in flight, which may add to the loss.
+        try {
+          await this.queue.add(() => this.announceLosses());
+        } catch (err) {
+          if (err instanceof BrokenOutputError) return this.breakDown(err);
+          failures++;
+          if (failures === 1 || failures % 10 === 0) this.o.notice(`sink ${this.name}: still failing (${(err as Error).message}); ${this.o.spool.count} alarms spooled`);
+          if (!this.stopping) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
           continue;
         }
         if (!chunk) {

@@ -5,10 +5,13 @@
  * rename) so a restart still announces what the previous run lost.
  *
  * An episode runs from the first loss while nothing was pending until a
- * notice covering it is delivered. The notice is frozen (id, count, time
- * range) at its first send attempt and retried unchanged, so a receiver that
- * got it but whose answer was lost can drop the re-send by event.id; losses
- * after the freeze go into the next notice.
+ * notice covering it is delivered: one notice per episode, however long the
+ * receiver stays down. A notice is frozen (id, count, time range) for one
+ * send attempt; losses during the attempt wait for the next notice. When the
+ * attempt fails, the count goes back into the episode and the next attempt
+ * gets a new id: an attempt that timed out may in fact have arrived, and a
+ * SIEM de-duplicating by event.id must not then drop the larger, later count
+ * (it may see both; the later one includes the earlier).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -23,6 +26,7 @@ interface Saved {
   readonly open?: LossInfo;
   readonly frozen?: LossNotice;
 }
+
 
 export function mergeLoss(a: LossInfo | undefined, b: LossInfo): LossInfo {
   if (!a) return b;
@@ -93,6 +97,14 @@ export class LossLedger {
       this.save();
     }
     return this.frozen;
+  }
+
+  /** The attempt with notice `id` failed: its count rejoins the episode. */
+  failed(id: string): void {
+    if (this.frozen?.id !== id) return;
+    this.open = mergeLoss(this.frozen, this.open ?? { count: 0, firstMicros: this.frozen.firstMicros, lastMicros: this.frozen.lastMicros, reasons: {} });
+    this.frozen = undefined;
+    this.save();
   }
 
   /** The notice `id` reached the receiver. */
