@@ -282,7 +282,7 @@ export class Sink {
   /** The destination is gone for good: drop everything held, and everything later. */
   private breakDown(err: Error): void {
     if (this.broken) return;
-    this.broken = `output closed: ${err.message}`;
+    this.broken = `output closed (${err.message})`;
     this.o.notice(`sink ${this.name}: ${this.broken}; its alarms are dropped from now on (the other sinks carry on)`);
     const held: Entry[] = [];
     for (const b of this.inflight) held.push(...b);
