@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Alarm } from '../alarm/alarm.js';
-import { ConfigError } from '../config/config-error.js';
+import { ConfigError, UnreachableError } from '../config/config-error.js';
 import type { DeliveryConfig, OutputFormat } from '../config/sensor-config.js';
 import type { Formatted, Transport } from './entry.js';
 import { EcsFormatter, type FormatContext } from './format-ecs.js';
@@ -67,8 +67,14 @@ export class Delivery {
     try {
       for (const c of config.sinks) {
         const transport = await sinkType(c.type).transport(c, { stdout });
-        await transport.open();
         transports.push(transport);
+        try {
+          await transport.open();
+        } catch (err) {
+          // A restart during a SIEM outage must not lose the alarms: with a disk spool, start and spool.
+          if (!(err instanceof UnreachableError && config.spool.dir)) throw err;
+          notice(`warning: ${err.message}; starting anyway, alarms go to the disk spool until it answers`);
+        }
         const spool: Spool = config.spool.dir
           ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, c.name)
           : new MemorySpool(config.spool.maxBytes);

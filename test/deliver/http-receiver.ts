@@ -10,7 +10,8 @@ export class HttpReceiver {
   private server: Server | undefined;
   port = 0;
 
-  async start(): Promise<void> {
+  /** Listens on `port` (0: any free port). */
+  async start(port = 0): Promise<void> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (d: Buffer) => chunks.push(d));
@@ -25,7 +26,7 @@ export class HttpReceiver {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
       });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     this.port = (this.server!.address() as AddressInfo).port;
   }
 

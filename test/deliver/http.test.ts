@@ -164,6 +164,24 @@ describe('deliver: HTTP sink with an outage', function () {
     await receiver.start();
   });
 
+  it('starts and spools when the receiver is down at start and a disk spool is configured (a restart during an outage)', async () => {
+    const port = receiver.port;
+    await receiver.stop();
+    const config = quick(deliveryConfigFromFlags([`http://127.0.0.1:${port}/ingest`], { spoolDir: join(dir, 'spool') }));
+    const d = await Delivery.open(config, ctx, { onNotice });
+    assert.equal(notices.filter((m) => /^warning: .*cannot connect to 127\.0\.0\.1:\d+ failed: .*ECONNREFUSED.*starting anyway/.test(m)).length, 1, notices.join(' / '));
+    for (let i = 0; i < 300; i++) d.publish(probeAlarm(i));
+    await d.sync();
+    assert.equal(d.stats()[0]!.delivered, 0);
+    await receiver.start(port);
+    assert.ok(await until(() => d.idle, 10_000), JSON.stringify(d.stats()));
+    await d.close(500);
+    const r = orderAndDuplicates(numbers(receiver), 300);
+    assert.deepEqual(r.missing, []);
+    assert.equal(r.outOfOrder, 0);
+    assert.equal(d.stats()[0]!.dropped, 0);
+  });
+
   it('sends Splunk HEC envelopes with the token from the environment', async () => {
     process.env.HONEYPORT_TEST_HEC = 'abc-123';
     const config = deliveryConfigFromFlags([`splunk+${receiver.url}?token_env=HONEYPORT_TEST_HEC`]);
@@ -211,6 +229,8 @@ describe('deliver: HTTP sink with an outage', function () {
     try {
       await assert.rejects(Delivery.open(deliveryConfigFromFlags([`https://127.0.0.1:${port}/hook`]), ctx, { onNotice }), /TLS connection to 127\.0\.0\.1:\d+ failed: .*(self-signed|unable to get local issuer|certificate)/i);
       await assert.rejects(Delivery.open(deliveryConfigFromFlags([`https://127.0.0.1:${port}/hook?ca=${certs.otherCa}`]), ctx, { onNotice }), /TLS connection .* failed/);
+      // A connect that proves the configuration wrong stays an error even with a spool to fall back on.
+      await assert.rejects(Delivery.open(deliveryConfigFromFlags([`https://127.0.0.1:${port}/hook?ca=${certs.otherCa}`], { spoolDir: join(dir, 'spool-tls') }), ctx, { onNotice }), /TLS connection .* failed/);
       const d = await Delivery.open(deliveryConfigFromFlags([`https://127.0.0.1:${port}/hook?ca=${certs.ca}`]), ctx, { onNotice });
       d.publish(probeAlarm(9));
       assert.ok(await until(() => bodies.length === 1, 5000));

@@ -127,9 +127,10 @@ export class HttpTransport implements Transport {
     const host = this.url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(this.url.port || (https ? 443 : 80));
     if (https) this.tls = await loadTlsOptions(c.name, host, c.tls);
-    await probeReceiver(c.name, host, port, this.tls);
     const agentOptions = { keepAlive: true, maxSockets: c.queue.concurrency };
     this.agent = https ? new HttpsAgent({ ...agentOptions, ...this.tls }) : new HttpAgent(agentOptions);
+    // Last: a receiver that is merely down leaves a usable transport (the sink may start and spool).
+    await probeReceiver(c.name, host, port, this.tls);
   }
 
   send(records: readonly string[]): Promise<number> {
