@@ -4,6 +4,11 @@ import type { AddressInfo } from 'node:net';
 
 export class HttpReceiver {
   refuse = false;
+  /** Answers a body with this status instead of 200 when it returns one (e.g. 400, 413). */
+  judge: ((lines: string[]) => number | undefined) | undefined;
+  /** Answers 200 but sends the body one byte every `trickleMs` (a receiver that never quite finishes). */
+  trickleMs = 0;
+  judged = 0;
   refused = 0;
   readonly lines: string[] = [];
   readonly headers: IncomingHttpHeaders[] = [];
@@ -21,8 +26,21 @@ export class HttpReceiver {
           res.writeHead(503).end('busy');
           return;
         }
+        const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter(Boolean);
+        const status = this.judge?.(lines);
+        if (status !== undefined) {
+          this.judged++;
+          res.writeHead(status).end(`status ${status}`);
+          return;
+        }
+        if (this.trickleMs > 0) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), this.trickleMs);
+          res.on('close', () => clearInterval(t));
+          return;
+        }
         this.headers.push(req.headers);
-        for (const l of Buffer.concat(chunks).toString('utf8').split('\n')) if (l) this.lines.push(l);
+        for (const l of lines) this.lines.push(l);
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
       });
     });

@@ -136,7 +136,10 @@ export class HttpTransport implements Transport {
   send(records: readonly string[]): Promise<number> {
     const body = Buffer.from(this.body(records));
     const https = this.url.protocol === 'https:';
-    return new Promise((resolve, reject) => {
+    let deadline: NodeJS.Timeout | undefined;
+    return new Promise<number>((resolve, reject) => {
+      // timeout_ms bounds the whole exchange, not the idle time between bytes: a receiver that trickles its answer must not hold the sink.
+      deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${this.c.timeoutMs} ms`)), this.c.timeoutMs);
       const req = (https ? httpsRequest : httpRequest)(
         this.url,
         { method: 'POST', agent: this.agent, headers: { ...this.headers, 'content-length': String(body.length) } },
@@ -164,10 +167,11 @@ export class HttpTransport implements Transport {
           });
         },
       );
-      req.setTimeout(this.c.timeoutMs, () => req.destroy(new Error(`no answer within ${this.c.timeoutMs} ms`)));
       req.on('error', reject);
+      // A response cut off by the deadline errors on the response, not the request.
+      req.on('response', (res: IncomingMessage) => res.on('aborted', () => reject(new Error(`no complete answer within ${this.c.timeoutMs} ms`))));
       req.end(body);
-    });
+    }).finally(() => clearTimeout(deadline));
   }
 
   async close(): Promise<void> {
