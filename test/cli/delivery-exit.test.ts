@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import { generateBenchCapture } from '../bench/generate-capture.js';
 import { HttpReceiver } from '../deliver/http-receiver.js';
 
@@ -101,5 +102,30 @@ describe('command line: delivery exit codes and summaries', function () {
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /^honeyport: stdout closed \(EPIPE\)/);
+  });
+
+  it('replay to syslog+tcp exits even when the receiver never closes its side after our FIN', async () => {
+    let bytes = 0;
+    const held: import('node:net').Socket[] = [];
+    // allowHalfOpen: the receiver reads everything and answers our FIN with nothing.
+    const server = createServer({ allowHalfOpen: true }, (s) => {
+      held.push(s);
+      s.on('data', (d: Buffer) => (bytes += d.length));
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      const r = await hp(['replay', capture, '-o', `syslog+tcp://127.0.0.1:${port}`]);
+      const took = Date.now() - started;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(took < 15_000, `exited in ${took} ms`);
+      assert.match(r.stderr, new RegExp(`${alarms} alarms = ${alarms} delivered`));
+      assert.ok(bytes > 0);
+    } finally {
+      for (const s of held) s.destroy();
+      server.close();
+    }
   });
 });

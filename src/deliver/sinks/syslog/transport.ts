@@ -22,6 +22,8 @@ const SEVERITY = { medium: 4, high: 2 } as const;
 const MSGID: Record<EntryKind, string> = { probe: 'probe', flood: 'flood', loss: 'alarms-lost' };
 const CONNECT_TIMEOUT_MS = 5000;
 const WRITE_TIMEOUT_MS = 10_000;
+/** From our FIN to giving up on the receiver's. */
+const CLOSE_TIMEOUT_MS = 2000;
 
 /** RFC 5424 header + MSG. TIMESTAMP is when honeyport wrote the message; the alarm time is in the JSON. */
 export function syslogMessage(f: Formatted, facility: number, host: string, appName: string, procId: string, now: Date = new Date()): string {
@@ -101,19 +103,22 @@ export class SyslogStreamTransport extends SyslogBase {
     });
   }
 
+  /**
+   * Sends our FIN after the queued bytes and waits a bounded time for the
+   * receiver's; a receiver that never closes its side would otherwise hold
+   * the half-open socket, and the process, forever.
+   */
   async close(): Promise<void> {
     const s = this.socket;
     this.socket = undefined;
     if (!s || s.destroyed) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        s.destroy();
-        resolve();
-      }, 1000);
-      s.end(() => {
+      const t = setTimeout(() => s.destroy(), CLOSE_TIMEOUT_MS);
+      s.once('close', () => {
         clearTimeout(t);
         resolve();
       });
+      s.end();
     });
   }
 }
