@@ -17,6 +17,8 @@ export interface SyslogSinkConfig extends SinkBase {
   /** HOSTNAME field; defaults to the machine's host name. */
   readonly hostname?: string;
   readonly tls?: TlsConfig;
+  /** UDP: the largest datagram sent (RFC 5426); larger alarms are shortened (fit-message.ts). */
+  readonly maxMessageBytes: number;
 }
 
 export const FACILITIES: Record<string, number> = {
@@ -47,6 +49,7 @@ const schema = z.strictObject({
   app_name: syslogToken(48).default('honeyport'),
   hostname: syslogToken(255).optional(),
   tls: tls.optional(),
+  max_message_bytes: z.number({ error: 'must be a number' }).int().min(480, { error: 'must be at least 480 (RFC 5426)' }).max(65_000, { error: 'must be at most 65000' }).default(2048),
 });
 
 export const syslogSink: SinkType<z.output<typeof schema>, SyslogSinkConfig> = {
@@ -74,6 +77,7 @@ export const syslogSink: SinkType<z.output<typeof schema>, SyslogSinkConfig> = {
       ...(p.has('facility') ? { facility: /^\d+$/.test(p.get('facility')!) ? Number(p.get('facility')) : p.get('facility') } : {}),
       ...(p.has('app_name') ? { app_name: p.get('app_name') } : {}),
       ...(p.has('hostname') ? { hostname: p.get('hostname') } : {}),
+      ...(p.has('max_message_bytes') ? { max_message_bytes: Number(p.get('max_message_bytes')) } : {}),
       ...(t ? { tls: t } : {}),
     };
   },
@@ -91,9 +95,13 @@ export const syslogSink: SinkType<z.output<typeof schema>, SyslogSinkConfig> = {
       appName: raw.app_name,
       ...(raw.hostname ? { hostname: raw.hostname } : {}),
       ...(t ? { tls: t } : {}),
+      maxMessageBytes: raw.max_message_bytes,
     };
   },
-  crossCheck: (c, at) => (c.transport !== 'tls' && c.tls ? [`${at}.tls: only for transport tls`] : []),
+  crossCheck: (c, at) => [
+    ...(c.transport !== 'tls' && c.tls ? [`${at}.tls: only for transport tls`] : []),
+    ...(c.transport !== 'udp' && c.maxMessageBytes !== 2048 ? [`${at}.max_message_bytes: only for transport udp (TCP and TLS frame messages of any size)`] : []),
+  ],
   async transport(c) {
     const t = await import('./transport.js');
     return c.transport === 'udp' ? new t.SyslogUdpTransport(c) : new t.SyslogStreamTransport(c);

@@ -15,6 +15,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { ConfigError } from '../../../config/config-error.js';
 import type { SyslogSinkConfig } from './index.js';
 import { PermanentError, type EntryKind, type Formatted, type Transport } from '../../entry.js';
+import { fitJson } from './fit-message.js';
 import { connectSocket, describeError, loadTlsOptions, probeReceiver } from '../tls-options.js';
 
 /** Syslog severities: warning for a probe, critical for a high-severity alarm, error for a loss notice. */
@@ -126,6 +127,15 @@ export class SyslogStreamTransport extends SyslogBase {
 export class SyslogUdpTransport extends SyslogBase {
   private socket: UdpSocket | undefined;
 
+  /** One datagram per message, at most max_message_bytes: optional fields give way first (fit-message.ts). */
+  override encode(f: Formatted): string {
+    const whole = super.encode(f);
+    const max = this.c.maxMessageBytes;
+    if (Buffer.byteLength(whole) <= max) return whole;
+    const header = super.encode({ ...f, json: '' });
+    return header + fitJson(f.json, Buffer.byteLength(header), max);
+  }
+
   async open(): Promise<void> {
     let address: { address: string; family: number };
     try {
@@ -153,6 +163,11 @@ export class SyslogUdpTransport extends SyslogBase {
 
   send(records: readonly string[]): Promise<void> {
     const s = this.socket!;
+    // Checked before anything is sent, so the sink can split the batch and drop only the misfit.
+    for (const r of records) {
+      const n = Buffer.byteLength(r);
+      if (n > this.c.maxMessageBytes) return Promise.reject(new PermanentError(`message of ${n} bytes does not fit max_message_bytes ${this.c.maxMessageBytes} even shortened`));
+    }
     return new Promise((resolve, reject) => {
       let left = records.length;
       let failed = false;
