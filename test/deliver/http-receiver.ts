@@ -8,6 +8,8 @@ export class HttpReceiver {
   judge: ((lines: string[]) => number | undefined) | undefined;
   /** Answers 200 but sends the body one byte every `trickleMs` (a receiver that never quite finishes). */
   trickleMs = 0;
+  /** Answers each accepted body after this delay (a slow receiver). */
+  delayMs = 0;
   judged = 0;
   refused = 0;
   readonly lines: string[] = [];
@@ -41,6 +43,10 @@ export class HttpReceiver {
         }
         this.headers.push(req.headers);
         for (const l of lines) this.lines.push(l);
+        if (this.delayMs > 0) {
+          setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}'), this.delayMs);
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
       });
     });
