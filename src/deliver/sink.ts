@@ -235,6 +235,8 @@ export class Sink {
           }
           // A receiver that refuses the notice itself: the stderr line is all that can be said.
           this.o.notice(`sink ${this.name}: the receiver refused the notice of ${n.count} lost alarms: ${err.message}`);
+          this.ledger.delivered(n.id);
+          return;
         }
         this.ledger.delivered(n.id);
         this.notices++;

@@ -186,4 +186,18 @@ describe('deliver: syslog over UDP keeps datagrams within max_message_bytes', fu
     assert.ok(out[1]!.doc.honeyport.shortened!.includes('honeyport.connection'), String(out[1]!.doc.honeyport.shortened));
     assert.ok(!out[0]!.doc.honeyport.shortened!.includes('message'), 'an ordinary alarm keeps its message');
   });
+
+  it('drops and counts an alarm that does not fit even shortened, and sends nothing larger', async () => {
+    const notices: string[] = [];
+    const d = await Delivery.open(deliveryConfigFromFlags([`syslog+udp://127.0.0.1:${port}?max_message_bytes=480`]), ctx, { onNotice: (m) => void notices.push(m) });
+    d.publish(alarm(0));
+    const deadline = Date.now() + 5000;
+    while (d.stats()[0]!.dropped === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await d.close(500);
+    const s = d.stats()[0]!;
+    assert.equal(s.dropped, 1);
+    assert.equal(s.produced, s.delivered + s.dropped + s.queued);
+    assert.ok(got.every((m) => m.length <= 480), got.map((m) => m.length).join(','));
+    assert.ok(notices.some((m) => /rejected 1 alarm for good \(message of \d+ bytes does not fit max_message_bytes 480/.test(m)), notices.join(' / '));
+  });
 });
