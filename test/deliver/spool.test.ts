@@ -131,6 +131,31 @@ describe('deliver: disk spool', () => {
     await s.close();
   });
 
+  it('converts a segment of the line format of earlier versions instead of losing it', async () => {
+    const lines = range(0, 30).map((i) => `${1000 + i}\t${entry(i).record}\n`).join('');
+    await writeFile(join(dir, '000000000001.seg'), `${lines}1030\t{"n":30`); // with a torn last line
+    await writeFile(join(dir, 'head.json'), JSON.stringify({ segment: 1, offset: lines.indexOf('1010\t'), index: 10 }));
+    const s = await DiskSpool.open(dir, 1 << 20);
+    assert.deepEqual(await drainAll(s), range(10, 30));
+    assert.equal(s.losses.pending, 0);
+    await s.close();
+  });
+
+  it('a segment damaged or cut short while open is skipped and counted, never a hang', async () => {
+    const s = await DiskSpool.open(dir, 1 << 20);
+    s.append(range(0, 20).map((i) => entry(i)));
+    await s.flush();
+    const { file, at, size } = await recordOffset(dir, 3);
+    await overwrite(file, at + size - 2, Buffer.from('#'));
+    const { at: cut } = await recordOffset(dir, 12);
+    const { truncate } = await import('node:fs/promises');
+    await truncate(file, cut + 5);
+    const got = await drainAll(s, 5);
+    assert.deepEqual(got, [...range(0, 3), ...range(4, 12)]);
+    assert.equal(got.length + s.losses.pending, 20, 'delivered + lost = written');
+    await s.close();
+  });
+
   it('refuses a spool directory another process holds, and takes it once that process is killed', async () => {
     const child = spawn(process.execPath, [lockHolder, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));

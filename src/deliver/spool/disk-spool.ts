@@ -164,7 +164,8 @@ export class DiskSpool implements Spool {
    * tail — is rewritten to hold exactly its pending good frames, so the head
    * of a recovered segment is always at 0.
    */
-  private async recoverSegment(id: number, from: number, damage: DamageCounter): Promise<Segment> {
+  private async recoverSegment(id: number, headOffset: number, damage: DamageCounter): Promise<Segment> {
+    let from = headOffset;
     const file = join(this.dir, segmentName(id));
     const size = (await stat(file)).size;
     const seg: Segment = { id, bytes: 0, count: 0, firstMicros: 0, lastMicros: 0 };
@@ -173,7 +174,13 @@ export class DiskSpool implements Spool {
       await writeFile(file, '');
       return seg;
     }
-    const buf = await readFile(file);
+    let buf: Buffer = await readFile(file);
+    const legacy = isLegacy(buf);
+    if (legacy) {
+      // A segment of the line format before framing (`<µs>\t<record>\n`): converted, not lost on upgrade.
+      buf = await this.convertLegacy(buf, from);
+      from = 0;
+    }
     const keep: [number, number][] = [];
     let at = 0;
     while (at < buf.length) {
@@ -195,7 +202,7 @@ export class DiskSpool implements Spool {
       at = next;
     }
     const total = keep.reduce((a, [s, e]) => a + e - s, 0);
-    if (total !== buf.length) {
+    if (legacy || total !== buf.length) {
       const clean = Buffer.concat(keep.map(([s, e]) => buf.subarray(s, e)));
       const tmp = `${file}.tmp`;
       const fh = await open(tmp, 'w', 0o600);
@@ -209,6 +216,23 @@ export class DiskSpool implements Spool {
     }
     seg.bytes = total;
     return seg;
+  }
+
+  /** Frames the whole lines of a line-format segment from byte `from` on (a torn last line is dropped). */
+  private async convertLegacy(buf: Buffer, from: number): Promise<Buffer> {
+    const frames: Buffer[] = [];
+    for (let at = from, nl = buf.indexOf(10, at); nl >= 0; at = nl + 1, nl = buf.indexOf(10, at)) {
+      const tab = buf.indexOf(9, at);
+      if (tab < 0 || tab > nl) continue;
+      const e: Entry = { timeMicros: Number(buf.toString('latin1', at, tab)) || 0, record: buf.toString('utf8', tab + 1, nl) };
+      const payload = Buffer.byteLength(e.record);
+      if (payload === 0 || payload > MAX_RECORD_BYTES) continue;
+      const f = Buffer.allocUnsafe(frameBytes(payload));
+      writeFrame(f, 0, e, payload, this.seq);
+      this.seq = (this.seq + 1) >>> 0;
+      frames.push(f);
+    }
+    return Buffer.concat(frames);
   }
 
   append(entries: readonly Entry[]): void {
@@ -397,8 +421,15 @@ export class DiskSpool implements Spool {
         at = r.next;
       }
       const whole = len >= seg.bytes - head.offset;
-      if (entries.length === 0 && skipped === 0 && !whole) continue; // one record larger than the window
-      if (entries.length === 0 && skipped === 0) at = bytesRead; // a short tail where there should be none
+      if (entries.length === 0 && skipped === 0) {
+        if (!whole) continue; // one record larger than the window
+        // Nothing readable where records should be (the file changed under us): the rest of the segment is lost.
+        const rest = seg.count - head.index;
+        if (rest > 0) this.losses.add(loss('damaged', rest, seg.firstMicros, seg.lastMicros));
+        this.commitDamaged({ segment: seg.id, offset: seg.bytes, index: seg.count });
+        await Promise.all(this.dropConsumed());
+        return this.durableCount > 0 ? this.peek(max) : undefined;
+      }
       const damaged = Math.min(skipped, seg.count - head.index - entries.length);
       if (damaged > 0) this.losses.add(loss('damaged', damaged, entries[0]?.timeMicros ?? seg.firstMicros, seg.lastMicros));
       const index = entries.length + damaged >= seg.count - head.index || at >= seg.bytes - head.offset ? seg.count : head.index + entries.length + damaged;
@@ -502,6 +533,11 @@ class DamageCounter {
     this.lost = mergeLoss(this.lost, loss('damaged', Math.max(1, this.magics), this.lastMicros || Date.now() * 1000));
     this.magics = undefined;
   }
+}
+
+/** The line format's segments start with the alarm time in decimal; framed ones with the magic. */
+function isLegacy(buf: Buffer): boolean {
+  return buf.length > 0 && buf[0]! >= 0x30 && buf[0]! <= 0x39;
 }
 
 function countMagics(buf: Buffer, from: number, to: number): number {
