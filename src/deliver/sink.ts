@@ -380,6 +380,8 @@ export class Sink {
           this.o.spool.commit(chunk.cursor);
           this.settle(outcome!);
           failures = 0;
+          // The next batch goes out only once this one is off the spool's head on disk: a kill re-sends at most one batch.
+          await this.o.spool.checkpoint();
         } catch (err) {
           if (err instanceof BrokenOutputError) return this.breakDown(err);
           failures++;

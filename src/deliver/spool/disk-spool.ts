@@ -463,6 +463,10 @@ export class DiskSpool implements Spool {
     this.saveHead();
   }
 
+  checkpoint(): Promise<void> {
+    return this.headChain;
+  }
+
   /** Coalesced: at most one write in flight and one pending. */
   private saveHead(): void {
     if (this.headDirty) return;

@@ -80,6 +80,8 @@ export class MemorySpool implements Spool {
     if (n > 0) this.removeFront(Math.min(n, this.count));
   }
 
+  async checkpoint(): Promise<void> {}
+
   async close(): Promise<void> {
     this.abandonOrphan();
   }

@@ -39,5 +39,7 @@ export interface Spool {
    * bound evicted while they were in flight count as delivered, not lost.
    */
   commit(cursor: SpoolCursor): void;
+  /** Resolves once the head as of the last commit is on disk: a restart then re-sends nothing before it. */
+  checkpoint(): Promise<void>;
   close(): Promise<void>;
 }
