@@ -15,7 +15,6 @@ type ConfigOf<T> = T extends SinkType<infer _R, infer C> ? C : never;
 export type SinkConfig = ConfigOf<(typeof SINK_TYPES)[number]>;
 
 /** Erased for lookups by `type`: the entry found is always the one whose schema parsed the document. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySinkType = SinkType<any, any>;
 
 export function sinkType(type: string): AnySinkType {

@@ -319,10 +319,9 @@ export class DiskSpool implements Spool {
       await this.writer!.datasync();
       this.writeError = undefined;
     } catch (err) {
-      // Everything not yet counted durable is lost: the records in buf and those after them.
+      // Everything not yet counted durable is lost: the records in buf, and entry i (a throw inside the loop comes before it is framed) and those after it.
       let lost = framed;
-      for (let j = i + 1; j < entries.length; j++) lost = mergeLoss(lost, loss('write_error', 1, entries[j]!.timeMicros));
-      if (i < entries.length && !framed) lost = mergeLoss(lost, loss('write_error', 1, entries[i]!.timeMicros));
+      for (let j = i; j < entries.length; j++) lost = mergeLoss(lost, loss('write_error', 1, entries[j]!.timeMicros));
       this.writing = 0;
       this.writeError = `writing ${this.dir}: ${describeError(err)}`;
       if (lost) this.losses.add({ ...lost, detail: this.writeError });
