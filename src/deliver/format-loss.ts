@@ -25,6 +25,11 @@ export function lossReasons(reasons: LossNotice['reasons']): string {
   return (Object.entries(reasons) as [LossReason, number][]).map(([k, n]) => `${n} because ${WHY[k]}`).join(', ');
 }
 
+/** "its spool was full, the spool could not be written" */
+export function lossCauses(reasons: LossNotice['reasons']): string {
+  return (Object.keys(reasons) as LossReason[]).map((k) => WHY[k]).join(', ');
+}
+
 export function formatLoss(format: OutputFormat, sink: string, loss: LossNotice, ctx: FormatContext, nowMicros = Date.now() * 1000): Formatted {
   const id = loss.id;
   const now = isoMicros(nowMicros);

@@ -28,7 +28,7 @@ import PQueue from 'p-queue';
 import type { QueueConfig } from '../config/sensor-config.js';
 import { backoffMs } from './backoff.js';
 import { BrokenOutputError, PermanentError, type Entry, type Formatted, type LossInfo, type Transport } from './entry.js';
-import { lossReasons } from './format-loss.js';
+import { lossCauses, lossReasons } from './format-loss.js';
 import { loss, mergeLoss, type LossNotice } from './spool/loss-ledger.js';
 import type { Spool } from './spool/spool.js';
 
@@ -121,7 +121,7 @@ export class Sink {
   private announceEpisode(l: LossInfo): void {
     // A broken output said so in its own line; at close one line sums up.
     if (this.broken || this.closed) return;
-    const why = l.detail ?? lossReasons(l.reasons);
+    const why = l.detail ?? lossCauses(l.reasons);
     const tell = this.broken ? 'counted in the stats' : 'a notice with the exact count goes to the receiver when it takes records again';
     this.o.notice(`sink ${this.name}: losing alarms (${why}); ${tell}`);
   }

@@ -395,15 +395,30 @@ export class DiskSpool implements Spool {
     if (this.durableCount === 0) return undefined;
     const seg = this.segments[0]!;
     const head = this.head;
+    // A write may evict this segment while we await: then start again from the new head.
+    const moved = (): boolean => this.segments[0] !== seg || this.head !== head;
     if (!this.reader || this.reader.id !== seg.id) {
       if (this.reader) await this.reader.fh.close().catch(() => undefined);
-      this.reader = { id: seg.id, fh: await open(join(this.dir, segmentName(seg.id)), 'r') };
+      this.reader = undefined;
+      let fh: FileHandle;
+      try {
+        fh = await open(join(this.dir, segmentName(seg.id)), 'r');
+      } catch (err) {
+        if (moved()) return this.peek(max);
+        throw err;
+      }
+      if (moved()) {
+        await fh.close();
+        return this.peek(max);
+      }
+      this.reader = { id: seg.id, fh };
     }
     const fh = this.reader.fh;
     for (let want = READ_BYTES; ; want *= 2) {
       const len = Math.min(want, seg.bytes - head.offset);
       const buf = Buffer.allocUnsafe(len);
       const { bytesRead } = await fh.read(buf, 0, len, head.offset);
+      if (moved()) return this.peek(max);
       const entries: Entry[] = [];
       let at = 0;
       let skipped = 0;
