@@ -160,7 +160,8 @@ export class Sink {
   stats(): DeliveryStats {
     let inflight = 0;
     for (const b of this.inflight) inflight += b.length;
-    const error = this.broken ?? this.o.spool.writeError;
+    // A spool write error matters while the spool holds something; a drained spool writes afresh next time.
+    const error = this.broken ?? (this.o.spool.count > 0 ? this.o.spool.writeError : undefined);
     return {
       sink: this.name,
       produced: this.produced,
