@@ -6,7 +6,7 @@ import { PolicyError } from '../policy/policy-error.js';
 import { defaultPolicy } from '../policy/recommended.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseDetectionFlags, parsePositiveInt } from './parse-options.js';
+import { parseDetectionFlags, parseDuration, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -53,13 +53,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('-q, --quiet', 'no run summary on stderr')
-    .option('--no-progress', 'no progress line on a terminal'))
+    .option('--no-progress', 'no progress line on a terminal')
+    .option('--drain-timeout <duration>', 'how long the sinks may keep delivering after the last alarm (then what is left stays in the disk spool, or is dropped and counted)', '30s'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: DeliveryFlags & { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
+    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
       const detection = parseDetectionFlags(o);
+      const drainTimeoutMs = parseDuration(o.drainTimeout, '--drain-timeout') / 1000;
       const policy = await policyFrom(o.policy);
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o }));
+      setExit(await replayCommand({ files, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs }));
     });
 
   addDeliveryOptions(program
@@ -145,7 +147,9 @@ function describe(err: unknown): { message: string; code: number } {
 
 async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // A closed pipe (`| head`) is the reader saying it has enough.
+    // replay and run (their stdout sink) listen too: for them a broken stdout is an output failure, counted and exit 1.
+    if (process.stdout.listenerCount('error') > 1) return;
+    // Elsewhere a closed pipe (`| head`) is the reader saying it has enough.
     process.exit(err.code === 'EPIPE' ? ExitCode.OK : ExitCode.FAILURE);
   });
   let exitCode: number = ExitCode.OK;

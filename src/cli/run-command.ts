@@ -198,8 +198,10 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         .then(() => {
           const c = sensor.status().capture;
           log(`stopped: ${counts.alarms} alarms, ${c.received} packets captured, ${c.kernelDrops} kernel drops, ${c.handoffDrops} hand-off drops`);
-          for (const s of delivery.stats()) log(`sink ${s.sink}: ${s.delivered} delivered, ${s.retried} retried, ${s.spooled} spooled, ${s.dropped} dropped, ${s.queued} still queued`);
-          finish(ExitCode.OK);
+          const stats = delivery.stats();
+          for (const s of stats) log(`sink ${s.sink}: ${s.produced} alarms${s.recovered ? ` + ${s.recovered} from the spool of a previous run` : ''} = ${s.delivered} delivered + ${s.dropped} dropped + ${s.queued} left in the spool`);
+          // A dropped alarm (broken stdout, full spool or disk, refusals) is an output failure.
+          finish(stats.some((s) => s.dropped > 0) ? ExitCode.FAILURE : ExitCode.OK);
         }, (err: Error) => {
           log(`error while stopping: ${err.message}`);
           finish(ExitCode.FAILURE);

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Alarm } from '../alarm/alarm.js';
-import { ConfigError } from '../config/config-error.js';
-import type { DeliveryConfig, OutputFormat, SinkConfig } from '../config/sensor-config.js';
+import { ConfigError, UnreachableError } from '../config/config-error.js';
+import type { DeliveryConfig, OutputFormat } from '../config/sensor-config.js';
 import type { Formatted, Transport } from './entry.js';
 import { EcsFormatter, type FormatContext } from './format-ecs.js';
 import { EveFormatter } from './format-eve.js';
@@ -16,10 +16,7 @@ import { Sink, type DeliveryStats } from './sink.js';
 import { DiskSpool } from './spool/disk-spool.js';
 import { MemorySpool } from './spool/memory-spool.js';
 import type { Spool } from './spool/spool.js';
-import { FileTransport } from './transports/file.js';
-import { HttpTransport } from './transports/http.js';
-import { StreamTransport } from './transports/stdout.js';
-import { SyslogStreamTransport, SyslogUdpTransport } from './transports/syslog.js';
+import { sinkType } from './sinks/registry.js';
 
 export type { DeliveryStats } from './sink.js';
 export { ConfigError } from '../config/config-error.js';
@@ -33,19 +30,6 @@ export interface DeliveryOptions {
 
 /** Back-pressure threshold for callers that can wait (replay): records in memory per sink. */
 const ROOM_LOW_WATER = 0.5;
-
-function transportFor(c: SinkConfig, stdout: Writable): Transport {
-  switch (c.type) {
-    case 'stdout':
-      return new StreamTransport(stdout);
-    case 'file':
-      return new FileTransport(c);
-    case 'syslog':
-      return c.transport === 'udp' ? new SyslogUdpTransport(c) : new SyslogStreamTransport(c);
-    case 'http':
-      return new HttpTransport(c);
-  }
-}
 
 interface Bound {
   readonly sink: Sink;
@@ -81,17 +65,20 @@ export class Delivery {
     const spools: Spool[] = [];
     try {
       for (const c of config.sinks) {
-        const transport = transportFor(c, stdout);
-        await transport.open();
+        const transport = await sinkType(c.type).transport(c, { stdout });
         transports.push(transport);
-        // The sink exists only after its spool: the loss callback is bound late.
-        let sink: Sink | undefined;
-        const onLoss = (loss: Parameters<Sink['onLoss']>[0]): void => sink?.onLoss(loss);
+        try {
+          await transport.open();
+        } catch (err) {
+          // A restart during a SIEM outage must not lose the alarms: with a disk spool, start and spool.
+          if (!(err instanceof UnreachableError && config.spool.dir)) throw err;
+          notice(`warning: ${err.message}; starting anyway, alarms go to the disk spool until it answers`);
+        }
         const spool: Spool = config.spool.dir
-          ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, onLoss, c.name)
-          : new MemorySpool(config.spool.maxBytes, onLoss);
+          ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, c.name)
+          : new MemorySpool(config.spool.maxBytes);
         spools.push(spool);
-        sink = new Sink({
+        const sink = new Sink({
           name: c.name,
           queue: c.queue,
           transport,

@@ -178,6 +178,8 @@ export interface SensorOptions {
   readonly stateDir: string;
   readonly window?: string;
   readonly serverAddresses?: readonly string[];
+  /** More `run` arguments (e.g. `--output` specs). */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface SensorExit {
@@ -223,6 +225,7 @@ export class SensorProcess {
     const args = [CLI, 'run', '--policy', o.policyFile, '--window', o.window ?? '2s', '--state-dir', o.stateDir];
     for (const i of o.interfaces) args.push('--interface', i);
     for (const s of o.serverAddresses ?? []) args.push('--server-address', s);
+    args.push(...(o.extraArgs ?? []));
     const sensor = new SensorProcess(ns, o, spawnIn(ns, process.execPath, args));
     const ready = await sensor.waitForStderr(/^honeyport: ready$/m, READY_TIMEOUT_MS);
     if (!ready) {
@@ -251,6 +254,11 @@ export class SensorProcess {
   /** The sensor's start-up line for a port (`honeyport: port 445/tcp on 0.0.0.0: …`). */
   portLine(port: number, protocol: 'tcp' | 'tcp6'): string | undefined {
     return this.stderr.split('\n').find((l) => l.startsWith(`honeyport: port ${port}/${protocol} `));
+  }
+
+  /** Closes the reading end of the sensor's stdout, as `| head -1` does once it has its line. */
+  closeStdout(): void {
+    this.child.stdout!.destroy();
   }
 
   hup(): void {
