@@ -14,6 +14,7 @@ import { checkEligibility } from '../sensor/eligibility.js';
 import { HostLock, HostLockError } from '../sensor/host-lock.js';
 import { prepareStateDir } from '../sensor/state-dir.js';
 import { Sensor } from '../sensor/sensor.js';
+import { escapeForMessage } from '../validation/echo.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { packageVersion } from './version.js';
 
@@ -35,7 +36,7 @@ export function statusLine(s: PortStatus): string {
     case 'listening':
       return `${where}: listening`;
     case 'occupied':
-      return s.occupant ? `${where}: occupied by pid ${s.occupant.pid} (${s.occupant.command})` : `${where}: occupied, ${s.reason}`;
+      return s.occupant ? `${where}: occupied by pid ${s.occupant.pid} (${escapeForMessage(s.occupant.command)})` : `${where}: occupied, ${s.reason}`;
     case 'failed':
       return `${where}: failed (${s.code}): ${s.reason}`;
   }

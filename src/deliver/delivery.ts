@@ -42,11 +42,14 @@ export class Delivery {
   private readonly ecs: EcsFormatter;
   private readonly eve: EveFormatter | undefined;
   private closed = false;
+  /** Alarms no format could be built for (a bug): said on stderr, never silently gone. */
+  private unformatted = 0;
 
   private constructor(
     private readonly sinks: readonly Bound[],
     ctx: FormatContext,
     needEve: boolean,
+    private readonly notice: (message: string) => void,
   ) {
     this.ecs = new EcsFormatter(ctx);
     this.eve = needEve ? new EveFormatter(ctx) : undefined;
@@ -96,7 +99,7 @@ export class Delivery {
       throw new ConfigError('delivery', (err as Error).message);
     }
     for (const b of opened) b.sink.start();
-    return new Delivery(opened, ctx, opened.some((b) => b.format === 'eve'));
+    return new Delivery(opened, ctx, opened.some((b) => b.format === 'eve'), notice);
   }
 
   /** Never blocks, never throws: a sink that cannot keep up spools. */
@@ -114,8 +117,10 @@ export class Delivery {
       };
       ecs = { ...base, json };
       if (this.eve) eve = { ...base, json: this.eve.format(alarm, id) };
-    } catch {
-      return; // a formatting bug must not stop capture; the stats show nothing was queued
+    } catch (err) {
+      // A formatting bug must not stop capture; it is said once, then every 1,000th time, with the count.
+      if (this.unformatted++ % 1000 === 0) this.notice(`error: ${this.unformatted} alarm(s) could not be formatted and were not delivered (${(err as Error).message})`);
+      return;
     }
     for (const b of this.sinks) {
       try {
