@@ -38,6 +38,10 @@ function firstMatch(entry: FleetEntry, host: HostIdentity): string | undefined {
   return entry.servers.find((s) => selectorMatches(s, host))?.text;
 }
 
+type Fleet = Extract<PolicyDocument, { kind: 'fleet' }>;
+
+export function selectPolicy(doc: Fleet, host: HostIdentity, source: string): Required<Selection>;
+export function selectPolicy(doc: PolicyDocument, host: HostIdentity, source: string): Selection;
 export function selectPolicy(doc: PolicyDocument, host: HostIdentity, source: string): Selection {
   if (doc.kind === 'single') return { policy: doc.policy };
   const matches: { entry: FleetEntry; by: string }[] = [];
