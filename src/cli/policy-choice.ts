@@ -23,7 +23,8 @@ export async function policyFor(file: string | undefined, choice: HostChoice): P
   const doc = await loadPolicyDocument(file);
   if (doc.kind === 'single') return doc.policy;
   if (choice.kind === 'unnamed') {
-    throw new PolicySelectionError(`${file} holds ${doc.entries.length} policies: ${choice.command} needs --host NAME (and --address IP) of the host the capture is from`);
+    const n = doc.entries.length;
+    throw new PolicySelectionError(`${file} holds ${n} polic${n === 1 ? 'y' : 'ies'}: ${choice.command} needs --host NAME (and --address IP) of the host the capture is from`);
   }
   const host = choice.kind === 'given' ? choice.host : thisHost(choice.name);
   return selectPolicy(doc, host, file).policy;
