@@ -51,7 +51,7 @@ export function selectPolicy(doc: PolicyDocument, host: HostIdentity, source: st
   }
   if (matches.length === 0) {
     const n = doc.entries.length;
-    throw new PolicySelectionError(`${source}: no policy is for ${describeHost(host)}: add it to the servers: of one of its ${n} polic${n === 1 ? 'y' : 'ies'}`);
+    throw new PolicySelectionError(`${source}: no policy is for ${describeHost(host)}: add it to the servers: of ${n === 1 ? 'its one policy' : `one of its ${n} policies`}`);
   }
   if (matches.length > 1) {
     const named = matches.slice(0, 2).map(({ entry, by }) => `policies[${entry.index}] ${quoted(entry.policy.name)} (by ${quoted(by)})`);
