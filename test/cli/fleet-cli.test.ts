@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +104,7 @@ describe('fleet policy files on the command line', function () {
     assertOneLineError(hp(['run', '-p', nobody, '--state-dir', state]), 2, /nobody\.yaml: no policy is for host "[^"]*" \(/);
     assertOneLineError(hp(['run', '-p', everybody, '--state-dir', state]), 2, /everybody\.yaml: host "[^"]*" matches 2 policies: policies\[0\] "a" \(by "\*"\) and policies\[1\] "b" \(by "\*"\)/);
     assertOneLineError(hp(['run', '-p', fleet, '--host', 'mail-1', '--state-dir', state]), 2, /fleet\.yaml: no policy is for host "mail-1"/);
+    assert.ok(!existsSync(state), 'the status socket\'s directory was never made');
   });
 
   it('replay needs --host for a fleet file, and then uses that host\'s policy', () => {
