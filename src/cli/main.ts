@@ -4,9 +4,10 @@ import { Command, CommanderError, Option } from 'commander';
 import type { OsType, Policy } from '../policy/policy.js';
 import { PolicyError } from '../policy/policy-error.js';
 import { defaultPolicy } from '../policy/recommended.js';
+import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseDetectionFlags, parseDuration, parsePositiveInt } from './parse-options.js';
+import { parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -14,10 +15,10 @@ import { escapeForMessage } from '../validation/echo.js';
 const MAX_MESSAGE = 4000;
 
 /** zod and yaml cost ~100 ms to load: only pay for them when a policy file is read. */
-async function policyFrom(file: string | undefined): Promise<Policy> {
+async function policyFrom(file: string | undefined, host: HostChoice): Promise<Policy> {
   if (!file) return defaultPolicy();
-  const { loadPolicyFile } = await import('../policy/load.js');
-  return loadPolicyFile(file);
+  const { policyFor } = await import('./policy-choice.js');
+  return policyFor(file, host);
 }
 
 const EXIT_CODES_HELP = `
@@ -48,6 +49,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('replay pcap/pcapng files (optionally gzip-compressed; "-" = stdin) and print the alarms the sensor would have raised, as ECS JSON lines on stdout')
     .argument('<files...>', 'capture files, replayed as one timeline in the order given')
     .option('-p, --policy <file>', 'policy file (YAML or JSON); default: the recommended Linux policy')
+    .option('--host <name>', 'with a fleet policy file: the host the capture is from (chooses its policy)')
+    .addOption(new Option('--address <ip>', 'with --host: an address of that host, for address selectors (repeatable)').argParser(collect).default([], 'none'))
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
     .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
@@ -56,10 +59,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-progress', 'no progress line on a terminal')
     .option('--drain-timeout <duration>', 'how long the sinks may keep delivering after the last alarm (then what is left stays in the disk spool, or is dropped and counted)', '30s'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
+    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
       const detection = parseDetectionFlags(o);
       const drainTimeoutMs = parseDuration(o.drainTimeout, '--drain-timeout') / 1000;
-      const policy = await policyFrom(o.policy);
+      const named = parseNamedHost(o);
+      const policy = await policyFrom(o.policy, named ? { kind: 'given', host: named } : { kind: 'unnamed', command: 'replay' });
       const { replayCommand } = await import('./replay-command.js');
       setExit(await replayCommand({ files, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs }));
     });
@@ -68,6 +72,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command('run')
     .description('run the sensor: hold the policy\'s ports open as decoys, capture probes of them (also half-open SYN scans) and print alarms as ECS JSON lines on stdout; SIGHUP reloads the policy, SIGTERM/SIGINT flush and stop')
     .option('-p, --policy <file>', 'policy file (YAML or JSON), re-read on SIGHUP; default: the recommended Linux policy')
+    .option('--host <name>', 'with a fleet policy file: choose the policy for this host name instead of the system\'s (e.g. in a container)')
     .addOption(new Option('-i, --interface <name>', 'capture on this interface (repeatable)').argParser(collect).default([], '"any": every interface'))
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
     .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
@@ -77,7 +82,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
       const detection = parseDetectionFlags(o);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const interfaces = o.interface.length > 0 ? o.interface : ['any'];
@@ -85,13 +90,14 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { openFilesNeeded, openFilesProblem } = await import('../sensor/open-files.js');
       const fdProblem = openFilesProblem(openFilesNeeded(interfaces.length));
       if (fdProblem) throw new CliError(fdProblem, ExitCode.FAILURE);
-      const policy = await policyFrom(o.policy);
+      const host: HostChoice = o.host === undefined ? { kind: 'this-host' } : { kind: 'this-host', name: parseHostName(o.host, '--host') };
+      const policy = await policyFrom(o.policy, host);
       const { runCommand } = await import('./run-command.js');
       setExit(await runCommand({
         ...detection,
         policy,
         policyFile: o.policy,
-        loadPolicy: async (file) => policyFrom(file),
+        loadPolicy: async (file) => policyFrom(file, host), // a reload re-selects
         interfaces,
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,
@@ -125,11 +131,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
   policy
     .command('check')
-    .description('validate a policy file; prints a summary, or each problem with its field path')
+    .description('validate a policy file; prints a summary, or each problem with its field path; with --host, which policy of a fleet file that host gets')
     .argument('<file>', 'policy file (YAML or JSON)')
-    .action(async (file: string) => {
+    .option('--host <name>', 'the host to choose a fleet file\'s policy for')
+    .addOption(new Option('--address <ip>', 'with --host: an address of that host (repeatable)').argParser(collect).default([], 'none'))
+    .action(async (file: string, o: { host?: string; address: string[] }) => {
+      const host = parseNamedHost(o);
       const { checkCommand } = await import('./policy-command.js');
-      process.stdout.write(`${await checkCommand(file)}\n`);
+      process.stdout.write(`${await checkCommand(file, host)}\n`);
     });
   return program;
 }
@@ -137,7 +146,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 function describe(err: unknown): { message: string; code: number } {
   if (err instanceof CliError) return { message: err.message, code: err.exitCode };
   if (err instanceof PolicyError) return { message: err.message, code: ExitCode.USAGE };
-  if (err instanceof Error && err.name === 'ConfigError') return { message: err.message, code: ExitCode.USAGE };
+  if (err instanceof Error && (err.name === 'ConfigError' || err.name === 'PolicySelectionError')) return { message: err.message, code: ExitCode.USAGE };
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && typeof e.message === 'string') return { message: e.message, code: ExitCode.FAILURE };
   // A bug: still one line, with where it happened (the first stack frame) for the report.
