@@ -4,6 +4,11 @@
  * Open addressing with linear probing and backward-shift deletion; nothing
  * is allocated after construction. The hash is seeded per instance so that
  * spoofed sources cannot be chosen to collide (hash flooding).
+ *
+ * A caller whose keys are often short (an IPv4 key in an IPv6-sized slot) may
+ * hash only a prefix of the words: find(n) / insert(n) hash words 0..n-1 and
+ * still compare all of them. `n` must be fixed by the key's own content (the
+ * family word lies inside the prefix), so one key always gets one hash.
  */
 
 function mix(h: number, k: number): number {
@@ -57,10 +62,11 @@ export class KeyTable {
     return this.freeTop === 0;
   }
 
-  private hashProbe(): number {
+  private hashProbe(n: number): number {
+    const probe = this.probe;
     let h = this.seed;
-    for (let i = 0; i < this.width; i++) h = mix(h, this.probe[i]!);
-    return finish(h ^ this.width);
+    for (let i = 0; i < n; i++) h = mix(h, probe[i]!);
+    return finish(h ^ n);
   }
 
   private equalsProbe(entry: number): boolean {
@@ -69,21 +75,23 @@ export class KeyTable {
     return true;
   }
 
-  /** Entry index of the probe key, or -1. */
-  find(): number {
-    const h = this.hashProbe();
-    for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
-      const e = this.slots[s]! - 1;
+  /** Entry index of the probe key, or -1; `hashed`: see the header. */
+  find(hashed = this.width): number {
+    const h = this.hashProbe(hashed);
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = slots[s]! - 1;
       if (e < 0) return -1;
       if (this.hashes[e] === h && this.equalsProbe(e)) return e;
     }
   }
 
-  /** Adds the probe key (which must not be present); -1 when the table is full. */
-  insert(): number {
+  /** Adds the probe key (which must not be present); -1 when the table is full. `hashed` as for find. */
+  insert(hashed = this.width): number {
     if (this.freeTop === 0) return -1;
     const e = this.freeList[--this.freeTop]!;
-    const h = this.hashProbe();
+    const h = this.hashProbe(hashed);
     this.hashes[e] = h;
     this.keys.set(this.probe, e * this.width);
     let s = h & this.mask;
