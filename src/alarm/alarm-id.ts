@@ -59,8 +59,10 @@ class NameWriter {
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.buf.set(b.subarray(0, 16), this.at);
-    this.at += 16;
+    const buf = this.buf;
+    const at = this.at;
+    for (let i = 0; i < 16; i++) buf[at + i] = b[i]!; // no subarray view per address
+    this.at = at + 16;
     return this;
   }
 }

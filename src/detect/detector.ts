@@ -173,6 +173,8 @@ export class Detector {
   private floodPending: Float64Array;
   private floodActive: Uint8Array;
   private floodReason: Uint8Array; // 1 = table full, 2 = rate
+  /** No active flood window started before this (a lower bound): advance() skips the per-port scan until then. */
+  private floodEarliest = Infinity;
   private floodSamples: string[][];
   private tokens: Float64Array;
   private tokensAt: Float64Array;
@@ -393,9 +395,14 @@ export class Detector {
       if (this.windowStart[e]! > limit) break;
       this.closeKey(e);
     }
+    if (this.floodEarliest > limit) return;
+    let earliest = Infinity;
     for (let i = 0; i < this.floodActive.length; i++) {
-      if (this.floodActive[i] && this.floodStart[i]! <= limit) this.closeFlood(i);
+      if (!this.floodActive[i]) continue;
+      if (this.floodStart[i]! <= limit) this.closeFlood(i);
+      else earliest = Math.min(earliest, this.floodStart[i]!);
     }
+    this.floodEarliest = earliest;
   }
 
   /** Closes every open window (end of replay, shutdown). */
@@ -664,6 +671,7 @@ export class Detector {
     this.floodActive[i] = 1;
     this.floodReason[i] = reason;
     this.floodStart[i] = now;
+    if (now < this.floodEarliest) this.floodEarliest = now;
     this.floodPending[i] = 0;
     this.emitFlood(i, 'first', 1, ts, ts);
     this.floodSamples[i] = [];
