@@ -335,31 +335,34 @@ export class Detector {
       return;
     }
     this.counters.probes++;
+    // Times stay in fields (seg.tsMicros, this.clock) rather than arguments:
+    // a double passed to a call V8 does not inline is boxed, a heap
+    // allocation per packet that shows as steady scavenges under a flood.
     const ts = seg.tsMicros;
-    this.advance(ts);
-    const now = this.clock;
+    if (ts > this.clock) this.clock = ts;
+    this.closeExpired();
 
     this.loadKey(seg);
     const hashed = keyHashed(seg.family);
     let e = this.keys.find(hashed);
     if (e >= 0) {
-      this.addPending(e, seg, kind, ts, input, packet);
+      this.addPending(e, seg, kind, input, packet);
       return;
     }
-    if (!this.takeToken(portIndex, now)) {
-      this.floodProbe(portIndex, seg, ts, now, 2);
+    if (!this.takeToken(portIndex)) {
+      this.floodProbe(portIndex, seg, 2);
       return;
     }
     e = this.keys.insert(hashed);
     if (e < 0) {
-      this.floodProbe(portIndex, seg, ts, now, 1);
+      this.floodProbe(portIndex, seg, 1);
       return;
     }
     const s = this.trackSource(seg, portIndex);
     this.keySource[e] = s;
     this.keyPortIndex[e] = portIndex;
     this.keyInput[e] = input;
-    this.windowStart[e] = now;
+    this.windowStart[e] = this.clock;
     this.pending[e] = 0;
     this.pendKinds[e] = 0;
     this.pendFlags[e] = 0;
@@ -389,6 +392,11 @@ export class Detector {
   /** Moves time forward to `nowMicros`, closing windows that ended. */
   advance(nowMicros: number): void {
     if (nowMicros > this.clock) this.clock = nowMicros;
+    this.closeExpired();
+  }
+
+  /** Closes the key and flood windows that ended by the detector's clock. */
+  private closeExpired(): void {
     const limit = this.clock - this.window;
     while (this.fifoLength > 0) {
       const e = this.fifo[this.fifoHead]!;
@@ -443,7 +451,8 @@ export class Detector {
     this.ackTs[e] = seg.tsMicros;
   }
 
-  private addPending(e: number, seg: TcpSegment, kind: number, ts: number, input: number, packet: number): void {
+  private addPending(e: number, seg: TcpSegment, kind: number, input: number, packet: number): void {
+    const ts = seg.tsMicros;
     const n = this.pending[e]!;
     if (n === 0) {
       this.pendFirst[e] = ts;
@@ -643,7 +652,8 @@ export class Detector {
   }
 
   /** Token bucket per decoy port for new keys; time is the detector's clock. */
-  private takeToken(i: number, now: number): boolean {
+  private takeToken(i: number): boolean {
+    const now = this.clock;
     const last = this.tokensAt[i]!;
     if (now > last) {
       const refill = last === -Infinity ? this.burst : ((now - last) * this.newSourceRate) / 1e6;
@@ -655,7 +665,9 @@ export class Detector {
     return true;
   }
 
-  private floodProbe(i: number, seg: TcpSegment, ts: number, now: number, reason: 1 | 2): void {
+  private floodProbe(i: number, seg: TcpSegment, reason: 1 | 2): void {
+    const ts = seg.tsMicros;
+    const now = this.clock;
     this.counters.floodProbes++;
     const sample = this.floodSamples[i]!;
     if (sample.length < FLOOD_SAMPLE) {
