@@ -319,7 +319,7 @@ export class Detector {
   /** Looks at one decoded segment seen at `tsMicros`; may raise alarms. */
   observe(seg: TcpSegment, input: number, packet: number): void {
     this.counters.segments++;
-    const portIndex = this.ports.lookup(seg.dstPort, seg.family, seg.tsMicros);
+    const portIndex = this.ports.lookupSegment(seg);
     if (portIndex < 0) return;
     const kind = probeKindOf(seg.flags);
     if (kind === 0) {
