@@ -69,6 +69,13 @@ export class KeyTable {
     return this.freeTop === 0;
   }
 
+  /** Slots marked taken in the bitmap (equal to size when consistent; for tests, not a hot path). */
+  get markedSlots(): number {
+    let n = 0;
+    for (let w of this.taken) for (; w; w &= w - 1) n++;
+    return n;
+  }
+
   private hashProbe(n: number): number {
     const probe = this.probe;
     let h = this.seed;
