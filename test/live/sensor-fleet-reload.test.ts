@@ -7,11 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { destroyTopology, type Topology } from './netns.js';
-import { SensorProcess, assertCleanStop, liveSetup, sleep } from './sensor-harness.js';
+import { SensorProcess, assertCleanStop, liveSensorSuite, sleep } from './sensor-harness.js';
 
 const A = 445;
 const B = 3389;
@@ -35,30 +34,14 @@ function fleet(file: string, aServers: readonly string[], bServers: readonly str
 
 describe('honeyport run: fleet policy file, re-selected on SIGHUP (live)', function () {
   this.timeout(60_000);
-  let topo: Topology | undefined;
-  let dir = '';
-  let sensor: SensorProcess | undefined;
-
-  before(function () {
-    ({ topo, dir } = liveSetup(this, 'hp-fleet-'));
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && sensor) console.log(sensor.transcript());
-    sensor?.kill();
-  });
-
-  after(function () {
-    if (topo) destroyTopology(topo);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = liveSensorSuite('hp-fleet-');
 
   it('applies the policy for its address, moves with the file on SIGHUP, and refuses a reload that gives it two', async function () {
-    const t = topo!;
-    const file = join(dir, 'fleet.yaml');
+    const t = suite.topo;
+    const file = join(suite.dir, 'fleet.yaml');
     fleet(file, [`${t.server.v4}/32`], ['no-such-host-zq*']);
     await waitRunning(t.server.ns, t.server.iface);
-    sensor = await SensorProcess.start(t.server.ns, { policyFile: file, interfaces: [t.server.iface], stateDir: join(dir, 'state') });
+    const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, { policyFile: file, interfaces: [t.server.iface], stateDir: join(suite.dir, 'state') }));
     const s = sensor;
     assert.equal(((await s.status()).policy as { name: string }).name, 'fleet-a');
     assert.ok(s.portLine(A, 'tcp'), `port ${A} held:\n${s.stderr}`);

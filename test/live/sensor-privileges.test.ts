@@ -46,7 +46,9 @@ describe('honeyport run as an unprivileged user with only its two capabilities (
     }
     execFileSync('ip', ['netns', 'add', ns]);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    staged = stageReadableCopy(['dist/src', 'build/Release/honeyport_native.node'], { dependencies: true });
+    // Under the sanitizer pass (HONEYPORT_NATIVE=asan) the child loads the ASan build: stage it too.
+    const asan = process.env.HONEYPORT_NATIVE === 'asan' ? ['native/build/Release/honeyport_native_asan.node'] : [];
+    staged = stageReadableCopy(['dist/src', 'build/Release/honeyport_native.node', ...asan], { dependencies: true });
     dir = mkdtempSync(join(tmpdir(), 'hp-priv-'));
     chmodSync(dir, 0o777);
     writeFileSync(join(dir, 'policy.yaml'), 'name: caps\nos: linux\nports:\n  - { port: 445, protocol: tcp }\n  - { port: 14445, protocol: tcp }\n', { mode: 0o644 });

@@ -5,43 +5,28 @@
  * Root only; skipped with a printed reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { destroyTopology, type Topology } from './netns.js';
-import { SensorProcess, hping3, liveSetup, sleep, writePolicy } from './sensor-harness.js';
+import { SensorProcess, hping3, liveSensorSuite, sleep, writePolicy } from './sensor-harness.js';
 
 const SMB = 445;
 
 describe('honeyport run: stdout reader goes away (live)', function () {
   this.timeout(60_000);
-  let topo: Topology | undefined;
-  let dir = '';
-  let sensor: SensorProcess | undefined;
-
-  before(function () {
-    ({ topo, dir } = liveSetup(this, 'hp-stdout-'));
-  });
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && sensor) console.log(sensor.transcript());
-    sensor?.kill();
-  });
-  after(() => {
-    if (topo) destroyTopology(topo);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = liveSensorSuite('hp-stdout-');
 
   it('keeps the file sink and the sensor running, one stderr line, exit 1 at stop', async () => {
-    const t = topo!;
-    const policyFile = join(dir, 'policy.yaml');
+    const t = suite.topo;
+    const policyFile = join(suite.dir, 'policy.yaml');
     writePolicy(policyFile, { name: 'stdout-closed', ports: [{ port: SMB, protocol: 'tcp' }] });
-    const file = join(dir, 'alarms.json');
-    sensor = await SensorProcess.start(t.server.ns, {
+    const file = join(suite.dir, 'alarms.json');
+    const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, {
       policyFile,
       interfaces: [t.server.iface],
-      stateDir: join(dir, 'state'),
+      stateDir: join(suite.dir, 'state'),
       extraArgs: ['--output', 'stdout', '--output', `file:${file}`],
-    });
+    }));
     sensor.closeStdout();
     // Two probes from the attacker (hping3 SYNs, different source ports) some time apart: the first meets the closed pipe.
     for (let i = 0; i < 2; i++) {
