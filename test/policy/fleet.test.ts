@@ -11,6 +11,9 @@ import { PolicyError } from '../../src/policy/schema.js';
 import { compileHostGlob } from '../../src/policy/host-glob.js';
 import { parseServerSelector, selectorMatches } from '../../src/policy/server-selector.js';
 import { PolicySelectionError, selectPolicy, type HostIdentity } from '../../src/policy/select.js';
+import { thisHostAddresses } from '../../src/policy/this-host.js';
+import { networkInterfaces } from 'node:os';
+import { formatAddress } from '../../src/net/address.js';
 
 const addr = (text: string): ParsedAddress => parseAddress(text) ?? assert.fail(`bad test address ${text}`);
 const host = (name: string | undefined, ...addresses: string[]): HostIdentity => ({ name, addresses: addresses.map(addr) });
@@ -130,6 +133,18 @@ describe('server selectors', () => {
     assert.match(e('198.18.10.1/24'), /host bits/);
     assert.match(e('198.18.300.1'), /not an IPv4\/IPv6 address/);
     assert.match(e('fd00::zz'), /not an IPv4\/IPv6 address/);
+  });
+});
+
+describe("this host's addresses", () => {
+  it('leave out loopback (on every host, it would match every fleet selector) and keep every other address', () => {
+    const listed = Object.values(networkInterfaces()).flatMap((l) => l ?? []);
+    assert.ok(listed.some((i) => i.internal), 'the loopback interface is listed here, so leaving it out is tested');
+    const ours = new Set(thisHostAddresses().map((a) => formatAddress(a.family, a.bytes)));
+    for (const i of listed) {
+      const a = parseAddress(i.address.replace(/%.*$/, ''))!;
+      assert.equal(ours.has(formatAddress(a.family, a.bytes)), !i.internal, `${i.address} (internal: ${i.internal})`);
+    }
   });
 });
 
