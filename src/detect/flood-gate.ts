@@ -1,0 +1,145 @@
+/**
+ * The flood gate: per decoy port, a token bucket for new keys (rate
+ * `newSourceRate` per second, burst 10 s worth) and, for probes that get no
+ * token or find the key table full, one flood window per port that sums them
+ * into `honeypot-flood` alarms (one at once, one with the rest when the
+ * window closes). This is what keeps the alarm rate, the CPU per packet and
+ * the memory bounded whatever a spoofing attacker sends. State is a few
+ * numbers per policy port plus at most FLOOD_SAMPLE sampled sources.
+ */
+import type { TcpSegment } from '../decode/segment.js';
+import { formatAddress } from '../net/address.js';
+import type { AlarmBuilder } from './alarm-builder.js';
+
+/** Sources named in a flood alarm. */
+export const FLOOD_SAMPLE = 8;
+
+/** Why a probe went to the flood window. */
+export const FloodReason = { tableFull: 1, rate: 2 } as const;
+export type FloodReasonCode = (typeof FloodReason)[keyof typeof FloodReason];
+
+export class FloodGate {
+  private floodStart: Float64Array;
+  private floodFirst: Float64Array;
+  private floodLast: Float64Array;
+  private floodPending: Float64Array;
+  private floodActive: Uint8Array;
+  private floodReason: Uint8Array;
+  /** No active flood window started before this (a lower bound): closeExpired skips the per-port scan until then. */
+  private floodEarliest = Infinity;
+  private floodSamples: string[][];
+  private tokens: Float64Array;
+  private tokensAt: Float64Array;
+  private readonly burst: number;
+
+  constructor(ports: number, private readonly newSourceRate: number, private readonly alarms: AlarmBuilder) {
+    this.burst = newSourceRate * 10;
+    this.floodStart = new Float64Array(ports);
+    this.floodFirst = new Float64Array(ports);
+    this.floodLast = new Float64Array(ports);
+    this.floodPending = new Float64Array(ports);
+    this.floodActive = new Uint8Array(ports);
+    this.floodReason = new Uint8Array(ports);
+    this.floodSamples = Array.from({ length: ports }, () => []);
+    this.tokens = new Float64Array(ports).fill(this.burst);
+    this.tokensAt = new Float64Array(ports).fill(-Infinity);
+  }
+
+  /** Takes a new-key token of port `i` at `now` (the detector's clock); false when the bucket is empty. */
+  takeToken(i: number, now: number): boolean {
+    const last = this.tokensAt[i]!;
+    if (now > last) {
+      const refill = last === -Infinity ? this.burst : ((now - last) * this.newSourceRate) / 1e6;
+      this.tokens[i] = Math.min(this.burst, this.tokens[i]! + refill);
+      this.tokensAt[i] = now;
+    }
+    if (this.tokens[i]! < 1) return false;
+    this.tokens[i]!--;
+    return true;
+  }
+
+  /** Sums a probe of port `i` into its flood window (opening one, with an alarm at once, if none is open). */
+  probe(i: number, seg: TcpSegment, reason: FloodReasonCode, now: number): void {
+    const ts = seg.tsMicros;
+    const sample = this.floodSamples[i]!;
+    if (sample.length < FLOOD_SAMPLE) {
+      const text = formatAddress(seg.family, seg.src);
+      if (!sample.includes(text)) sample.push(text);
+    }
+    if (this.floodActive[i]) {
+      this.floodPending[i]!++;
+      if (ts > this.floodLast[i]! || this.floodPending[i] === 1) this.floodLast[i] = ts;
+      if (this.floodPending[i] === 1) this.floodFirst[i] = ts;
+      return;
+    }
+    this.floodActive[i] = 1;
+    this.floodReason[i] = reason;
+    this.floodStart[i] = now;
+    if (now < this.floodEarliest) this.floodEarliest = now;
+    this.floodPending[i] = 0;
+    this.emit(i, 'first', 1, ts, ts);
+    this.floodSamples[i] = [];
+  }
+
+  /** Closes the flood windows that started at or before `limit`. */
+  closeExpired(limit: number): void {
+    if (this.floodEarliest > limit) return;
+    let earliest = Infinity;
+    for (let i = 0; i < this.floodActive.length; i++) {
+      if (!this.floodActive[i]) continue;
+      if (this.floodStart[i]! <= limit) this.close(i);
+      else earliest = Math.min(earliest, this.floodStart[i]!);
+    }
+    this.floodEarliest = earliest;
+  }
+
+  /** Closes every open flood window. */
+  flush(): void {
+    for (let i = 0; i < this.floodActive.length; i++) if (this.floodActive[i]) this.close(i);
+  }
+
+  /**
+   * Moves to a new port list (`map[i]`: old port i's index among `ports`,
+   * -1 gone): windows of ports that leave are closed now, under the old
+   * policy, so call this before the alarm builder learns the new one.
+   */
+  reconfigure(map: readonly number[], ports: number): void {
+    map.forEach((j, i) => { if (j < 0 && this.floodActive[i]) this.close(i); });
+    const moveF = (from: Float64Array, fresh: number): Float64Array => {
+      const to = new Float64Array(ports).fill(fresh);
+      map.forEach((j, i) => { if (j >= 0) to[j] = from[i]!; });
+      return to;
+    };
+    const moveU = (from: Uint8Array): Uint8Array => {
+      const to = new Uint8Array(ports);
+      map.forEach((j, i) => { if (j >= 0) to[j] = from[i]!; });
+      return to;
+    };
+    this.floodStart = moveF(this.floodStart, 0);
+    this.floodFirst = moveF(this.floodFirst, 0);
+    this.floodLast = moveF(this.floodLast, 0);
+    this.floodPending = moveF(this.floodPending, 0);
+    this.tokens = moveF(this.tokens, this.burst);
+    this.tokensAt = moveF(this.tokensAt, -Infinity);
+    this.floodActive = moveU(this.floodActive);
+    this.floodReason = moveU(this.floodReason);
+    const samples: string[][] = Array.from({ length: ports }, () => []);
+    map.forEach((j, i) => { if (j >= 0) samples[j] = this.floodSamples[i]!; });
+    this.floodSamples = samples;
+  }
+
+  private close(i: number): void {
+    this.floodActive[i] = 0;
+    const n = this.floodPending[i]!;
+    if (n > 0) this.emit(i, 'follow-up', n, this.floodFirst[i]!, this.floodLast[i]!);
+    this.floodSamples[i] = [];
+  }
+
+  private emit(i: number, phase: 'first' | 'follow-up', count: number, start: number, end: number): void {
+    this.alarms.flood(i, {
+      phase, count, start, end,
+      reason: this.floodReason[i] === FloodReason.tableFull ? 'tracked-keys-full' : 'new-source-rate',
+      sampleSources: this.floodSamples[i]!,
+    });
+  }
+}
