@@ -3,11 +3,11 @@ import type { Family } from '../net/address.js';
 import type { PortProtocol } from '../policy/policy.js';
 
 /** Probe kinds as bits, so an alarm summing several probes keeps a mask. */
-export const ProbeKind = { syn: 1, fin: 2, null: 4, xmas: 8 } as const;
+export const ProbeKind = { syn: 1, fin: 2, null: 4, xmas: 8, ack: 16, odd: 32 } as const;
 export type ProbeKindName = keyof typeof ProbeKind;
-export const PROBE_KIND_NAMES: readonly ProbeKindName[] = ['syn', 'fin', 'null', 'xmas'];
+export const PROBE_KIND_NAMES: readonly ProbeKindName[] = ['syn', 'fin', 'null', 'xmas', 'ack', 'odd'];
 
-export type Severity = 'medium' | 'high';
+export type Severity = 'low' | 'medium' | 'high';
 
 /** The probe an alarm starts from: where it was seen, and a digest of it that names the alarm (see alarm-id). */
 export interface ProbeOrigin {

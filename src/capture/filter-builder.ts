@@ -5,8 +5,8 @@
  * 1. inbound only: frames with pkttype OUTGOING are dropped first (this also
  *    drops the second, outgoing copy every packet has on `lo`);
  * 2. TCP to a `tcp` port over IPv4 or to a `tcp6` port over IPv6 (TCP right
- *    after the fixed header) whose flags make it a probe, see
- *    `passesKernelFlagRule`; kept to `snapLength` bytes;
+ *    after the fixed header) whose flags the flag rule (detect/flag-rule.ts)
+ *    calls a probe, see `passesKernelFlagRule`; kept to `snapLength` bytes;
  * 3. what the filter cannot judge, kept whole so user space can reassemble
  *    or walk it:
  *    - every IPv4 fragment of TCP (MF set or offset != 0: first and later
@@ -36,6 +36,7 @@
  * 0x9100) stay in the frame; up to `maxVlanTags` of them are walked.
  */
 
+import { FLAG_RULE, flagRuleKind } from '../detect/flag-rule.js';
 import type { Policy } from '../policy/policy.js';
 import {
   BPF_ADD, BPF_AND, BPF_B, BPF_H, BPF_LSH, BpfAssembler, BpfProgram, PacketType, SKF_AD_HATYPE, SKF_AD_PKTTYPE,
@@ -97,27 +98,17 @@ const IPPROTO_TCP = 6;
 /** IPv6 next-header values passed whole for user space to walk (see module comment). */
 export const IPV6_UNDECIDED_NEXT_HEADERS: readonly number[] = [0, 43, 44, 60, 51];
 
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_PSH = 0x08;
-const TCP_ACK = 0x10;
-const TCP_URG = 0x20;
-/** The six classic flag bits; ECE/CWR are ignored by the stealth comparisons. */
-const TCP_CLASSIC_FLAGS = 0x3f;
-
 /**
  * The flag rule the kernel filter applies, as a plain function (the tests'
- * oracle, and what detection can rely on having been let through):
- * SYN set and ACK clear, whatever else is set (ECE/CWR, FIN, RST, PSH, URG);
- * or, without SYN, exactly FIN, nothing (NULL), or FIN|PSH|URG (XMAS) among
- * the six classic bits; or exactly ACK: the last segment of a handshake, so
- * user space learns that a connection completed even when the peer resets it
- * before accept() (nmap -sT does, within milliseconds).
+ * oracle, and what detection can rely on having been let through): every
+ * flag combination the flag rule (detect/flag-rule.ts) calls a probe of some
+ * kind. That includes every ACK-class segment (ACK set, RST clear): whether
+ * one belongs to a connection is for user space's SYN memory to say, and the
+ * bare ACK ending a handshake tells it that a connection completed even when
+ * the peer resets it before accept() (nmap -sT does, within milliseconds).
  */
 export function passesKernelFlagRule(flags: number): boolean {
-  if (flags & TCP_SYN) return (flags & TCP_ACK) === 0;
-  const classic = flags & TCP_CLASSIC_FLAGS;
-  return classic === 0 || classic === TCP_FIN || classic === TCP_ACK || classic === (TCP_FIN | TCP_PSH | TCP_URG);
+  return flagRuleKind(flags) !== 0;
 }
 
 interface LinkLayout {
@@ -221,13 +212,19 @@ export function buildCaptureFilter(policy: Pick<Policy, 'ports'>, opts: CaptureF
     asm.ja(reject);
   }
 
-  // A = TCP flags; see passesKernelFlagRule.
-  const noSyn = asm.label('no-syn');
-  asm.place(tcpFlags).ldInd(BPF_B, 13);
-  asm.jset(TCP_SYN, null, noSyn);
-  asm.jset(TCP_ACK, reject, accept);
-  asm.place(noSyn).alu(BPF_AND, TCP_CLASSIC_FLAGS);
-  asm.jeq(0, accept).jeq(TCP_FIN, accept).jeq(TCP_ACK, accept).jeq(TCP_FIN | TCP_PSH | TCP_URG, accept, reject);
+  // The flag rule's rows in order, first match wins (see passesKernelFlagRule);
+  // consecutive rows with one mask share the load and the AND.
+  asm.place(tcpFlags);
+  FLAG_RULE.forEach((row, i) => {
+    const target = row.kind !== 0 ? accept : reject;
+    if (row.mask === 0) {
+      asm.ja(target);
+      return;
+    }
+    if (i === 0 || FLAG_RULE[i - 1]!.mask !== row.mask) asm.ldInd(BPF_B, 13).alu(BPF_AND, row.mask);
+    asm.jeq(row.value, target);
+  });
+  if (FLAG_RULE[FLAG_RULE.length - 1]!.mask !== 0) asm.ja(reject);
 
   asm.place(accept).ret(snap);
   asm.place(undecided).ret(undecidedSnap);

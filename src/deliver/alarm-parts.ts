@@ -19,9 +19,12 @@ function kindNames(mask: number): string[] {
   return PROBE_KIND_NAMES.filter((k) => mask & ProbeKind[k]);
 }
 
-// Every kinds mask (4 bits) and flags byte, as JSON lists and message words, built once.
-const KIND_JSON = Array.from({ length: 16 }, (_, m) => stringList(kindNames(m)));
-const KIND_WORDS = Array.from({ length: 16 }, (_, m) => kindNames(m).join('/').toUpperCase());
+/** How a kind reads in a message ("odd" alone would not say what is odd). */
+const KIND_WORD: Readonly<Record<string, string>> = { odd: 'odd-flag' };
+// Every kinds mask (6 bits) and flags byte, as JSON lists and message words, built once.
+const KIND_MASKS = 1 << PROBE_KIND_NAMES.length;
+const KIND_JSON = Array.from({ length: KIND_MASKS }, (_, m) => stringList(kindNames(m)));
+const KIND_WORDS = Array.from({ length: KIND_MASKS }, (_, m) => kindNames(m).map((k) => KIND_WORD[k] ?? k.toUpperCase()).join('/'));
 const FLAG_JSON = Array.from({ length: 256 }, (_, m) => stringList(FLAG_NAMES.filter((_, bit) => m & (1 << bit))));
 
 export interface PartsContext {
@@ -53,7 +56,7 @@ export class AlarmParts {
       const why = a.reason === 'tracked-keys-full' ? `from more sources than can be tracked (${a.trackedKeyLimit})` : `from new sources faster than ${a.newSourceRate}/s`;
       return `flood of ${a.count} probe${a.count === 1 ? '' : 's'} of honeypot port ${a.destinationPort}/${a.protocol} ${why}`;
     }
-    const kindWords = KIND_WORDS[a.kinds & 15]!;
+    const kindWords = KIND_WORDS[a.kinds & (KIND_MASKS - 1)]!;
     const what = a.count === 0 ? 'connection' : a.phase === 'first' ? 'probe' : `${a.count} more probe${a.count === 1 ? '' : 's'}`;
     return `${kindWords ? `${kindWords} ` : ''}${what} of honeypot port ${a.destinationPort}/${a.protocol} from ${source ?? formatAddress(a.family, a.source)}`;
   }
@@ -75,7 +78,7 @@ export class AlarmParts {
         ? ',"connection":{"handshake_completed":true,"accepted":0}'
         : '';
     return (
-      `${extra}"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & 15]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
+      `${extra}"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & (KIND_MASKS - 1)]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
       `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
       `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${connection}${where}`
     );

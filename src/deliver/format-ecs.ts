@@ -11,7 +11,7 @@ import { AlarmParts, type PartsContext } from './alarm-parts.js';
 
 export const ECS_VERSION = '8.11.0';
 /** Elastic's risk-score scale: medium 47, high 73. */
-const SEVERITY_SCORE = { medium: 47, high: 73 } as const;
+const SEVERITY_SCORE = { low: 21, medium: 47, high: 73 } as const;
 
 export interface ObserverInfo {
   readonly hostname: string;

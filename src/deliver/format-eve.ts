@@ -17,7 +17,7 @@ import type { FormatContext } from './format-ecs.js';
 /** Local signature ids (Suricata reserves 9,000,000+ for local rules): base + port. */
 export const EVE_SID_PROBE = 9_100_000;
 export const EVE_SID_FLOOD = 9_200_000;
-const EVE_SEVERITY = { medium: 2, high: 1 } as const;
+const EVE_SEVERITY = { low: 3, medium: 2, high: 1 } as const;
 
 /** EVE writes "+0000" rather than "Z". */
 export function eveTime(iso: string): string {

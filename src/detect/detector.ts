@@ -18,7 +18,7 @@
  * (source-ports.ts), the flood gate (flood-gate.ts) and alarm building
  * (alarm-builder.ts).
  */
-import type { Alarm, ConnectionSummary } from '../alarm/alarm.js';
+import { type Alarm, type ConnectionSummary, ProbeKind } from '../alarm/alarm.js';
 import { TcpFlag, type TcpSegment } from '../decode/segment.js';
 import { parseAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
@@ -28,7 +28,11 @@ import { Admission } from './admission.js';
 import { AlarmBuilder } from './alarm-builder.js';
 import { FloodGate, FloodReason } from './flood-gate.js';
 import { KeyWindows } from './key-windows.js';
+import { CLASSIC_FLAGS } from './flag-rule.js';
 import { probeKindOf } from './probe-classifier.js';
+import { keyHashed } from './probe-key.js';
+import { probeSeverity } from './severity.js';
+import { SynDirection, SynMemory } from './syn-memory.js';
 import { SourcePorts } from './source-ports.js';
 
 export { FLOOD_SAMPLE } from './flood-gate.js';
@@ -54,6 +58,8 @@ export interface DetectorOptions extends Omit<DetectionSettings, 'newSourceRate'
    * holds it (`admit`), so a port another process holds never alarms.
    */
   readonly admitAll?: boolean;
+  /** Buckets of the SYN memory (power of two; see SynMemory). */
+  readonly synMemoryBuckets?: number;
 }
 
 export interface DetectorCounters {
@@ -72,6 +78,8 @@ export type ConnectionInput = Pick<
   'sourceIp' | 'sourcePort' | 'destinationIp' | 'destinationPort' | 'startMicros' | 'durationMs' | 'bytes' | 'firstBytes' | 'closedBy'
 >;
 
+const SYN_ACK = TcpFlag.SYN | TcpFlag.ACK;
+
 function popcount(v: number): number {
   let n = 0;
   for (; v; v &= v - 1) n++;
@@ -89,6 +97,7 @@ export class Detector {
   private readonly sources: SourcePorts;
   private readonly flood: FloodGate;
   private readonly alarms: AlarmBuilder;
+  private readonly synMemory: SynMemory;
 
   constructor(options: DetectorOptions) {
     const { policy, maxTrackedKeys: n } = options;
@@ -99,6 +108,7 @@ export class Detector {
     const seed = options.seed ?? ((Math.random() * 0x100000000) >>> 0);
     this.windows = new KeyWindows(n, seed);
     this.sources = new SourcePorts(n, seed ^ 0x5bd1e995);
+    this.synMemory = new SynMemory(seed ^ 0x2545f491, options.synMemoryBuckets);
     const newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
     this.alarms = new AlarmBuilder(policy, { trackedKeyLimit: n, newSourceRate }, this.counters, options.onAlarm);
     this.flood = new FloodGate(policy.ports.length, newSourceRate, this.alarms);
@@ -151,11 +161,23 @@ export class Detector {
   /** Looks at one decoded segment seen at `tsMicros`; may raise alarms. */
   observe(seg: TcpSegment, input: number, packet: number): void {
     this.counters.segments++;
+    const windows = this.windows;
     const portIndex = this.admission.portOf(seg);
-    if (portIndex < 0) return;
+    if (portIndex < 0) {
+      if ((seg.flags & SYN_ACK) === TcpFlag.SYN) this.observeOutboundSyn(seg);
+      return;
+    }
     const kind = probeKindOf(seg.flags);
-    if (kind === 0) {
-      if ((seg.flags & 0x3f) === TcpFlag.ACK) this.observeHandshakeAck(seg, input, packet);
+    if (kind === 0) return;
+    windows.load(seg.family, seg.src, seg.dst, seg.dstPort);
+    // Times stay in fields (seg.tsMicros, this.clock) rather than arguments:
+    // a double passed to a call V8 does not inline is boxed, a heap
+    // allocation per packet that shows as steady scavenges under a flood.
+    if (kind === ProbeKind.syn) {
+      this.synMemory.remember(windows.probe, keyHashed(seg.family), seg.srcPort, SynDirection.inbound, seg.tsMicros);
+    } else if (kind === ProbeKind.ack && this.belongsToConnection(seg)) {
+      // A segment of a connection: not a probe. Its bare ACK after the SYN completes the handshake.
+      if ((seg.flags & CLASSIC_FLAGS) === TcpFlag.ACK) this.observeHandshakeAck(seg, input, packet);
       return;
     }
     if (!this.admission.toServer(seg)) {
@@ -167,15 +189,10 @@ export class Detector {
       return;
     }
     this.counters.probes++;
-    // Times stay in fields (seg.tsMicros, this.clock) rather than arguments:
-    // a double passed to a call V8 does not inline is boxed, a heap
-    // allocation per packet that shows as steady scavenges under a flood.
     const ts = seg.tsMicros;
     if (ts > this.clock) this.clock = ts;
     this.closeExpired();
 
-    const windows = this.windows;
-    windows.load(seg.family, seg.src, seg.dst, seg.dstPort);
     let e = windows.find(seg.family);
     if (e >= 0) {
       windows.addPending(e, seg, kind, input, packet);
@@ -186,13 +203,13 @@ export class Detector {
       this.flood.probe(portIndex, seg, FloodReason.rate, this.clock);
       return;
     }
-    // The source is tracked before the key exists: its entry is what the key points to.
     e = windows.open(seg, -1, portIndex, input, packet, this.clock);
     if (e < 0) {
       this.counters.floodProbes++;
       this.flood.probe(portIndex, seg, FloodReason.tableFull, this.clock);
       return;
     }
+    // The source is tracked once the key exists: the key points to its entry.
     const s = this.sources.track(windows.probe, seg.family, portIndex);
     windows.setSource(e, s);
     const touched = this.sources.mask(s);
@@ -205,9 +222,34 @@ export class Detector {
       reassembled: seg.reassembled,
       sourcePorts: [seg.srcPort],
       truncated: false,
-      severity: popcount(touched) >= 2 ? 'high' : 'medium',
+      severity: probeSeverity(kind, popcount(touched) >= 2),
       origin: { input, packet, digest: windows.openingDigest(e) },
     });
+  }
+
+  /**
+   * Whether an ACK-class segment (scratch key loaded) belongs to a
+   * connection: a SYN-ACK must answer a SYN the decoy port sent, any other
+   * must follow a SYN either way.
+   */
+  private belongsToConnection(seg: TcpSegment): boolean {
+    const m = this.synMemory;
+    const hashed = keyHashed(seg.family);
+    const words = this.windows.probe;
+    if (m.belongs(words, hashed, seg.srcPort, SynDirection.outbound, seg.tsMicros)) return true;
+    return (seg.flags & TcpFlag.SYN) === 0 && m.belongs(words, hashed, seg.srcPort, SynDirection.inbound, seg.tsMicros);
+  }
+
+  /**
+   * A SYN from a decoy port (a replay holds both directions; live, the
+   * kernel filter passes inbound segments only): a connection the decoy's
+   * host opened, whose SYN-ACK and later segments to the decoy port are no
+   * probes. Remembered as seen from the decoy, like an inbound SYN.
+   */
+  private observeOutboundSyn(seg: TcpSegment): void {
+    if (this.admission.indexOf(seg.srcPort, seg.family) < 0) return;
+    this.windows.load(seg.family, seg.dst, seg.src, seg.srcPort);
+    this.synMemory.remember(this.windows.probe, keyHashed(seg.family), seg.dstPort, SynDirection.outbound, seg.tsMicros);
   }
 
   /** Moves time forward to `nowMicros`, closing windows that ended. */
@@ -236,13 +278,13 @@ export class Detector {
   }
 
   /**
-   * A bare ACK to a decoy port after a probe of the same key: the handshake
-   * completed (the decoy answered the SYN). Nothing legitimate completes one.
+   * A bare ACK to a decoy port of a connection whose SYN was seen, after a
+   * probe of the same key: the handshake completed (the decoy answered the
+   * SYN). Nothing legitimate completes one. The scratch key is loaded.
    */
   private observeHandshakeAck(seg: TcpSegment, input: number, packet: number): void {
     if (!this.admission.toServer(seg)) return;
     if (this.admission.whitelisted(seg.family, seg.src)) return;
-    this.windows.load(seg.family, seg.src, seg.dst, seg.dstPort);
     const e = this.windows.find(seg.family);
     if (e >= 0) this.windows.noteHandshakeAck(e, seg, input, packet);
   }

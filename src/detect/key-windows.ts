@@ -15,6 +15,7 @@ import type { KeyView, ProbeAlarmParts } from './alarm-builder.js';
 import { KeyTable } from './key-table.js';
 import { digestProbe, digestText } from './probe-digest.js';
 import { fillKey, KEY_WORDS, keyHashed } from './probe-key.js';
+import { probeSeverity } from './severity.js';
 
 /** Distinct source ports listed per alarm. */
 export const MAX_SOURCE_PORTS = 8;
@@ -248,7 +249,7 @@ export class KeyWindows {
       // With no further probe, the alarm describes the flow of the captured ACK.
       sourcePorts: n > 0 ? ports : [this.ackPort[e]!],
       truncated: have > MAX_SOURCE_PORTS,
-      severity: n > 0 ? 'high' : 'medium',
+      severity: n > 0 ? probeSeverity(this.pendKinds[e]!, true) : 'medium',
       // With no further probe, the alarm describes the captured ACK's flow; it is named after the key's first probe.
       origin:
         n > 0

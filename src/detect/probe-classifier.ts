@@ -1,20 +1,16 @@
 /**
- * Which TCP segments are probes, by their flags: SYN without ACK (whatever
- * else is set) or one of the stealth scans FIN, NULL, XMAS. (Which port a
- * probe is of: port-table.)
+ * Which TCP segments are probes, by their flags: the flag rule (flag-rule.ts)
+ * as a 256-entry table, so classifying a segment is one indexed read. (Which
+ * port a probe is of: port-table.)
  */
-import { ProbeKind } from '../alarm/alarm.js';
-import { TcpFlag } from '../decode/segment.js';
+import { flagRuleKind } from './flag-rule.js';
 
-const BASE_FLAGS = 0x3f; // FIN..URG: ECE/CWR do not change what a probe is
+const KIND_BY_FLAGS = Uint8Array.from({ length: 256 }, (_, flags) => flagRuleKind(flags));
 
-/** ProbeKind bit for a flags byte, or 0 when the segment is not a probe. */
+/**
+ * ProbeKind bit for a flags byte, or 0 when the segment is not a probe. An
+ * `ack` is a probe only if it belongs to no connection (see SynMemory).
+ */
 export function probeKindOf(flags: number): number {
-  if ((flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) return ProbeKind.syn;
-  switch (flags & BASE_FLAGS) {
-    case TcpFlag.FIN: return ProbeKind.fin;
-    case 0: return ProbeKind.null;
-    case TcpFlag.FIN | TcpFlag.PSH | TcpFlag.URG: return ProbeKind.xmas;
-    default: return 0;
-  }
+  return KIND_BY_FLAGS[flags & 0xff]!;
 }

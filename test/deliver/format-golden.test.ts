@@ -2,7 +2,8 @@
  * Golden ECS and EVE documents pin the output format, field order included:
  * a representative alarm of each shape (first SYN probe, follow-up with a
  * handshake, live connection details, live connection without a captured
- * probe, flood, IPv6 with two VLAN tags and fragments, loss notice), with
+ * probe, flood, IPv6 with two VLAN tags and fragments, an `ack` first alarm
+ * (severity low), an `odd`+`ack` follow-up, loss notice), with
  * fixed times. Replay ids are content-derived and so fixed too; live and loss
  * ids are random v4 UUIDs, checked and then replaced by a fixed one.
  *
@@ -118,6 +119,12 @@ const ipv6Vlan: ProbeAlarm = {
   innerVlan: 200,
 };
 
+// An ACK-class probe with no connection (nmap -sA): the weakest kind, severity low.
+const firstAck: ProbeAlarm = { ...firstSyn, kinds: 16, flags: 0x10, severity: 'low', origin: { input: 0, packet: 9, digest: '00112233445566ff' } };
+
+// Odd-flag probes summed with an ACK-class one (--scanflags URG, FINPSH, FINACK): every kind named.
+const oddFollowUp: ProbeAlarm = { ...followUp, handshakeCompleted: false, kinds: 16 | 32, flags: 0x20 | 0x09 | 0x11, count: 3 };
+
 interface Case {
   readonly name: string;
   readonly ctx: FormatContext;
@@ -131,6 +138,8 @@ const cases: Case[] = [
   { name: 'live-connection-only', ctx: liveCtx, alarm: liveConnectionOnly },
   { name: 'flood', ctx: replayCtx, alarm: flood },
   { name: 'ipv6-vlan', ctx: replayCtx, alarm: ipv6Vlan },
+  { name: 'first-ack', ctx: replayCtx, alarm: firstAck },
+  { name: 'odd-follow-up', ctx: replayCtx, alarm: oddFollowUp },
 ];
 
 /** Compares with (or, when updating, writes) test/golden/<name>; the file is pretty-printed, the output one line. */

@@ -38,19 +38,31 @@ const probes = (alarms: Alarm[]): ProbeAlarm[] => alarms.filter((a): a is ProbeA
 describe('detector', () => {
   it('classifies probe kinds and ignores non-probes', () => {
     const { d, alarms } = detector();
+    const { SYN, ACK, RST, FIN, PSH, URG, ECE, CWR } = TcpFlag;
     const cases: Array<[number, number]> = [
-      [TcpFlag.SYN, ProbeKind.syn],
-      [TcpFlag.SYN | TcpFlag.ECE | TcpFlag.CWR, ProbeKind.syn],
-      [TcpFlag.SYN | TcpFlag.FIN, ProbeKind.syn],
-      [TcpFlag.SYN | TcpFlag.RST, ProbeKind.syn],
-      [TcpFlag.FIN, ProbeKind.fin],
+      [SYN, ProbeKind.syn],
+      [SYN | ECE | CWR, ProbeKind.syn],
+      [SYN | FIN, ProbeKind.syn],
+      [SYN | RST, ProbeKind.syn],
+      [FIN, ProbeKind.fin],
       [0, ProbeKind.null],
-      [TcpFlag.FIN | TcpFlag.PSH | TcpFlag.URG, ProbeKind.xmas],
-      [TcpFlag.FIN | TcpFlag.PSH | TcpFlag.URG | TcpFlag.ECE, ProbeKind.xmas],
+      [FIN | PSH | URG, ProbeKind.xmas],
+      [FIN | PSH | URG | ECE, ProbeKind.xmas],
+      // ACK-class with no SYN of the 4-tuple before: nmap -sA/-sW, -sM, --scanflags SYNACK / PSH+ACK.
+      [ACK, ProbeKind.ack],
+      [FIN | ACK, ProbeKind.ack],
+      [SYN | ACK, ProbeKind.ack],
+      [PSH | ACK, ProbeKind.ack],
+      // Odd flags: --scanflags URG, PSH, FINURG, FINPSH, ALL.
+      [URG, ProbeKind.odd],
+      [PSH, ProbeKind.odd],
+      [FIN | URG, ProbeKind.odd],
+      [FIN | PSH, ProbeKind.odd],
+      [FIN | SYN | RST | PSH | ACK | URG, ProbeKind.odd],
     ];
     cases.forEach(([flags], i) => d.observe(seg(`198.18.1.${i + 1}`, '198.18.0.2', 445, flags, i), 0, i));
-    for (const flags of [TcpFlag.SYN | TcpFlag.ACK, TcpFlag.ACK, TcpFlag.RST, TcpFlag.RST | TcpFlag.ACK, TcpFlag.FIN | TcpFlag.ACK, TcpFlag.PSH | TcpFlag.ACK]) {
-      d.observe(seg('198.18.2.1', '198.18.0.2', 445, flags, 100), 0, 100);
+    for (const flags of [RST, RST | ACK, RST | FIN | ACK, RST | PSH, RST | URG | ECE]) {
+      d.observe(seg('198.18.2.1', '198.18.0.2', 445, flags, 100), 0, 100); // backscatter and teardown
     }
     d.observe(seg('198.18.2.1', '198.18.0.2', 22, TcpFlag.SYN, 100), 0, 100); // not a policy port
     d.observe(seg('fd00:18::1', 'fd00:18::2', 445, TcpFlag.SYN, 100), 0, 100); // 445 is tcp (IPv4) only
@@ -274,9 +286,9 @@ describe('detector', () => {
     const { d, alarms } = detector();
     d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.SYN, 1 * S, 7000), 0, 0);
     d.observe(seg('198.18.0.1', '198.18.0.2', 445, TcpFlag.ACK, 1 * S + 100, 7000), 0, 1);
-    d.observe(seg('198.18.0.7', '198.18.0.2', 445, TcpFlag.ACK, 1 * S + 100, 7000), 0, 2); // no SYN seen: nothing
+    d.observe(seg('198.18.0.7', '198.18.0.2', 445, TcpFlag.ACK, 1 * S + 100, 7000), 0, 2); // no SYN seen: an ack probe
     d.flush();
-    const all = probes(alarms);
+    const all = probes(alarms).filter((a) => a.kinds !== ProbeKind.ack);
     assert.equal(all.length, 2);
     assert.equal(all[0]!.handshakeCompleted, false);
     assert.equal(all[1]!.phase, 'follow-up');
@@ -284,7 +296,7 @@ describe('detector', () => {
     assert.equal(all[1]!.handshakeCompleted, true);
     // It describes the real flow of the captured ACK: its source port, its packet.
     assert.deepEqual([all[1]!.sourcePort, all[1]!.origin.packet, all[1]!.startMicros], [7000, 1, 1 * S + 100]);
-    assert.equal(d.counters.probes, 1);
+    assert.equal(d.counters.probes, 2);
   });
 
   it('sums new sources beyond the per-port rate into flood alarms that name a sample of them', () => {

@@ -231,7 +231,7 @@ function build(): Fixture[] {
     fx.push({
       name: 'stealth-fin-null-xmas.pcap',
       about:
-        'FIN, NULL, XMAS and XMAS+CWR / FIN+ECE probes; FIN+ACK, RST, FIN+PSH, URG and FIN+PSH+URG+ACK to the same ports are not probes',
+        'FIN, NULL, XMAS and XMAS+CWR / FIN+ECE probes; then FIN+ACK and FIN+PSH+URG+ACK (ack, no SYN before), FIN+PSH and URG (odd); RST is no probe',
       bytes: etherPcap([
         seg4(A4, S4, 135, FIN),
         seg4(A4, S4, 139, 0),
@@ -240,7 +240,7 @@ function build(): Fixture[] {
         seg4(B4, S4, 135, FIN | ECE),
         seg6(A6, S6, 5985, 0),
         seg6(A6, S6, 5986, FIN | PSH | URG),
-        // not probes:
+        // ack (no SYN of their 4-tuple before), no probe (RST), odd:
         seg4(A4, S4, 135, FIN | ACK),
         seg4(A4, S4, 135, RST),
         seg4(A4, S4, 139, FIN | PSH),
@@ -248,9 +248,9 @@ function build(): Fixture[] {
         seg4(A4, S4, 445, FIN | PSH | URG | ACK),
       ]),
       probes: [
-        probe(A4, S4, 135, 'ipv4', 1, ['fin']),
-        probe(A4, S4, 139, 'ipv4', 1, ['null']),
-        probe(A4, S4, 445, 'ipv4', 1, ['xmas']),
+        probe(A4, S4, 135, 'ipv4', 2, ['fin', 'ack']),
+        probe(A4, S4, 139, 'ipv4', 3, ['null', 'odd']),
+        probe(A4, S4, 445, 'ipv4', 2, ['xmas', 'ack']),
         probe(A4, S4, 3389, 'ipv4', 1, ['xmas']),
         probe(B4, S4, 135, 'ipv4', 1, ['fin']),
         probe(A6, S6, 5985, 'ipv6', 1, ['null']),
@@ -261,7 +261,7 @@ function build(): Fixture[] {
   fx.push({
     name: 'no-probe-handshake-replies.pcap',
     about:
-      'SYN+ACK, ACK, RST+ACK, PSH+ACK with data and FIN+ACK to honeypot ports; SYN to port 22; SYN to 5985 over IPv4 and to 445 over IPv6 (wrong version): no probes',
+      'SYN+ACK, ACK, PSH+ACK with data and FIN+ACK to honeypot ports with no SYN before them: ack probes; RST+ACK, SYN to port 22, SYN to 5985 over IPv4 and to 445 over IPv6 (wrong version): no probes',
     bytes: etherPcap([
       seg4(A4, S4, 445, SYN | ACK),
       seg4(A4, S4, 445, ACK),
@@ -273,7 +273,12 @@ function build(): Fixture[] {
       seg6(A6, S6, 445, SYN),
       seg6(A6, S6, 5986, SYN | ACK),
     ]),
-    probes: [],
+    probes: [
+      probe(A4, S4, 135, 'ipv4', 1, ['ack']),
+      probe(A4, S4, 139, 'ipv4', 1, ['ack']),
+      probe(A4, S4, 445, 'ipv4', 2, ['ack']),
+      probe(A6, S6, 5986, 'ipv6', 1, ['ack']),
+    ],
   });
 
   // ---- whitelist ----------------------------------------------------------
@@ -431,6 +436,39 @@ function build(): Fixture[] {
       bytes: full.subarray(0, 24 + 2 * recordLen + 8),
       probes: [probe('198.18.0.50', S4, 445, 'ipv4', 1, ['syn']), probe('198.18.0.51', S4, 445, 'ipv4', 1, ['syn'])],
       damaged: true,
+    });
+  }
+
+  // ---- connections: ACK-class segments that belong to one are no probes ----
+  // (Last, so that the source ports of every fixture above stay as they were.)
+  {
+    const flow = (src: string, srcPort: number, dst: string, dstPort: number, flags: number, payload = 0): Uint8Array =>
+      ipv4({ src, dst, id: 0x1000, payload: tcp({ srcPort, dstPort, flags, options: mssOption(1460), payload }) });
+    const C = '198.18.0.7'; // the server's own peer
+    const H = '198.18.0.9'; // hping3 -S, then -S -A from the same port
+    const ms = 1000;
+    const packets: [Uint8Array, number][] = [
+      [flow(A4, 50001, S4, 445, SYN), 0],
+      [flow(A4, 50001, S4, 445, ACK), 1 * ms],
+      [flow(A4, 50001, S4, 445, PSH | ACK, 20), 2 * ms],
+      [flow(A4, 50001, S4, 445, FIN | ACK), 3 * ms],
+      [flow(A4, 50001, S4, 445, ACK), 4 * ms],
+      [flow(S4, 139, C, 8080, SYN), 5 * ms],
+      [flow(C, 8080, S4, 139, SYN | ACK), 6 * ms],
+      [flow(C, 8080, S4, 139, PSH | ACK, 20), 7 * ms],
+      [flow(C, 8080, S4, 139, FIN | ACK), 8 * ms],
+      [flow(H, 1904, S4, 3389, SYN), 9 * ms],
+      [flow(H, 1904, S4, 3389, SYN | ACK), 10 * ms],
+      [flow(A4, 50001, S4, 445, FIN | ACK), 240_000 * ms],
+      [flow(A4, 50001, S4, 445, ACK), 300_001 * ms],
+      [flow(A4, 50001, S4, 445, RST | ACK), 300_002 * ms],
+    ];
+    fx.push({
+      name: 'connection-segments.pcap',
+      about:
+        'a connection to 445 (SYN, ACK, data, FIN+ACK, ACK; a FIN+ACK 4 min later): only its SYN is a probe, an ACK 5 min 1 ms after the SYN is an ack probe, the RST+ACK none; the server\'s own connection from port 139 (SYN out, SYN-ACK, data and FIN+ACK back): no probe; a SYN-ACK after the sender\'s own SYN (hping3 -S -A): an ack probe',
+      bytes: etherPcap(packets.map(([p]) => p), packets.map(([, t]) => t)),
+      probes: [probe(A4, S4, 445, 'ipv4', 2, ['syn', 'ack']), probe(H, S4, 3389, 'ipv4', 2, ['syn', 'ack'])],
     });
   }
   return fx;

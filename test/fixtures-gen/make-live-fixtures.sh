@@ -6,6 +6,9 @@
 #                        198.18.0.3/24 fd00:18::3/64   whitelisted source (same ns)
 #   hp-fx-srv  hp-fx-s0  198.18.0.2/24 fd00:18::2/64   server (captures here)
 #
+#   make-live-fixtures.sh             every fixture
+#   make-live-fixtures.sh ack-class   only the ACK-class and odd-flag scans
+#
 # Idempotent: stale namespaces from an aborted run are removed first, and the
 # EXIT trap removes ours and stops every process this script started.
 # Needs root and: iproute2 nmap hping3 masscan tcpdump tshark(dumpcap) curl python3.
@@ -154,9 +157,37 @@ established() {
   server_outbound "$1"
 }
 
+# ACK-class and odd-flag scans (issue 12) against the held ports 445 and
+# 3389, around a completed connection to held 445 whose later segments
+# (ACK, data, FIN+ACK) belong to it and are no probes.
+ack_class() {
+  echo "== nmap -sA, -sW, -sM and a completed connection to 445"
+  cap_tcpdump "$OUT/nmap-sA-sW-sM.pcap" -i "$IF_S"
+  inatk curl -s --max-time 2 "http://$S4:445/" >/dev/null || true
+  inatk "${NMAP[@]}" -sA -p "$PORTS4" "$S4" >/dev/null
+  inatk "${NMAP[@]}" -sW -p "$PORTS4" "$S4" >/dev/null
+  inatk "${NMAP[@]}" -sM -p "$PORTS4" "$S4" >/dev/null
+  inatk "${NMAP[@]}" -6 -sA -e "$IF_A" -S "$A6" -p "$PORTS6" "$S6" >/dev/null
+  stop_caps
+
+  echo "== nmap --scanflags URG, PSH, FINURG, FINPSH, ALL, SYNACK, FINACK"
+  cap_tcpdump "$OUT/nmap-scanflags.pcap" -i "$IF_S"
+  local f
+  for f in URG PSH FINURG FINPSH ALL SYNACK FINACK; do
+    inatk "${NMAP[@]}" --scanflags "$f" -p 135,445,3389,8080 "$S4" >/dev/null
+  done
+  stop_caps
+}
+
 mkdir -p "$OUT"
 setup_net
 start_listeners
+
+if [ "${1:-}" = ack-class ]; then
+  ack_class
+  chmod 0644 "$OUT"/nmap-sA-sW-sM.pcap "$OUT"/nmap-scanflags.pcap
+  exit 0
+fi
 
 echo "== nmap -sS (pcap us, pcap ns, pcapng of the same scan)"
 cap_tcpdump "$OUT/nmap-sS.pcap" -i "$IF_S"
@@ -231,6 +262,8 @@ inatk "${NMAP[@]}" -6 -sS -e "$IF_A" -S "$A6" -p 5985 "$S6" >/dev/null
 inatk "${NMAP[@]}" -6 -sS -e "$IF_A" -S "$W6" -p 5985,5986 "$S6" >/dev/null
 established 2
 stop_caps
+
+ack_class
 
 chmod 0644 "$OUT"/*
 echo "== done:"

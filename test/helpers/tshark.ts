@@ -13,10 +13,13 @@ import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 
 export type NetworkType = 'ipv4' | 'ipv6';
-export type ProbeKind = 'syn' | 'fin' | 'null' | 'xmas';
+export type ProbeKind = 'syn' | 'fin' | 'null' | 'xmas' | 'ack' | 'odd';
 
 /** Fixed order for kinds lists, so that they compare as arrays. */
-export const PROBE_KIND_ORDER: readonly ProbeKind[] = ['syn', 'fin', 'null', 'xmas'];
+export const PROBE_KIND_ORDER: readonly ProbeKind[] = ['syn', 'fin', 'null', 'xmas', 'ack', 'odd'];
+
+/** An ACK-class segment within this long after a SYN of its connection belongs to it (issue 12: 5 minutes). */
+export const CONNECTION_MICROS = 300e6;
 
 export interface ProbePort {
   readonly port: number;
@@ -49,6 +52,9 @@ export interface TsharkSegment {
   readonly source: string;
   readonly destination: string;
   readonly port: number;
+  readonly sourcePort: number;
+  /** frame.time_epoch in microseconds. */
+  readonly timeMicros: number;
   /** TCP flags byte (FIN..CWR). */
   readonly flags: number;
 }
@@ -72,12 +78,20 @@ export interface TsharkProbes {
 // ---------------------------------------------------------------- probe rules
 
 /**
- * The probe definition from issue 2: SYN without ACK (whatever else is set),
- * or the stealth probes FIN-only, NULL, XMAS (FIN+PSH+URG), judged on the
- * low six flag bits so that ECE/CWR do not hide a stealth probe.
+ * The probe definition of issues 2 and 12, spelt by flag names: SYN without
+ * ACK (whatever else is set) is `syn`; SYN with RST and ACK is `odd`; other
+ * RST-bearing segments are never probes; ACK set is `ack` (a probe only when
+ * it belongs to no connection: the caller asks `ConnectionMemory`); exactly
+ * FIN, nothing, FIN+PSH+URG are `fin`, `null`, `xmas` on the low six bits
+ * (ECE/CWR do not hide a probe); anything else is `odd`.
  */
 export function classifyProbe(flags: number): ProbeKind | null {
-  if ((flags & 0x02) !== 0) return (flags & 0x10) === 0 ? 'syn' : null;
+  const syn = (flags & 0x02) !== 0;
+  const ack = (flags & 0x10) !== 0;
+  const rst = (flags & 0x04) !== 0;
+  if (syn && !ack) return 'syn';
+  if (rst) return syn ? 'odd' : null;
+  if (ack) return 'ack';
   switch (flags & 0x3f) {
     case 0x01:
       return 'fin';
@@ -86,7 +100,37 @@ export function classifyProbe(flags: number): ProbeKind | null {
     case 0x29:
       return 'xmas';
     default:
-      return null;
+      return 'odd';
+  }
+}
+
+/**
+ * Connections to decoy ports as the oracle sees them: unbounded (a Map of
+ * the 4-tuple seen from the decoy side and the SYN's direction to the time
+ * of its last SYN), where honeyport's SYN memory is a bounded table; the
+ * fixtures stay far below its size, so the two must agree on them.
+ */
+export class ConnectionMemory {
+  private readonly lastSyn = new Map<string, number>();
+
+  private static key(remote: string, remotePort: number, decoy: string, decoyPort: number, outbound: boolean): string {
+    return `${remote}|${remotePort}|${decoy}|${decoyPort}|${outbound ? 'out' : 'in'}`;
+  }
+
+  remember(remote: string, remotePort: number, decoy: string, decoyPort: number, outbound: boolean, timeMicros: number): void {
+    const k = ConnectionMemory.key(remote, remotePort, decoy, decoyPort, outbound);
+    this.lastSyn.set(k, Math.max(timeMicros, this.lastSyn.get(k) ?? -Infinity));
+  }
+
+  private seen(remote: string, remotePort: number, decoy: string, decoyPort: number, outbound: boolean, timeMicros: number): boolean {
+    const t = this.lastSyn.get(ConnectionMemory.key(remote, remotePort, decoy, decoyPort, outbound));
+    return t !== undefined && timeMicros - t <= CONNECTION_MICROS;
+  }
+
+  /** A SYN-ACK belongs if it answers the decoy's own SYN; any other ACK-class segment if a SYN went either way. */
+  belongs(remote: string, remotePort: number, decoy: string, decoyPort: number, synAck: boolean, timeMicros: number): boolean {
+    if (this.seen(remote, remotePort, decoy, decoyPort, true, timeMicros)) return true;
+    return !synAck && this.seen(remote, remotePort, decoy, decoyPort, false, timeMicros);
   }
 }
 
@@ -271,7 +315,7 @@ export function tsharkVersion(): string | null {
   return r.stdout.split('\n')[0] ?? 'tshark';
 }
 
-const TSHARK_FIELDS = ['frame.number', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.dstport', 'tcp.flags'];
+const TSHARK_FIELDS = ['frame.number', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.dstport', 'tcp.flags', 'tcp.srcport', 'frame.time_epoch'];
 
 /**
  * Every TCP segment tshark sees, with IPv4/IPv6 reassembly on. TCP headers
@@ -304,7 +348,7 @@ export function readTsharkSegments(file: string): TsharkRead {
   let skippedTunnelled = 0;
   for (const line of r.stdout.split('\n')) {
     if (line === '') continue;
-    const [frame, ipSrc, ipDst, ip6Src, ip6Dst, dport, flags] = line.split('\t');
+    const [frame, ipSrc, ipDst, ip6Src, ip6Dst, dport, flags, sport, time] = line.split('\t');
     const v4 = (ipSrc ?? '') !== '';
     const v6 = (ip6Src ?? '') !== '';
     const multi = [ipSrc, ip6Src, dport].some((f) => (f ?? '').includes(','));
@@ -320,13 +364,21 @@ export function readTsharkSegments(file: string): TsharkRead {
       source: canonicalIp(v4 ? ipSrc! : ip6Src!),
       destination: canonicalIp(v4 ? ipDst! : ip6Dst!),
       port: Number(dport),
+      sourcePort: Number(sport),
+      timeMicros: epochMicros(time ?? ''),
       flags: parseInt(flags, 16) & 0xff,
     });
   }
   return { segments, damaged, skippedTunnelled, stderr };
 }
 
-/** The probe map of some segments under a policy (issue 2's definition). */
+/** "1764454253.881483000" → microseconds, exactly (no float rounding of the fraction). */
+function epochMicros(text: string): number {
+  const [whole, fraction = ''] = text.split('.');
+  return Number(whole) * 1e6 + Number(fraction.padEnd(6, '0').slice(0, 6));
+}
+
+/** The probe map of some segments under a policy (issues 2 and 12), in frame order. */
 export function probesOf(
   segments: readonly TsharkSegment[],
   policy: ProbePolicy,
@@ -337,10 +389,17 @@ export function probesOf(
   const servers = new Set(serverAddresses.map(canonicalIp));
   const probes: ProbeMap = new Map();
   let whitelisted = 0;
+  const connections = new ConnectionMemory();
   for (const s of segments) {
-    if (portType.get(s.port) !== s.type) continue;
+    if (portType.get(s.port) !== s.type) {
+      // A SYN the decoy port sent (captures hold both directions): its answers are no probes.
+      if (portType.get(s.sourcePort) === s.type && (s.flags & 0x12) === 0x02) connections.remember(s.destination, s.port, s.source, s.sourcePort, true, s.timeMicros);
+      continue;
+    }
     const kind = classifyProbe(s.flags);
     if (kind === null) continue;
+    if (kind === 'syn') connections.remember(s.source, s.sourcePort, s.destination, s.port, false, s.timeMicros);
+    if (kind === 'ack' && connections.belongs(s.source, s.sourcePort, s.destination, s.port, (s.flags & 0x02) !== 0, s.timeMicros)) continue;
     if (servers.size > 0 && !servers.has(s.destination)) continue;
     if (isWhitelisted(s.source, whitelist)) {
       whitelisted++;

@@ -36,6 +36,8 @@ async function checkFile(file: string, policy: Policy): Promise<{ skipped: numbe
         if (!skip) continue;
         skipped++;
         assert.ok(status !== DecodeStatus.Segment || !ports.has(dec.segment.dstPort), `${file}: frame ${b.firstIndex + i} skipped but decodes to port ${dec.segment.dstPort}`);
+        // A decoy port's own SYN makes its answer no probe: the detector must see it.
+        assert.ok(status !== DecodeStatus.Segment || !ports.has(dec.segment.srcPort), `${file}: frame ${b.firstIndex + i} skipped but comes from port ${dec.segment.srcPort}`);
         assert.notEqual(status, DecodeStatus.Pending, `${file}: frame ${b.firstIndex + i} is a fragment`);
       }
     }

@@ -49,8 +49,8 @@ interface KnownDifference {
 
 const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
   'fixtures/crafted/ipv4-overlap-conflict.pcap': {
-    tsharkOnly: { '198.18.0.1|198.18.0.2|139|ipv4': 1 },
-    why: 'tshark reassembles the first of two conflicting readings of the TCP flags; honeyport drops datagrams whose fragments disagree',
+    tsharkOnly: { '198.18.0.1|198.18.0.2|139|ipv4': 1, '198.18.0.1|198.18.0.2|445|ipv4': 1 },
+    why: 'tshark reassembles the first of two conflicting readings of the TCP flags (a SYN to 139, an ACK-class probe to 445); honeyport drops datagrams whose fragments disagree',
   },
 };
 

@@ -18,8 +18,8 @@ import { PermanentError, type EntryKind, type Formatted, type Transport } from '
 import { fitJson } from './fit-message.js';
 import { connectSocket, describeError, loadTlsOptions, probeReceiver } from '../tls-options.js';
 
-/** Syslog severities: warning for a probe, critical for a high-severity alarm, error for a loss notice. */
-const SEVERITY = { medium: 4, high: 2 } as const;
+/** Syslog severities: notice for a low-severity probe (an unsolicited ACK), warning for a probe, critical for a high-severity alarm, error for a loss notice. */
+const SEVERITY = { low: 5, medium: 4, high: 2 } as const;
 const MSGID: Record<EntryKind, string> = { probe: 'probe', flood: 'flood', loss: 'alarms-lost' };
 const CONNECT_TIMEOUT_MS = 5000;
 const WRITE_TIMEOUT_MS = 10_000;

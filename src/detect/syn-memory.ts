@@ -1,0 +1,110 @@
+/**
+ * The SYN memory: which connections to a decoy port exist, so that an
+ * ACK-class segment (ACK set, SYN and RST clear, or SYN+ACK) is a probe only
+ * when it belongs to none. A connection is named by its 4-tuple as seen from
+ * the decoy: (remote address, remote port, decoy address, decoy port), and
+ * exists for SYN_MEMORY_MICROS (5 minutes, in the caller's time: packet time
+ * in replay, capture time live) after a SYN of it was seen — inbound to the
+ * decoy port, or (a replay holding both directions) outbound from it. Each
+ * direction is remembered on its own: a SYN-ACK to the decoy belongs to a
+ * connection only if it answers an outbound SYN (a SYN-ACK after the
+ * scanner's own SYN answers nothing: `hping3 -S -A`), any other ACK-class
+ * segment if either SYN was seen.
+ *
+ * Bounded: a set-associative table of BUCKETS × WAYS entries, each a 32-bit
+ * tag of a seeded hash of the 4-tuple and the SYN's time (12 bytes; 1.5 MiB
+ * at the default size). A SYN of a connection already remembered renews its
+ * time; a new one takes a free or expired way of its bucket, else the way
+ * with the oldest SYN. Under a spoofed SYN flood every bucket fills: a
+ * remembered connection then lasts as long as its bucket takes to see WAYS
+ * newer SYNs (at 20,000 SYNs/s, ~6.5 s); a later ACK of an evicted
+ * connection is an `ack` probe of the key its SYN already opened (counted,
+ * never lost). The seeded hash keeps spoofed SYNs from being aimed at one
+ * bucket. Nothing allocates after construction.
+ */
+import { finish, mix } from './key-table.js';
+
+/** How long after its SYN a connection's segments are not probes (µs). */
+export const SYN_MEMORY_MICROS = 300e6;
+export const SYN_MEMORY_WAYS = 4;
+export const DEFAULT_SYN_MEMORY_BUCKETS = 1 << 15;
+
+/** Which way a connection's SYN went, seen from the decoy. */
+export const SynDirection = { inbound: 0, outbound: 0x10000 } as const;
+export type SynDirectionCode = (typeof SynDirection)[keyof typeof SynDirection];
+
+export class SynMemory {
+  private readonly tags: Uint32Array;
+  private readonly times: Float64Array;
+  private readonly mask: number;
+  private bucket = 0;
+  private tag = 0;
+
+  constructor(private readonly seed: number, buckets = DEFAULT_SYN_MEMORY_BUCKETS) {
+    if (!Number.isInteger(Math.log2(buckets))) throw new RangeError('buckets must be a power of two');
+    this.mask = buckets - 1;
+    this.tags = new Uint32Array(buckets * SYN_MEMORY_WAYS);
+    this.times = new Float64Array(buckets * SYN_MEMORY_WAYS);
+  }
+
+  /** Bytes of state (fixed). */
+  get bytes(): number {
+    return this.tags.byteLength + this.times.byteLength;
+  }
+
+  /** Connections remembered now (for tests; scans the table). */
+  count(nowMicros: number): number {
+    let n = 0;
+    for (let i = 0; i < this.tags.length; i++) if (this.tags[i] !== 0 && nowMicros - this.times[i]! <= SYN_MEMORY_MICROS) n++;
+    return n;
+  }
+
+  /**
+   * Hashes a connection: `words` is a deduplication key (probe-key layout:
+   * remote → decoy address and the decoy port, family) whose first `hashed`
+   * words carry it, `remotePort` the remote side's port, `direction` the
+   * SYN's (above 16 bits, so it never collides with a port).
+   */
+  private locate(words: Uint32Array, hashed: number, remotePort: number): void {
+    let a = this.seed;
+    let b = this.seed ^ 0x9e3779b9;
+    for (let i = 0; i < hashed; i++) {
+      a = mix(a, words[i]!);
+      b = mix(b, words[i]!);
+    }
+    a = finish(mix(a, remotePort) ^ hashed);
+    b = finish(mix(b, remotePort ^ 0x20000) ^ hashed);
+    this.bucket = (a & this.mask) * SYN_MEMORY_WAYS;
+    this.tag = b === 0 ? 1 : b; // 0 marks a free way
+  }
+
+  /** A SYN of the connection, going `direction`, was seen at `tsMicros`. */
+  remember(words: Uint32Array, hashed: number, remotePort: number, direction: SynDirectionCode, tsMicros: number): void {
+    this.locate(words, hashed, remotePort | direction);
+    const base = this.bucket;
+    let victim = base;
+    for (let w = base; w < base + SYN_MEMORY_WAYS; w++) {
+      if (this.tags[w] === this.tag) {
+        if (tsMicros > this.times[w]!) this.times[w] = tsMicros;
+        return;
+      }
+      if (this.tags[w] === 0) {
+        victim = w;
+        break;
+      }
+      if (this.times[w]! < this.times[victim]!) victim = w;
+    }
+    this.tags[victim] = this.tag;
+    this.times[victim] = tsMicros;
+  }
+
+  /** Whether a SYN of the connection going `direction` was seen within SYN_MEMORY_MICROS before `tsMicros` (or after it: reordering). */
+  belongs(words: Uint32Array, hashed: number, remotePort: number, direction: SynDirectionCode, tsMicros: number): boolean {
+    this.locate(words, hashed, remotePort | direction);
+    const base = this.bucket;
+    for (let w = base; w < base + SYN_MEMORY_WAYS; w++) {
+      if (this.tags[w] === this.tag) return tsMicros - this.times[w]! <= SYN_MEMORY_MICROS;
+    }
+    return false;
+  }
+}
