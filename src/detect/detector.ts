@@ -30,7 +30,8 @@ import { FloodGate, FloodReason } from './flood-gate.js';
 import { KeyWindows } from './key-windows.js';
 import { CLASSIC_FLAGS } from './flag-rule.js';
 import { probeKindOf } from './probe-classifier.js';
-import { keyHashed } from './probe-key.js';
+import { keyHashed, sourceHashed } from './probe-key.js';
+import { RepeatFilter } from './repeat-filter.js';
 import { probeSeverity } from './severity.js';
 import { SynDirection, SynMemory } from './syn-memory.js';
 import { SourcePorts } from './source-ports.js';
@@ -70,6 +71,8 @@ export interface DetectorCounters {
   alarms: number;
   floodProbes: number;
   connections: number;
+  /** Sources promoted out of a flood to keys of their own (seen twice while their port was over the rate). */
+  promoted: number;
 }
 
 /** A completed handshake on a honeypot port, as the port holder reports it. */
@@ -88,7 +91,7 @@ function popcount(v: number): number {
 
 export class Detector {
   /** Totals for the detector's life: a reconfiguration keeps them. */
-  readonly counters: DetectorCounters = { segments: 0, probes: 0, whitelisted: 0, otherDestination: 0, alarms: 0, floodProbes: 0, connections: 0 };
+  readonly counters: DetectorCounters = { segments: 0, probes: 0, whitelisted: 0, otherDestination: 0, alarms: 0, floodProbes: 0, connections: 0, promoted: 0 };
   private policy: Policy;
   private readonly admission: Admission;
   private readonly window: number;
@@ -98,6 +101,7 @@ export class Detector {
   private readonly flood: FloodGate;
   private readonly alarms: AlarmBuilder;
   private readonly synMemory: SynMemory;
+  private readonly repeats: RepeatFilter;
 
   constructor(options: DetectorOptions) {
     const { policy, maxTrackedKeys: n } = options;
@@ -109,6 +113,7 @@ export class Detector {
     this.windows = new KeyWindows(n, seed);
     this.sources = new SourcePorts(n, seed ^ 0x5bd1e995);
     this.synMemory = new SynMemory(seed ^ 0x2545f491, options.synMemoryBuckets);
+    this.repeats = new RepeatFilter(seed ^ 0x68e31da4, options.windowMicros);
     const newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
     this.alarms = new AlarmBuilder(policy, { trackedKeyLimit: n, newSourceRate }, this.counters, options.onAlarm);
     this.flood = new FloodGate(policy.ports.length, newSourceRate, this.alarms);
@@ -198,7 +203,7 @@ export class Detector {
       windows.addPending(e, seg, kind, input, packet);
       return;
     }
-    if (!this.flood.takeToken(portIndex, this.clock)) {
+    if (!this.flood.takeToken(portIndex, this.clock) && !this.promote(seg, portIndex)) {
       this.counters.floodProbes++;
       this.flood.probe(portIndex, seg, FloodReason.rate, this.clock);
       return;
@@ -225,6 +230,21 @@ export class Detector {
       severity: probeSeverity(kind, popcount(touched) >= 2),
       origin: { input, packet, digest: windows.openingDigest(e) },
     });
+  }
+
+  /**
+   * A probe of a new key found its port over the new-source rate: whether
+   * its source has been seen before — it has a live key, or the repeat
+   * filter saw it summed into a flood once already — and may have a key of
+   * its own (a promotion token). Its first probe stays in the flood alarm,
+   * so every probe is still counted once. The scratch key is loaded.
+   */
+  private promote(seg: TcpSegment, portIndex: number): boolean {
+    const sources = this.sources;
+    const known = sources.lookup(this.windows.probe, seg.family) >= 0 || this.repeats.seenBefore(sources.probe, sourceHashed(seg.family), this.clock);
+    if (!known || !this.flood.takePromotion(portIndex, this.clock)) return false;
+    this.counters.promoted++;
+    return true;
   }
 
   /**

@@ -6,6 +6,11 @@
  * window closes). This is what keeps the alarm rate, the CPU per packet and
  * the memory bounded whatever a spoofing attacker sends. State is a few
  * numbers per policy port plus at most FLOOD_SAMPLE sampled sources.
+ *
+ * A source seen twice while its port is over the rate (repeat-filter.ts)
+ * is promoted to a key of its own; promotions have their own bucket per
+ * port (the same rate and burst), so an attacker who repeats every spoofed
+ * source at most doubles the alarm rate, and the key table bounds the rest.
  */
 import type { TcpSegment } from '../decode/segment.js';
 import { formatAddress } from '../net/address.js';
@@ -30,6 +35,8 @@ export class FloodGate {
   private floodSamples: string[][];
   private tokens: Float64Array;
   private tokensAt: Float64Array;
+  private promotions: Float64Array;
+  private promotionsAt: Float64Array;
   private readonly burst: number;
 
   constructor(ports: number, private readonly newSourceRate: number, private readonly alarms: AlarmBuilder) {
@@ -43,18 +50,29 @@ export class FloodGate {
     this.floodSamples = Array.from({ length: ports }, () => []);
     this.tokens = new Float64Array(ports).fill(this.burst);
     this.tokensAt = new Float64Array(ports).fill(-Infinity);
+    this.promotions = new Float64Array(ports).fill(this.burst);
+    this.promotionsAt = new Float64Array(ports).fill(-Infinity);
   }
 
   /** Takes a new-key token of port `i` at `now` (the detector's clock); false when the bucket is empty. */
   takeToken(i: number, now: number): boolean {
-    const last = this.tokensAt[i]!;
+    return this.take(this.tokens, this.tokensAt, i, now);
+  }
+
+  /** Takes a promotion token of port `i` (a repeating source under flood); false when the bucket is empty. */
+  takePromotion(i: number, now: number): boolean {
+    return this.take(this.promotions, this.promotionsAt, i, now);
+  }
+
+  private take(tokens: Float64Array, at: Float64Array, i: number, now: number): boolean {
+    const last = at[i]!;
     if (now > last) {
       const refill = last === -Infinity ? this.burst : ((now - last) * this.newSourceRate) / 1e6;
-      this.tokens[i] = Math.min(this.burst, this.tokens[i]! + refill);
-      this.tokensAt[i] = now;
+      tokens[i] = Math.min(this.burst, tokens[i]! + refill);
+      at[i] = now;
     }
-    if (this.tokens[i]! < 1) return false;
-    this.tokens[i]!--;
+    if (tokens[i]! < 1) return false;
+    tokens[i]!--;
     return true;
   }
 
@@ -121,6 +139,8 @@ export class FloodGate {
     this.floodPending = moveF(this.floodPending, 0);
     this.tokens = moveF(this.tokens, this.burst);
     this.tokensAt = moveF(this.tokensAt, -Infinity);
+    this.promotions = moveF(this.promotions, this.burst);
+    this.promotionsAt = moveF(this.promotionsAt, -Infinity);
     this.floodActive = moveU(this.floodActive);
     this.floodReason = moveU(this.floodReason);
     const samples: string[][] = Array.from({ length: ports }, () => []);

@@ -21,6 +21,17 @@ export class SourcePorts {
     this.refs = new Uint32Array(capacity);
   }
 
+  /** The source of the filled deduplication `key`: its entry, or -1 when it has no live key. Leaves its words in `probe`. */
+  lookup(key: Uint32Array, family: number): number {
+    fillSourceFromKey(this.sources.probe, key, family);
+    return this.sources.find(sourceHashed(family));
+  }
+
+  /** The scratch source key (see lookup). */
+  get probe(): Uint32Array {
+    return this.sources.probe;
+  }
+
   /** Counts one more key of the source in the filled deduplication `key`, on `portIndex`; returns the source entry. */
   track(key: Uint32Array, family: number, portIndex: number): number {
     fillSourceFromKey(this.sources.probe, key, family);

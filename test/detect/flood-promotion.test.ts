@@ -1,0 +1,180 @@
+/**
+ * A real scanner stays visible inside a spoofed flood (issue 12.5): while a
+ * port is over its new-source rate, a source seen twice is promoted to a key
+ * with its own alarm at its second probe; its first probe stays in the flood
+ * alarm, so the sums hold. State stays bounded after 10 M spoofed sources,
+ * and an attacker who repeats every spoofed source gains at most the
+ * promotion bucket.
+ */
+import assert from 'node:assert/strict';
+import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
+import { TcpFlag, TcpSegment } from '../../src/decode/segment.js';
+import { Detector, type DetectorOptions } from '../../src/detect/detector.js';
+import { RepeatFilter } from '../../src/detect/repeat-filter.js';
+import { parseAddress } from '../../src/net/address.js';
+import type { Policy } from '../../src/policy/policy.js';
+
+const policy: Policy = { name: 'test', os: 'linux', ports: [{ port: 445, protocol: 'tcp' }, { port: 3389, protocol: 'tcp' }], whitelist: [] };
+const S = 1e6;
+const SERVER = parseAddress('198.18.0.2')!.bytes;
+
+/** One reusable segment: the loops below send millions without allocating one each. */
+function segment(): TcpSegment {
+  const s = new TcpSegment();
+  s.family = 4;
+  s.dst.set(SERVER);
+  s.flags = TcpFlag.SYN;
+  s.srcPort = 40000;
+  return s;
+}
+
+function setSource(s: TcpSegment, v: number): void {
+  s.src[0] = 10 + ((v >>> 24) & 0x3f);
+  s.src[1] = (v >>> 16) & 0xff;
+  s.src[2] = (v >>> 8) & 0xff;
+  s.src[3] = v & 0xff;
+}
+
+function detector(extra: Partial<DetectorOptions> = {}): { d: Detector; alarms: Alarm[] } {
+  const alarms: Alarm[] = [];
+  const d = new Detector({ policy, windowMicros: 60 * S, maxTrackedKeys: 10_000, serverAddresses: [], newSourceRate: 10, onAlarm: (a) => alarms.push(a), seed: 3, ...extra });
+  return { d, alarms };
+}
+
+const probeAlarms = (alarms: Alarm[]): ProbeAlarm[] => alarms.filter((a): a is ProbeAlarm => a.action === 'honeypot-port-probe');
+const sum = (alarms: Alarm[]): number => alarms.reduce((n, a) => n + a.count, 0);
+const REAL = '198.18.5.5';
+
+describe('flood gate: a repeating source is promoted out of the flood', () => {
+  it('a real source probing twice inside a flood of single-probe spoofed sources gets its own alarm at its second probe', () => {
+    const { d, alarms } = detector();
+    const s = segment();
+    const real = new TcpSegment();
+    real.family = 4;
+    real.src.set(parseAddress(REAL)!.bytes);
+    real.dst.set(SERVER);
+    real.flags = TcpFlag.SYN;
+    const N = 20_000; // 20,000 spoofed SYNs per second for one second, to both ports
+    let sent = 0;
+    let firstOwnAt = -1;
+    for (let i = 0; i < N; i++) {
+      setSource(s, i);
+      s.dstPort = i % 2 === 0 ? 445 : 3389;
+      s.tsMicros = i * 50;
+      d.observe(s, 0, i);
+      sent++;
+      if (i === 5_000 || i === 12_000) {
+        // The real scanner: 445 first (summed into the flood), then 3389 (its own alarm, at once).
+        real.dstPort = i === 5_000 ? 445 : 3389;
+        real.srcPort = 50_000 + i;
+        real.tsMicros = i * 50 + 1;
+        const before = alarms.length;
+        d.observe(real, 0, N + i);
+        sent++;
+        if (i === 12_000) {
+          const own = probeAlarms(alarms.slice(before)).filter((a) => a.source[0] === 198);
+          assert.equal(own.length, 1, 'raised during the second probe itself');
+          firstOwnAt = own[0]!.startMicros;
+        }
+      }
+    }
+    d.flush();
+    const own = probeAlarms(alarms).filter((a) => a.source[0] === 198);
+    assert.deepEqual(own.map((a) => [a.phase, a.destinationPort, a.count]), [['first', 3389, 1]]);
+    assert.equal(firstOwnAt, 12_000 * 50 + 1);
+    const floods = alarms.filter((a) => a.action === 'honeypot-flood');
+    assert.ok(floods.some((a) => a.action === 'honeypot-flood' && a.destinationPort === 445), 'its first probe went to the flood');
+    assert.equal(sum(alarms), sent, 'every probe counted once: the first in the flood, the second in its own alarm');
+    assert.ok(d.counters.promoted >= 1, 'counted');
+    assert.ok(d.counters.promoted <= 2, `spoofed sources promoted by a false positive: ${d.counters.promoted - 1}`);
+  });
+
+  it('a retransmitted probe to the same port is enough; a source already tracked is promoted at once', () => {
+    const { d, alarms } = detector({ newSourceRate: 1 }); // burst 10 per port
+    const s = segment();
+    for (let i = 0; i < 20; i++) {
+      setSource(s, i);
+      s.dstPort = i < 10 ? 445 : 3389;
+      s.tsMicros = i;
+      d.observe(s, 0, i); // both bursts: twenty tracked sources
+    }
+    setSource(s, 3); // tracked on 445; 3389 is over its rate, yet it is no new face
+    s.dstPort = 3389;
+    s.tsMicros = 50;
+    d.observe(s, 0, 50);
+    const real = segment();
+    real.src.set(parseAddress(REAL)!.bytes);
+    real.dstPort = 445;
+    real.tsMicros = 100;
+    d.observe(real, 0, 100); // over the rate: flood
+    real.tsMicros = 200;
+    d.observe(real, 0, 101); // the retransmission: promoted
+    d.flush();
+    const firsts = probeAlarms(alarms).filter((a) => a.phase === 'first');
+    assert.deepEqual(firsts.slice(20).map((a) => [a.source[3], a.destinationPort, a.portsTouched]), [[3, 3389, [445, 3389]], [5, 445, [445]]]);
+    assert.equal(firsts[21]!.source[0], 198);
+    assert.equal(sum(alarms), 23);
+  });
+
+  it('an attacker repeating every spoofed source gains at most the promotion bucket (same rate and burst as new sources)', () => {
+    const { d, alarms } = detector({ newSourceRate: 10 }); // burst 100 of each
+    const s = segment();
+    s.dstPort = 445;
+    let sent = 0;
+    for (let i = 0; i < 5_000; i++) {
+      for (let r = 0; r < 2; r++) {
+        setSource(s, i);
+        s.tsMicros = i * 100 + r; // 0.5 s in all
+        d.observe(s, 0, sent++);
+      }
+    }
+    d.flush();
+    const own = probeAlarms(alarms).filter((a) => a.phase === 'first');
+    // 100 tokens + 100 promotions, + 5 of each refilled in 0.5 s at 10/s
+    assert.ok(own.length <= 100 + 100 + 5 + 5 + 2, `${own.length} first alarms`);
+    assert.ok(own.length >= 200);
+    assert.equal(sum(alarms), sent);
+  });
+
+  it('state stays bounded after 10 M spoofed sources; false promotions stay rare', function () {
+    this.timeout(300_000);
+    const maxTrackedKeys = 100_000;
+    const { d, alarms } = detector({ newSourceRate: 100, maxTrackedKeys });
+    const s = segment();
+    s.dstPort = 445;
+    let maxKeys = 0;
+    const N = 10_000_000;
+    for (let i = 0; i < N; i++) {
+      setSource(s, i);
+      s.tsMicros = i * 50; // 20,000 per second: 500 s of packet time, windows close as it goes
+      d.observe(s, 0, i);
+      if ((i & 0xffff) === 0) maxKeys = Math.max(maxKeys, d.trackedKeys);
+    }
+    d.flush();
+    assert.ok(maxKeys <= maxTrackedKeys);
+    assert.equal(d.trackedKeys, 0);
+    assert.equal(sum(alarms), N);
+    // ~4e-6 per lookup at worst: expect a few tens of the 10 M.
+    assert.ok(d.counters.promoted < 200, `${d.counters.promoted} spoofed sources promoted`);
+    assert.ok(alarms.length < 200_000, `${alarms.length} alarms for 10 M spoofed probes`);
+    console.log(`      10 M spoofed sources: ${d.counters.promoted} promoted by a false positive, ${alarms.length} alarms, ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB RSS`);
+  });
+
+  it('RepeatFilter: fixed size, remembers a source for at least one generation, forgets after two', () => {
+    const f = new RepeatFilter(1, 10 * S, 1 << 16, 7, 1000);
+    assert.equal(f.bytes, 2 * (1 << 16) / 8);
+    const w = new Uint32Array(2);
+    w[0] = 0xc6120505;
+    w[1] = 4;
+    assert.equal(f.seenBefore(w, 2, 0), false);
+    assert.equal(f.seenBefore(w, 2, 1), true);
+    // Two rotations by age without seeing it again: forgotten.
+    const other = new Uint32Array(2);
+    other[1] = 4;
+    for (const t of [11 * S, 22 * S]) {
+      other[0] = t;
+      f.seenBefore(other, 2, t);
+    }
+    assert.equal(f.seenBefore(w, 2, 23 * S), false);
+  });
+});
