@@ -169,6 +169,6 @@ print(n)
     assert.equal(smb.count, 5, `exactly the five SYNs are counted on ${SMB}, none of the ${ackClass} ACK-class segments`);
     assert.deepEqual([...smb.kinds], ['syn']);
     const rdp = live.get(key(atk, t.server.v4, RDP));
-    assert.ok(rdp && rdp.kinds.has('ack'), 'the positive control: the ACK scan in the same session alarms');
+    assert.ok(rdp?.kinds.has('ack'), 'the positive control: the ACK scan in the same session alarms');
   });
 });
