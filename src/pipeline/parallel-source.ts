@@ -51,6 +51,8 @@ const DEFAULT_CREDITS = 4;
 export class ParallelSource {
   readonly #paths: readonly string[];
   readonly #workers: Worker[] = [];
+  /** Per worker: batches taken (shared with it; see ReplayWorkerData.taken). */
+  readonly #taken: Int32Array[] = [];
   readonly #queues: WorkerToMain[][];
   readonly #owner: number[];
   #waiter: (() => void) | undefined;
@@ -67,9 +69,11 @@ export class ParallelSource {
     this.#queues = paths.map(() => []);
     this.#owner = paths.map(() => -1);
     this.credits = o.credits ?? DEFAULT_CREDITS;
-    const data: ReplayWorkerData = { ports: o.ports, credits: this.credits, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
     const n = Math.max(1, Math.min(o.workers, paths.length));
     for (let w = 0; w < n; w++) {
+      const taken = new SharedArrayBuffer(4);
+      this.#taken.push(new Int32Array(taken));
+      const data: ReplayWorkerData = { ports: o.ports, credits: this.credits, taken, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
       const worker = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: data });
       worker.on('message', (m: WorkerToMain) => this.#received(w, m));
       worker.on('error', (err) => this.#fail(`replay worker ${w} failed: ${err.message}`));
@@ -134,8 +138,10 @@ export class ParallelSource {
       switch (m.type) {
         case 'batch': {
           this.#queued--;
-          // Returned on taking: the worker reads on while this batch is detected.
-          this.#send(this.#owner[file]!, { type: 'credit', n: 1 });
+          // Counted on taking: the worker reads on while this batch is detected.
+          const taken = this.#taken[this.#owner[file]!]!;
+          Atomics.add(taken, 0, 1);
+          Atomics.notify(taken, 0);
           yield { batch: unpackBatch(m, ZEROS), packet: m.packet, count: m.count, lastTs: m.lastTs, bytesRead: m.bytesRead };
           break;
         }

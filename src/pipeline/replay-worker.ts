@@ -2,9 +2,10 @@
  * Worker thread of a parallel replay (parallel-source.ts): reads the capture
  * files the main thread assigns, one at a time in the order assigned, runs
  * the frame prefilter over every batch and posts the survivors (see
- * prefiltered-batch.ts). It posts a batch only while it holds a credit; the
- * main thread returns one per batch it has consumed, so what waits between
- * the threads is bounded by the credits, whatever the files hold.
+ * prefiltered-batch.ts). It posts a batch only while fewer than `credits` of
+ * its batches wait untaken (a counter in shared memory that the main thread
+ * raises), so what waits between the threads is bounded whatever the files
+ * hold.
  *
  * Every file ends with exactly one of: `end`, `damaged` (the reader's
  * CaptureDamagedError, as data), `failed` (any other error: a missing file,
@@ -20,27 +21,29 @@ const port = parentPort!;
 const setup = workerData as ReplayWorkerData;
 const prefilter = new FramePrefilter({ ports: setup.ports.map((p) => ({ port: p, protocol: 'tcp' as const })) });
 
-let credits = setup.credits;
-let creditWaiter: (() => void) | undefined;
+const taken = new Int32Array(setup.taken);
+let posted = 0;
 const jobs: { file: number; path: string }[] = [];
 let jobWaiter: (() => void) | undefined;
 
 port.on('message', (m: MainToWorker) => {
-  if (m.type === 'credit') {
-    credits += m.n;
-    creditWaiter?.();
-  } else {
-    jobs.push({ file: m.file, path: m.path });
-    jobWaiter?.();
-  }
+  jobs.push({ file: m.file, path: m.path });
+  jobWaiter?.();
 });
 
 const post = (m: WorkerToMain, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
-async function credit(): Promise<void> {
-  while (credits === 0) await new Promise<void>((resolve) => (creditWaiter = resolve));
-  creditWaiter = undefined;
-  credits--;
+/**
+ * Blocks this thread until the main thread has taken enough batches. The
+ * bounded wait only guards against a missed wake-up; terminate() ends it too.
+ */
+function waitForCredit(): void {
+  for (;;) {
+    const seen = Atomics.load(taken, 0);
+    if (posted - seen < setup.credits) break;
+    Atomics.wait(taken, 0, seen, 100);
+  }
+  posted++;
 }
 
 async function readOne(file: number, path: string): Promise<void> {
@@ -63,7 +66,7 @@ async function readOne(file: number, path: string): Promise<void> {
       if (keep.length < b.count) keep = new Uint8Array(b.capacity);
       // The batch is packed (copied) before waiting: the reader reuses its buffer only on the next pull.
       const m = packSurvivors(b, prefilter, file, bytesRead, keep);
-      await credit();
+      waitForCredit();
       post(m, transferList(m));
     }
   } catch (err) {
