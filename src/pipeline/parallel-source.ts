@@ -44,9 +44,12 @@ export interface ParallelSourceOptions {
   readonly credits?: number;
   readonly ports: readonly number[];
   readonly batchSize?: number;
+  /** Old-generation heap of each worker, MiB (default 128: a worker holds one reader buffer and a few batches). */
+  readonly workerHeapMiB?: number;
 }
 
 const DEFAULT_CREDITS = 4;
+const DEFAULT_WORKER_HEAP_MIB = 128;
 
 export class ParallelSource {
   readonly #paths: readonly string[];
@@ -74,7 +77,10 @@ export class ParallelSource {
       const taken = new SharedArrayBuffer(4);
       this.#taken.push(new Int32Array(taken));
       const data: ReplayWorkerData = { ports: o.ports, credits: this.credits, taken, ...(o.batchSize ? { batchSize: o.batchSize } : {}) };
-      const worker = new Worker(new URL('./replay-worker.js', import.meta.url), { workerData: data });
+      const worker = new Worker(new URL('./replay-worker.js', import.meta.url), {
+        workerData: data,
+        resourceLimits: { maxOldGenerationSizeMb: o.workerHeapMiB ?? DEFAULT_WORKER_HEAP_MIB },
+      });
       worker.on('message', (m: WorkerToMain) => this.#received(w, m));
       worker.on('error', (err) => this.#fail(`replay worker ${w} failed: ${err.message}`));
       worker.on('exit', (code) => this.#fail(`replay worker ${w} stopped (exit code ${code})`));

@@ -46,9 +46,10 @@ export interface ReplayOptions {
   readonly seed?: number;
   /** Worker threads that read and prefilter files (0 or absent: this thread reads). */
   readonly workers?: number;
-  /** Tests: batches per worker that may wait, and frames per batch. */
+  /** Tests: batches per worker that may wait, frames per batch, a worker's heap limit (MiB). */
   readonly credits?: number;
   readonly batchSize?: number;
+  readonly workerHeapMiB?: number;
 }
 
 export interface ReplayResult {
@@ -108,6 +109,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         ports: opts.detection.policy.ports.map((p) => p.port),
         ...(opts.credits ? { credits: opts.credits } : {}),
         ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+        ...(opts.workerHeapMiB ? { workerHeapMiB: opts.workerHeapMiB } : {}),
       })
     : undefined;
   try {

@@ -16,7 +16,7 @@ import { defaultPolicy } from '../../src/policy/recommended.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { generateRotatedSet } from '../bench/generate-capture.js';
 import { ethernet, ipv4, Link, pcapFile, tcp } from '../helpers/frame-builder.js';
-import { CLI, fixtureCaptures, fixturePolicy, FIXTURE_POLICY, replayContext } from '../helpers/replay-docs.js';
+import { CLI, fixtureCaptures, fixturePolicy, FIXTURE_POLICY, replayContext, ROOT } from '../helpers/replay-docs.js';
 
 interface Run {
   readonly lines: string[];
@@ -47,7 +47,7 @@ function sameRun(par: Run, seq: Run): void {
 }
 
 function cli(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, 'replay', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, 'replay', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 20_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -110,6 +110,38 @@ describe('parallel replay', function () {
     const par = await run(files, policy, { batchSize: 3, workers: 2 });
     sameRun(par, seq);
     assert.ok(seq.lines.every((l) => !l.includes('handshake_completed')), 'the window closed before the ACK');
+  });
+
+  it('fails with one error when a worker dies, and exits', () => {
+    // A heap too small for the reader's 1 MiB buffer: the worker runs out of memory at its
+    // first file. In a child process: a thread left running would keep it from exiting.
+    const replayJs = join(ROOT, 'dist/src/pipeline/replay.js');
+    const recommendedJs = join(ROOT, 'dist/src/policy/recommended.js');
+    const script = `
+      const { replay } = await import(${JSON.stringify(replayJs)});
+      const { defaultPolicy } = await import(${JSON.stringify(recommendedJs)});
+      const detection = { policy: defaultPolicy(), windowMicros: 60e6, maxTrackedKeys: 1e5, newSourceRate: 100, serverAddresses: [] };
+      try {
+        await replay({ files: ${JSON.stringify(rotated.slice(0, 4))}, detection, onAlarm: () => {}, workers: 2, workerHeapMiB: 1 });
+        console.log('resolved');
+      } catch (err) {
+        console.log('rejected: ' + err.message);
+      }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.signal, null, 'the process exited by itself (no worker left running)');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^rejected: replay worker \d (failed|stopped)/);
+  });
+
+  it('replays hundreds of files as one timeline, as sequentially', async () => {
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    const files = await generateRotatedSet(many, 300, 60, 11);
+    const policy = defaultPolicy();
+    const seq = await run(files, policy);
+    const par = await run(files, policy, { workers: 3 });
+    assert.equal(par.result.files, 300);
+    sameRun(par, seq);
   });
 
   it('keeps what waits between the threads bounded behind a slow consumer', async () => {
