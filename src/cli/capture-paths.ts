@@ -10,26 +10,38 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, ExitCode } from './exit-codes.js';
 
-/** Compares runs of digits by value (then by length: `01` after `1`), everything else by UTF-16 code unit. */
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** Compares character by character, except that runs of digits compare by value (then by length: `01` after `1`). */
 export function naturalCompare(a: string, b: string): number {
-  const ra = a.match(/\d+|\D+/g) ?? [];
-  const rb = b.match(/\d+|\D+/g) ?? [];
-  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
-    const x = ra[i]!;
-    const y = rb[i]!;
-    if (x === y) continue;
-    const dx = x.charCodeAt(0) >= 48 && x.charCodeAt(0) <= 57;
-    const dy = y.charCodeAt(0) >= 48 && y.charCodeAt(0) <= 57;
-    if (dx && dy) {
-      const vx = x.replace(/^0+(?=\d)/, '');
-      const vy = y.replace(/^0+(?=\d)/, '');
-      if (vx.length !== vy.length) return vx.length - vy.length;
-      if (vx !== vy) return vx < vy ? -1 : 1;
-      return x.length - y.length;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(j);
+    if (isDigit(x) && isDigit(y)) {
+      let ie = i;
+      let je = j;
+      while (ie < a.length && isDigit(a.charCodeAt(ie))) ie++;
+      while (je < b.length && isDigit(b.charCodeAt(je))) je++;
+      let zi = i;
+      let zj = j;
+      while (zi < ie - 1 && a.charCodeAt(zi) === 48) zi++;
+      while (zj < je - 1 && b.charCodeAt(zj) === 48) zj++;
+      const va = a.slice(zi, ie);
+      const vb = b.slice(zj, je);
+      if (va.length !== vb.length) return va.length - vb.length;
+      if (va !== vb) return va < vb ? -1 : 1;
+      if (ie - i !== je - j) return ie - i - (je - j);
+      i = ie;
+      j = je;
+      continue;
     }
-    return x < y ? -1 : 1;
+    if (x !== y) return x - y;
+    i++;
+    j++;
   }
-  return ra.length - rb.length;
+  return a.length - i - (b.length - j);
 }
 
 function isDirectory(path: string): boolean {

@@ -63,6 +63,8 @@ export class ParallelSource {
   #fatal: Error | undefined;
   #closing = false;
   #queued = 0;
+  /** The vlan column of every unpacked batch: all zero (files keep their tags in the frame). */
+  readonly #zeros = new Uint16Array(4096);
   /** Most batches ever waiting on the main thread at once (tests check the bound). */
   peakQueued = 0;
   readonly credits: number;
@@ -148,7 +150,7 @@ export class ParallelSource {
           const taken = this.#taken[this.#owner[file]!]!;
           Atomics.add(taken, 0, 1);
           Atomics.notify(taken, 0);
-          yield { batch: unpackBatch(m, ZEROS), packet: m.packet, count: m.count, lastTs: m.lastTs, bytesRead: m.bytesRead };
+          yield { batch: unpackBatch(m, this.#zeros), packet: m.packet, count: m.count, lastTs: m.lastTs, bytesRead: m.bytesRead };
           break;
         }
         case 'end':
@@ -167,9 +169,6 @@ export class ParallelSource {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 }
-
-/** Shared all-zero vlan column for unpacked batches (files keep tags in the frame). */
-const ZEROS = new Uint16Array(4096);
 
 function rebuildError(m: Extract<WorkerToMain, { type: 'failed' }>): Error {
   const err: Error & { code?: string } = new Error(m.message);
