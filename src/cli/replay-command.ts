@@ -120,6 +120,11 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
           onProgress: (p: ReplayProgress) => progress.update(() => `${progressText(p)}, ${alarms} alarms`),
         }
       : {}),
+  }).catch(async (err: unknown) => {
+    // An input that cannot be read stops the run (exit 1), but the alarms up to it are written.
+    await output.finish().catch(() => undefined);
+    progress.clear();
+    throw err;
   });
   const out = await output.finish();
   progress.clear();

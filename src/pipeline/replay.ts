@@ -151,6 +151,15 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       before += sizes[input] ?? 0;
       result.files++;
     }
+  } catch (err) {
+    // A file that cannot be read ends the run: the windows open so far still close, so
+    // every alarm up to that file is raised (the caller writes them, then reports the error).
+    try {
+      detector.flush();
+    } catch {
+      // the first error is the one to report
+    }
+    throw err;
   } finally {
     if (source) {
       result.workers = source.workers;
