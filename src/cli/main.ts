@@ -8,7 +8,7 @@ import { defaultPolicy } from '../policy/recommended.js';
 import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
+import { parseCount, parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -68,7 +68,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean; jobs: string }) => {
       const detection = parseDetectionFlags(o);
-      const jobs = o.jobs.trim() === '0' ? 0 : parsePositiveInt(o.jobs, '--jobs', 256);
+      const jobs = parseCount(o.jobs, '--jobs', 256);
       const drainTimeoutMs = parseDuration(o.drainTimeout, '--drain-timeout') / 1000;
       const named = parseNamedHost(o);
       const policy = await policyFrom(o.policy, named ? { kind: 'given', host: named } : { kind: 'unnamed', command: 'replay' });

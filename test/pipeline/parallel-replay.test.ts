@@ -209,6 +209,15 @@ describe('parallel replay', function () {
     assert.match(r.stderr, /^honeyport: .*empty: directory holds no files to replay\n$/);
   });
 
+  it('refuses a --jobs that is not a whole number from 0 to 256 (exit 2, one line)', () => {
+    for (const bad of ['x', '-1', '257', '1.5', '']) {
+      const r = cli(['-j', bad, rotated[0]!]);
+      assert.equal(r.status, 2, bad);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^honeyport: --jobs: ".*" is not a whole number from 0 to 256\n$/);
+    }
+  });
+
   it('shows one progress line on a terminal that counts over all files', function () {
     const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
     if (script.status !== 0) this.skip();
