@@ -209,6 +209,13 @@ describe('parallel replay', function () {
     assert.match(r.stderr, /^honeyport: .*empty: directory holds no files to replay\n$/);
   });
 
+  it('ends with exit 1 and one line when the reader of stdout leaves, and does not hang', () => {
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} replay -q -j 2 ${rotated.map((f) => JSON.stringify(f)).join(' ')} | head -c 100 >/dev/null; echo "exit \${PIPESTATUS[0]}" >&2`;
+    const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.signal, null, 'it ended');
+    assert.match(r.stderr, /^honeyport: stdout closed \(EPIPE\): (\d+ alarms and )?whatever was buffered not written\nexit 1\n$/);
+  });
+
   it('refuses a --jobs that is not a whole number from 0 to 256 (exit 2, one line)', () => {
     for (const bad of ['x', '-1', '257', '1.5', '']) {
       const r = cli(['-j', bad, rotated[0]!]);
