@@ -150,7 +150,8 @@ export class ParallelSource {
           const taken = this.#taken[this.#owner[file]!]!;
           Atomics.add(taken, 0, 1);
           Atomics.notify(taken, 0);
-          yield { batch: unpackBatch(m, this.#zeros), packet: m.packet, count: m.count, lastTs: m.lastTs, bytesRead: m.bytesRead };
+          const { batch, packet } = unpackBatch(m, this.#zeros);
+          yield { batch, packet, count: m.count, lastTs: m.lastTs, bytesRead: m.bytesRead };
           break;
         }
         case 'end':

@@ -14,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureDamagedError, readCapture } from '../source/capture-file.js';
 import { FramePrefilter } from './frame-prefilter.js';
-import { packSurvivors, transferList } from './prefiltered-batch.js';
+import { packSurvivors } from './prefiltered-batch.js';
 import type { MainToWorker, ReplayWorkerData, WorkerToMain } from './parallel-messages.js';
 
 const port = parentPort!;
@@ -67,7 +67,7 @@ async function readOne(file: number, path: string): Promise<void> {
       // The batch is packed (copied) before waiting: the reader reuses its buffer only on the next pull.
       const m = packSurvivors(b, prefilter, file, bytesRead, keep);
       waitForCredit();
-      post(m, transferList(m));
+      post(m, [m.buffer]);
     }
   } catch (err) {
     if (err instanceof CaptureDamagedError) {
