@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** honeyport command line: one line per error, exit codes from exit-codes.ts. */
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import type { OsType, Policy } from '../policy/policy.js';
 import { PolicyError } from '../policy/policy-error.js';
@@ -7,7 +8,7 @@ import { defaultPolicy } from '../policy/recommended.js';
 import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
+import { parseCount, parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -32,6 +33,11 @@ Exit codes:
      host not eligible (OS type, public address)
   3  a capture was damaged (alarms up to the damage were still written)`;
 
+/** Replay's default --jobs: every core but the one detection runs on, at least one. */
+function defaultJobs(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -47,7 +53,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   addDeliveryOptions(program
     .command('replay')
     .description('replay pcap/pcapng files (optionally gzip-compressed; "-" = stdin) and print the alarms the sensor would have raised, as ECS JSON lines on stdout')
-    .argument('<files...>', 'capture files, replayed as one timeline in the order given')
+    .argument('<files...>', 'capture files, replayed as one timeline in the order given; a directory stands for the files in it, in natural name order (cap, cap1, cap2 … cap10)')
     .option('-p, --policy <file>', 'policy file (YAML or JSON); default: the recommended Linux policy')
     .option('--host <name>', 'with a fleet policy file: the host the capture is from (chooses its policy)')
     .addOption(new Option('--address <ip>', 'with --host: an address of that host, for address selectors (repeatable)').argParser(collect).default([], 'none'))
@@ -57,15 +63,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('-q, --quiet', 'no run summary on stderr')
     .option('--no-progress', 'no progress line on a terminal')
+    .option('-j, --jobs <n>', 'threads that read and pre-filter several files in parallel (0: read on the main thread; detection stays one timeline either way)', String(defaultJobs()))
     .option('--drain-timeout <duration>', 'how long the sinks may keep delivering after the last alarm (then what is left stays in the disk spool, or is dropped and counted)', '30s'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
+    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean; jobs: string }) => {
       const detection = parseDetectionFlags(o);
+      const jobs = parseCount(o.jobs, '--jobs', 256);
       const drainTimeoutMs = parseDuration(o.drainTimeout, '--drain-timeout') / 1000;
       const named = parseNamedHost(o);
       const policy = await policyFrom(o.policy, named ? { kind: 'given', host: named } : { kind: 'unnamed', command: 'replay' });
+      const { expandCapturePaths } = await import('./capture-paths.js');
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs }));
+      setExit(await replayCommand({ files: expandCapturePaths(files), jobs, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs }));
     });
 
   addDeliveryOptions(program

@@ -24,6 +24,15 @@ export function parsePositiveInt(text: string, option: string, max = 1e8): numbe
   return n;
 }
 
+/** A whole number from 0 to `max` (0 meaning "none", as `--jobs 0`). */
+export function parseCount(text: string, option: string, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n > max) {
+    throw new CliError(`${option}: "${text}" is not a whole number from 0 to ${max}`, ExitCode.USAGE);
+  }
+  return n;
+}
+
 export function parseServerAddress(text: string, option: string): ParsedAddress {
   const a = parseAddress(text.trim());
   if (!a) throw new CliError(`${option}: "${text}" is not an IPv4 or IPv6 address`, ExitCode.USAGE);

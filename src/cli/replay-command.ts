@@ -5,7 +5,8 @@ import { EcsFormatter, type FormatContext } from '../deliver/format-ecs.js';
 import { LineWriter } from '../deliver/line-writer.js';
 import type { Alarm } from '../alarm/alarm.js';
 import { deliveryConfig, wantsDelivery, type DeliveryFlags } from './delivery-options.js';
-import { replay, type ReplayResult } from '../pipeline/replay.js';
+import { replay, type ReplayProgress, type ReplayResult } from '../pipeline/replay.js';
+import { progressText } from './replay-progress.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import { ExitCode } from './exit-codes.js';
 import { Progress } from './progress.js';
@@ -13,6 +14,8 @@ import { packageVersion } from './version.js';
 
 export interface ReplayCommandOptions extends DetectionSettings {
   readonly files: readonly string[];
+  /** Worker threads reading and prefiltering the files (0: the main thread reads). */
+  readonly jobs: number;
   readonly summary: boolean;
   readonly progress: boolean;
   readonly delivery: DeliveryFlags;
@@ -105,6 +108,7 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
   const result = await replay({
     files: o.files,
     detection: o,
+    workers: o.jobs,
     onAlarm: (alarm) => {
       alarms++;
       if (alarm.action === 'honeypot-flood') floods++;
@@ -113,10 +117,14 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
     afterBatch: () => output.afterBatch(),
     ...(o.progress && progress.enabled
       ? {
-          onProgress: (file: string, read: number, total: number | undefined, packets: number) =>
-            progress.update(() => `replay ${basename(file)}: ${total ? `${((100 * read) / total).toFixed(0)}% ` : ''}${packets} packets, ${alarms} alarms`),
+          onProgress: (p: ReplayProgress) => progress.update(() => `${progressText(p)}, ${alarms} alarms`),
         }
       : {}),
+  }).catch(async (err: unknown) => {
+    // An input that cannot be read stops the run (exit 1), but the alarms up to it are written.
+    await output.finish().catch(() => undefined);
+    progress.clear();
+    throw err;
   });
   const out = await output.finish();
   progress.clear();

@@ -24,7 +24,8 @@ function isFinalNonTcp(nh: number): boolean {
 export class FramePrefilter {
   private readonly decoy = new Uint8Array(65536);
 
-  constructor(policy: Policy) {
+  /** Only the ports matter, so a worker thread can build one without the whole policy (whitelist tables). */
+  constructor(policy: Pick<Policy, 'ports'>) {
     for (const p of policy.ports) this.decoy[p.port] = 1;
   }
 

@@ -14,9 +14,13 @@ export interface BenchCaptureStats {
   packets: number;
   probes: number;
   bytes: number;
+  /** Timestamp of the last packet: where the next file of a rotated set starts. */
+  endMicros: number;
 }
 
-export async function generateBenchCapture(path: string, packets: number, seed = 42): Promise<BenchCaptureStats> {
+const START_MICROS = 1_700_000_000 * 1e6;
+
+export async function generateBenchCapture(path: string, packets: number, seed = 42, startMicros = START_MICROS): Promise<BenchCaptureStats> {
   let s = seed >>> 0;
   const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 0x100000000);
   const out = createWriteStream(path);
@@ -36,7 +40,7 @@ export async function generateBenchCapture(path: string, packets: number, seed =
   out.write(hdr);
   let probes = 0;
   let bytes = 24;
-  let tsUsec = 1_700_000_000 * 1e6;
+  let tsUsec = startMicros;
   for (let i = 0; i < packets; i++) {
     tsUsec += Math.floor(rnd() * 40);
     const r = rnd();
@@ -113,5 +117,22 @@ export async function generateBenchCapture(path: string, packets: number, seed =
   }
   await flush();
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  return { packets, probes, bytes };
+  return { packets, probes, bytes, endMicros: tsUsec };
+}
+
+/**
+ * A rotated set, as `tcpdump -C`/`-G` leaves it: `files` captures of
+ * `packetsEach` packets in `dir`, named `bench.pcap`, `bench.pcap1` …, each
+ * starting where the previous one ended (one timeline; probe windows span
+ * the cuts). Different seeds, so no two files are alike.
+ */
+export async function generateRotatedSet(dir: string, files: number, packetsEach: number, seed = 42): Promise<string[]> {
+  const paths: string[] = [];
+  let start = START_MICROS;
+  for (let k = 0; k < files; k++) {
+    const path = `${dir}/bench.pcap${k === 0 ? '' : k}`;
+    start = (await generateBenchCapture(path, packetsEach, seed + k, start)).endMicros;
+    paths.push(path);
+  }
+  return paths;
 }

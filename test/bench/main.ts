@@ -9,8 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { deliveryBenchTable, runDeliveryBench } from './delivery-bench.js';
 import { generateBenchCapture } from './generate-capture.js';
 import { runLiveBench } from './live-bench.js';
+import { manyFilesBenchTable } from './many-files-bench.js';
 import { measure, type Measurement } from './measure.js';
 import { runPipelineBench } from './pipeline-bench.js';
+import { runTrickleBench, trickleTable } from './trickle-bench.js';
 import { whitelistBenchTable } from './whitelist-bench.js';
 
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
@@ -50,6 +52,11 @@ async function main(): Promise<void> {
   const ratio = hp.wallSeconds / td.wallSeconds;
   process.stdout.write(`\nhoneyport/tcpdump wall-time ratio: ${ratio.toFixed(2)} (target <= 2.00: ${ratio <= 2 ? 'met' : 'NOT met'})\n`);
 
+  if (process.env.BENCH_SKIP_MANY_FILES !== '1') {
+    process.stdout.write('\nmany files benchmark\n\n');
+    process.stdout.write(await manyFilesBenchTable({ cli, tcpdumpFilter: tcpdumpFilter() }));
+  }
+
   // The live per-packet JavaScript path in process (no root): the A/B number behind the live table.
   const runs = [0, 1, 2].map(() => runPipelineBench(2_000_000));
   const ns = runs.map((r) => r.nsPerPacket);
@@ -71,6 +78,9 @@ async function main(): Promise<void> {
   if (process.env.BENCH_SKIP_DELIVERY !== '1') {
     process.stdout.write('\ndelivery benchmark\n\n');
     process.stdout.write(deliveryBenchTable(await runDeliveryBench()));
+    process.stdout.write('\nalarms one per event-loop turn (as live): the first 1,600 of a fresh process (cold code), then 20,000 (warm)\n\n');
+    for (let i = 0; i < 3; i++) process.stdout.write(measure(process.execPath, [join(here, 'trickle-bench.js'), '1600', '1'], false).stdout);
+    process.stdout.write(trickleTable(await runTrickleBench(20_000, 3)));
   }
 }
 

@@ -71,11 +71,13 @@ async function main(): Promise<void> {
   const runs = new Map<string, number>();
   const spent = { child: 0, inProcess: 0 };
   let seed = FIRST_SEED;
+  let childTurns = 0;
   process.stderr.write(`fuzz: ${SECONDS} s from seed ${FIRST_SEED}; child RSS bound ${CHILD_RSS_LIMIT_MIB} MiB, in-process ${IN_PROCESS_RSS_LIMIT_MIB} MiB\n`);
   while (Date.now() < deadline) {
     // Split the time evenly between cheap in-process runs and child processes.
     const pool = spent.child <= spent.inProcess ? children : inProcess;
-    const target = pool[seed % pool.length]!;
+    // The costly pool takes turns by its own count: by seed, the few picks it gets could miss a target.
+    const target = pool === children ? pool[childTurns++ % pool.length]! : pool[seed % pool.length]!;
     const input = inputFor(target, seed);
     current = { target, seed, input };
     const started = Date.now();

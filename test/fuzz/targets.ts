@@ -19,7 +19,8 @@ import { isoMicros } from '../../src/alarm/timestamp.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { parseSensorConfig } from '../../src/config/sensor-config.js';
 import { Whitelist } from '../../src/detect/whitelist.js';
-import { replay } from '../../src/pipeline/replay.js';
+import { EcsFormatter, type FormatContext } from '../../src/deliver/format-ecs.js';
+import { replay, type ReplayResult } from '../../src/pipeline/replay.js';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { PolicyError } from '../../src/policy/policy-error.js';
 import type { Policy } from '../../src/policy/policy.js';
@@ -40,7 +41,7 @@ export interface Target {
   readonly name: string;
   /** File extension of saved inputs. */
   readonly ext: string;
-  /** In-process targets are cheap; CLI targets start a process. */
+  /** In-process targets are cheap; CLI targets start a process (and replay-parallel threads): they share the other half of the time. */
   readonly child: boolean;
   run(input: Buffer): Promise<void>;
 }
@@ -82,6 +83,38 @@ const replayTarget: Target = {
     } catch (err) {
       throw new FuzzFailure(`replay threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
     }
+  },
+};
+
+/**
+ * Parallel replay against sequential: the input twice (and a copy cut in
+ * half between them), read on worker threads and on the main thread, must
+ * give the same alarm lines, damage messages and counters.
+ */
+const parallelReplayTarget: Target = {
+  name: 'replay-parallel',
+  ext: 'pcap',
+  child: true,
+  async run(input) {
+    const files = [scratchFile('par-a.pcap', input), scratchFile('par-b.pcap', input.subarray(0, input.length >> 1)), scratchFile('par-c.pcap', input)];
+    const ctx: FormatContext = { ruleName: 'fuzz', observer: { hostname: 'fuzz', version: '0' }, inputs: files, mode: 'replay' };
+    const once = async (workers: number): Promise<string> => {
+      const ecs = new EcsFormatter(ctx);
+      const lines: string[] = [];
+      let r: ReplayResult;
+      try {
+        r = await replay({
+          files, workers, detection: { policy: FUZZ_POLICY, windowMicros: 60e6, maxTrackedKeys: 1000, newSourceRate: 100, serverAddresses: [] },
+          onAlarm: (a) => lines.push(ecs.format(a).json),
+        });
+      } catch (err) {
+        throw new FuzzFailure(`replay (workers ${workers}) threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      }
+      return JSON.stringify({ lines, damaged: r.damaged.map((d) => d.message), decode: r.decode, detect: r.detect, packets: r.packets, bytes: r.bytes });
+    };
+    const seq = await once(0);
+    const par = await once(1);
+    if (seq !== par) throw new FuzzFailure(`parallel replay differs from sequential: ${par.slice(0, 300)} vs ${seq.slice(0, 300)}`);
   },
 };
 
@@ -165,4 +198,4 @@ const cliPolicyTarget: Target = {
   },
 };
 
-export const TARGETS: readonly Target[] = [replayTarget, policyTarget, configTarget, cliReplayTarget, cliPolicyTarget];
+export const TARGETS: readonly Target[] = [replayTarget, parallelReplayTarget, policyTarget, configTarget, cliReplayTarget, cliPolicyTarget];
