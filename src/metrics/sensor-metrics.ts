@@ -9,11 +9,16 @@
  *
  * Names follow Prometheus conventions: the `honeyport_` prefix, `_total` on
  * counters, base units, and labels (port, protocol, kind, action, sink,
- * stage) rather than one name per value. Node's process metrics from
- * prom-client's default collectors keep their standard names (`process_*`,
- * `nodejs_*`) so stock dashboards read them.
+ * stage) rather than one name per value. Four process metrics keep the
+ * standard names every client library uses (`process_cpu_seconds_total`,
+ * `process_resident_memory_bytes`, `process_open_fds`,
+ * `process_start_time_seconds`), so stock dashboards read them; they are
+ * written here rather than taken from prom-client's default collectors,
+ * three of whose names Prometheus' own linter rejects (`nodejs_active_*_total`
+ * gauges) and which start a GC observer in the capture process.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { readdirSync } from 'node:fs';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Alarm } from '../alarm/alarm.js';
 import type { CaptureCounters } from '../capture/live-capture.js';
 import type { DecodeCounters } from '../decode/counters.js';
@@ -104,7 +109,32 @@ export class SensorMetrics {
     gauge('honeyport_sink_alarms_queued', 'Alarms waiting: in memory, in flight and in the spool.', ['sink'], perSink((k) => k.queued));
     gauge('honeyport_sink_spool_bytes', 'Bytes the sink\'s spool holds now.', ['sink'], perSink((k) => k.spoolBytes));
 
-    if (o.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (o.processMetrics ?? true) this.addProcessMetrics();
+  }
+
+  private addProcessMetrics(): void {
+    const registers = [this.registry];
+    new Counter({
+      name: 'process_cpu_seconds_total', help: 'User and system CPU time of the sensor process, seconds.', registers,
+      collect() {
+        const u = process.cpuUsage();
+        this.reset();
+        this.inc((u.user + u.system) / 1e6);
+      },
+    });
+    new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory of the sensor process, bytes.', registers, collect() { this.set(process.memoryUsage.rss()); } });
+    new Gauge({
+      name: 'process_open_fds', help: 'Open file descriptors of the sensor process.', registers,
+      collect() {
+        try {
+          this.set(readdirSync('/proc/self/fd').length - 1); // less the directory being read
+        } catch {
+          // No /proc: the last value stays (0 if never read).
+        }
+      },
+    });
+    new Gauge({ name: 'process_start_time_seconds', help: 'When the sensor process started, seconds since the epoch.', registers })
+      .set(Math.round(Date.now() / 1000 - process.uptime()));
   }
 
   /** The exposition text of one scrape. */
