@@ -73,6 +73,6 @@ export function parseNamedHost(o: { readonly host?: string; readonly address: re
 /** `--metrics-listen HOST:PORT` (see metrics/listen-address). */
 export function parseMetricsListen(text: string): ListenAddress {
   const r = parseListenAddress(text);
-  if (!r.ok) throw new CliError(`--metrics-listen: "${text}" ${r.problem}`, ExitCode.USAGE);
+  if (!r.ok) throw new CliError(`--metrics-listen "${text}": ${r.problem}`, ExitCode.USAGE);
   return r.address;
 }

@@ -18,17 +18,17 @@ export type ListenAddressParse =
   | { readonly ok: true; readonly address: ListenAddress }
   | { readonly ok: false; readonly problem: string };
 
-const FORM = 'an IPv4 address or an IPv6 address in brackets, a colon, a port 1-65535 (e.g. 127.0.0.1:9417 or [::1]:9417)';
+const FORM = 'an IPv4 address or an IPv6 address in brackets, a colon and a port 1-65535 (e.g. 127.0.0.1:9417 or [::1]:9417)';
 
 export function parseListenAddress(text: string): ListenAddressParse {
   const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
-  if (!m) return { ok: false, problem: `is not HOST:PORT: ${FORM}` };
+  if (!m) return { ok: false, problem: `expected HOST:PORT: ${FORM}` };
   const host = m[1] ?? m[2]!;
   const port = Number(m[3]);
   const parsed = parseAddress(host);
-  if (!parsed) return { ok: false, problem: `"${host}" is not an IP address: ${FORM}` };
+  if (!parsed) return { ok: false, problem: `"${host}" is not an IP address; expected ${FORM}` };
   // An IPv6 address must be bracketed, and brackets hold only IPv6.
-  if ((m[1] !== undefined) !== (parsed.family === 6)) return { ok: false, problem: `is not HOST:PORT: ${FORM}` };
+  if ((m[1] !== undefined) !== (parsed.family === 6)) return { ok: false, problem: `expected HOST:PORT: ${FORM}` };
   if (port < 1 || port > 65535) return { ok: false, problem: `port ${m[3]} is not from 1 to 65535` };
   return { ok: true, address: { host, family: parsed.family, port } };
 }

@@ -205,6 +205,23 @@ describe('metrics endpoint: listening', () => {
     }
   });
 
+  it('listens on an IPv6 address', async () => {
+    const v6 = await MetricsServer.open({ host: '::1', port: 0 }, LIMITS);
+    try {
+      v6.serve(exposition());
+      const body = await new Promise<string>((resolve, reject) => {
+        request({ host: '::1', port: v6.port, path: '/metrics', agent: false, timeout: 5000 }, (res) => {
+          let b = '';
+          res.on('data', (c: Buffer) => { b += c.toString(); });
+          res.on('end', () => resolve(b));
+        }).on('error', reject).end();
+      });
+      assert.equal(body, BODY);
+    } finally {
+      await v6.close();
+    }
+  });
+
   it('an address this host does not have is refused', async () => {
     await assert.rejects(openMetricsEndpoint({ host: '198.18.255.254', family: 4, port: 9417 }, { ports: [] }), /198\.18\.255\.254:9417: no interface of this host has that address \(EADDRNOTAVAIL\)/);
   });
