@@ -162,7 +162,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   log(`status socket ${control.path}`);
   if (metrics && o.metricsListen) {
     const { SensorMetrics } = await import('../metrics/sensor-metrics.js');
-    metrics.serve(new SensorMetrics(() => ({ ...sensor.status(), probes: sensor.probeTotals(), alarms: alarmsByAction, sinks: delivery.stats() }), packageVersion()));
+    const endpoint = metrics.counters;
+    metrics.serve(new SensorMetrics(() => ({ ...sensor.status(), probes: sensor.probeTotals(), alarms: alarmsByAction, sinks: delivery.stats(), endpoint }), packageVersion()));
     const { formatListenAddress } = await import('../metrics/listen-address.js');
     log(`metrics on http://${formatListenAddress(o.metricsListen)}/metrics`);
   }

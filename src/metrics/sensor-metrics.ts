@@ -25,6 +25,7 @@ import type { DecodeCounters } from '../decode/counters.js';
 import type { DeliveryStats } from '../deliver/sink.js';
 import type { DetectorCounters } from '../detect/detector.js';
 import type { ProbeTotal } from '../pipeline/probe-tally.js';
+import type { MetricsServerCounters } from './metrics-server.js';
 import type { PortHolderCounters, PortStatus } from '../ports/types.js';
 
 export type AlarmCounts = Readonly<Record<Alarm['action'], number>>;
@@ -40,6 +41,8 @@ export interface MetricsSnapshot {
   readonly probes: readonly ProbeTotal[];
   readonly alarms: AlarmCounts;
   readonly sinks: readonly DeliveryStats[];
+  /** The metrics endpoint's own connection counters, when it serves these metrics. */
+  readonly endpoint?: Readonly<MetricsServerCounters>;
 }
 
 type Labels = Record<string, string>;
@@ -107,6 +110,8 @@ export class SensorMetrics {
     counter('honeyport_sink_alarms_dropped_total', 'Alarms the sink lost (each announced by a loss notice).', ['sink'], perSink((k) => k.dropped));
     counter('honeyport_sink_loss_notices_total', 'Loss notices the sink\'s receiver accepted.', ['sink'], perSink((k) => k.notices));
     gauge('honeyport_sink_alarms_queued', 'Alarms waiting: in memory, in flight and in the spool.', ['sink'], perSink((k) => k.queued));
+    counter('honeyport_metrics_connections_closed_total', 'Connections the metrics endpoint closed unanswered: "refused" (source or every slot taken), "evicted" (to make room, no request yet), "deadline" (not done in time).', ['reason'],
+      (s) => (s.endpoint ? [[{ reason: 'refused' }, s.endpoint.refused], [{ reason: 'evicted' }, s.endpoint.evicted], [{ reason: 'deadline' }, s.endpoint.timedOut]] : []));
     gauge('honeyport_sink_spool_bytes', 'Bytes the sink\'s spool holds now.', ['sink'], perSink((k) => k.spoolBytes));
 
     if (o.processMetrics ?? true) this.addProcessMetrics();

@@ -7,8 +7,9 @@
  * another) and 2 SYNs from the whitelisted host; then Prometheus' query API
  * must return those probe counts by port and kind, the whitelisted count,
  * the alarms the sensor printed (by action, and as delivered by its stdout
- * sink), the ports' status and the build info. The fault injected: a SIGHUP
- * reload that drops a scanned port and adds another between scrapes —
+ * sink), the ports' status and the build info; a connection to a decoy
+ * adds one accepted connection and its bytes. The fault injected: a SIGHUP
+ * reload that drops the scanned, connected port and adds another between scrapes —
  * Prometheus' own `resets()` must find no counter reset, and the dropped
  * port's probe count must stay. Plus: a metrics address already in use in
  * the namespace refuses the start in one line, exit 2, before any port is held.
@@ -18,7 +19,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runIn, spawnIn } from './netns.js';
-import { CLI, SensorProcess, assertCleanStop, liveSensorSuite, sleep, writePolicy } from './sensor-harness.js';
+import { CLI, SensorProcess, assertCleanStop, liveSensorSuite, python, sleep, writePolicy } from './sensor-harness.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const METRICS_PORT = 9417;
@@ -144,6 +145,13 @@ describe('metrics scraped by a real Prometheus server (live)', function () {
     }
     assert.equal(await valueWhen(ns, 'honeyport_build_info{version="0.1.0"}', (v) => v === 1), 1, 'build info');
 
+    // A connection to 445 (its SYN is one more probe), so the port holder's counters have something to keep.
+    const conn = await python(t.attacker.ns, 'import socket, sys\ns = socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)\ns.sendall(b"hello")\ns.close()', [target, String(SMB)]);
+    assert.equal(conn.code, 0, conn.stderr);
+    assert.equal(await valueWhen(ns, 'honeyport_connections_accepted_total', (v) => v === 1), 1, 'the connection was accepted');
+    assert.equal(await valueWhen(ns, 'honeyport_connection_read_bytes_total', (v) => v === 5), 5, 'and its 5 bytes read');
+    assert.equal(await valueWhen(ns, probes(SMB, 'syn'), (v) => v === 6), 6, 'its SYN is a probe');
+
     // The fault: a reload between scrapes drops 445 and adds 135.
     writePolicy(policyFile, { name: 'metrics-2', ports: [{ port: RPC, protocol: 'tcp' }, { port: RDP, protocol: 'tcp' }], whitelist: [t.whitelisted.v4] });
     const mark = sensor.stderr.length;
@@ -153,7 +161,8 @@ describe('metrics scraped by a real Prometheus server (live)', function () {
     assert.equal(await valueWhen(ns, probes(RPC, 'syn'), (v) => v === 1), 1, 'the new port counts');
     assert.equal(await valueWhen(ns, `honeyport_port_listening{port="${RPC}",protocol="tcp",address="0.0.0.0"}`, (v) => v === 1), 1, '135 listening');
     assert.equal(await valueWhen(ns, `honeyport_port_listening{port="${SMB}"}`, (v) => v === undefined), undefined, 'the dropped port has no status any more');
-    assert.equal(await valueWhen(ns, probes(SMB, 'syn'), (v) => v === 5), 5, 'the dropped port keeps its count');
+    assert.equal(await valueWhen(ns, probes(SMB, 'syn'), (v) => v === 6), 6, 'the dropped port keeps its count');
+    assert.equal(await valueWhen(ns, 'honeyport_connections_accepted_total', (v) => v === 1), 1, 'the port holder keeps its counts');
     const resets = await query(ns, 'resets({job="honeyport",__name__=~"honeyport_.+_total"}[10m]) > 0');
     assert.deepEqual(resets, [], 'Prometheus saw no counter reset');
     const series = await query(ns, 'count({job="honeyport",__name__=~"honeyport_.+_total"})');

@@ -193,6 +193,7 @@ describe('sensor metrics: one snapshot per scrape, counters never reset', functi
       probes: [{ port: 445, protocol: 'tcp', kind: 'syn', probes: 3 }],
       alarms: { 'honeypot-port-probe': 2, 'honeypot-flood': 0 },
       sinks: [{ sink: 'stdout', produced: 2, recovered: 0, delivered: 2, retried: 0, spooled: 0, dropped: 0, queued: 0, spoolBytes: 0, lossUnannounced: 0, notices: 0 }],
+      endpoint: { open: 1, answered: 4, refused: 3, evicted: 0, timedOut: 1 },
     };
     const text = await new SensorMetrics(() => snap, '0.1.0').render();
     const r = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
@@ -204,5 +205,7 @@ describe('sensor metrics: one snapshot per scrape, counters never reset', functi
     }
     assert.equal(series.get('honeyport_port_listening{port="22",protocol="tcp6",address="::"}')?.value, 0, 'occupied: 0');
     assert.equal(series.get('honeyport_sink_alarms_delivered_total{sink="stdout"}')?.value, 2);
+    assert.equal(series.get('honeyport_metrics_connections_closed_total{reason="refused"}')?.value, 3);
+    assert.equal(series.get('honeyport_metrics_connections_closed_total{reason="deadline"}')?.value, 1);
   });
 });
