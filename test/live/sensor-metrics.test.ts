@@ -87,10 +87,11 @@ describe('metrics scraped by a real Prometheus server (live)', function () {
     const ns = t.server.ns;
     const policyFile = join(dir, 'policy.json');
     writePolicy(policyFile, { name: 'metrics', ports: [{ port: SMB, protocol: 'tcp' }, { port: RDP, protocol: 'tcp' }], whitelist: [t.whitelisted.v4] });
-    const sensor = (suite.sensor = await SensorProcess.start(ns, {
+    const sensor = await SensorProcess.start(ns, {
       policyFile, interfaces: [t.server.iface, t.server.wlIface], stateDir: join(dir, 'state'), window: '2s',
       extraArgs: ['--metrics-listen', `127.0.0.1:${METRICS_PORT}`],
-    }));
+    });
+    suite.sensor = sensor;
     assert.match(sensor.stderr, new RegExp(`^honeyport: metrics on http://127\\.0\\.0\\.1:${METRICS_PORT}/metrics$`, 'm'));
 
     const promDir = join(dir, 'prometheus');
