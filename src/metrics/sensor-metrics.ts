@@ -19,7 +19,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Alarm } from '../alarm/alarm.js';
+import { PROBE_KIND_NAMES, type Alarm } from '../alarm/alarm.js';
 import type { CaptureCounters } from '../capture/live-capture.js';
 import type { DecodeCounters } from '../decode/counters.js';
 import type { DeliveryStats } from '../deliver/sink.js';
@@ -50,6 +50,23 @@ type Sample = readonly [labels: Labels, value: number];
 type Read = (s: MetricsSnapshot) => readonly Sample[];
 
 const one = (value: number): readonly Sample[] => [[{}, value]];
+
+/**
+ * Probes by port and kind, plus a zero for every kind of each policy port not
+ * probed yet: a series that appeared at 1 would hide the very first probe
+ * from `increase()` and `rate()`, and the first probe is the one that matters.
+ */
+function probeSamples(s: MetricsSnapshot): Sample[] {
+  const out: Sample[] = s.probes.map((p) => [{ port: String(p.port), protocol: p.protocol, kind: p.kind }, p.probes]);
+  const seen = new Set(s.probes.map((p) => `${p.port}/${p.protocol}`));
+  for (const p of s.ports) {
+    const key = `${p.port}/${p.protocol}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    for (const kind of PROBE_KIND_NAMES) out.push([{ port: String(p.port), protocol: p.protocol, kind }, 0]);
+  }
+  return out;
+}
 const perSink = (pick: (s: DeliveryStats) => number): Read => (s) => s.sinks.map((k) => [{ sink: k.sink }, pick(k)]);
 
 export class SensorMetrics {
@@ -91,8 +108,7 @@ export class SensorMetrics {
       (s) => [[{ stage: 'kernel' }, s.capture.kernelDrops], [{ stage: 'handoff' }, s.capture.handoffDrops]]);
     counter('honeyport_frames_decoded_total', 'Captured frames given to the decoder.', [], (s) => one(s.decode.frames));
     counter('honeyport_frames_malformed_total', 'Frames the decoder found malformed (counted and skipped).', [], (s) => one(s.decode.malformed));
-    counter('honeyport_probes_total', 'Probes of decoy ports (not whitelisted) by port, protocol (tcp: IPv4, tcp6: IPv6) and kind (syn, fin, null, xmas).', ['port', 'protocol', 'kind'],
-      (s) => s.probes.map((p) => [{ port: String(p.port), protocol: p.protocol, kind: p.kind }, p.probes]));
+    counter('honeyport_probes_total', 'Probes of decoy ports (not whitelisted) by port, protocol (tcp: IPv4, tcp6: IPv6) and kind (syn, fin, null, xmas).', ['port', 'protocol', 'kind'], probeSamples);
     counter('honeyport_probes_whitelisted_total', 'Probes from whitelisted sources (no alarm).', [], (s) => one(s.detect.whitelisted));
     counter('honeyport_probes_flood_total', 'Probes summed per port into flood alarms (new-source rate exceeded, or tracked keys full).', [], (s) => one(s.detect.floodProbes));
     gauge('honeyport_tracked_keys', 'Probe keys (source, destination, port, protocol) in an open deduplication window.', [], (s) => one(s.trackedKeys));

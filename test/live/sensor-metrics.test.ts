@@ -116,6 +116,9 @@ describe('metrics scraped by a real Prometheus server (live)', function () {
     prometheus.stdout!.resume();
     assert.equal(await valueWhen(ns, 'up{job="honeyport"}', (v) => v === 1, 30_000), 1, `Prometheus scrapes the sensor; its log:\n${promLog}`);
 
+    const probes = (port: number, kind: string): string => `honeyport_probes_total{job="honeyport",port="${port}",protocol="tcp",kind="${kind}"}`;
+    assert.equal(await valueWhen(ns, probes(SMB, 'syn'), (v) => v === 0), 0, 'exported at 0 before the first probe');
+
     // The known scan.
     const target = t.server.v4;
     await hping3(t.attacker.ns, ['-S', '-p', String(SMB), '-c', '5', '-i', 'u20000', target]);
@@ -123,8 +126,9 @@ describe('metrics scraped by a real Prometheus server (live)', function () {
     await hping3(t.attacker.ns, ['-F', '-p', String(RDP), '-c', '2', '-i', 'u20000', target]);
     await hping3(t.whitelisted.ns, ['-S', '-p', String(SMB), '-c', '2', '-i', 'u20000', target]);
 
-    const probes = (port: number, kind: string): string => `honeyport_probes_total{job="honeyport",port="${port}",protocol="tcp",kind="${kind}"}`;
     assert.equal(await valueWhen(ns, probes(SMB, 'syn'), (v) => v === 5), 5, 'SYNs to 445');
+    const increase = await valueWhen(ns, `increase(${probes(SMB, 'syn')}[1m])`, (v) => (v ?? 0) >= 5);
+    assert.ok(increase !== undefined && increase >= 5, `increase() sees the first probes too (${increase})`);
     assert.equal(await valueWhen(ns, probes(RDP, 'syn'), (v) => v === 3), 3, 'SYNs to 3389');
     assert.equal(await valueWhen(ns, probes(RDP, 'fin'), (v) => v === 2), 2, 'FINs to 3389');
     assert.equal(await valueWhen(ns, probes(RDP, 'null'), (v) => v === 0), 0, 'no NULL probes');

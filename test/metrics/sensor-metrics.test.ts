@@ -147,6 +147,10 @@ describe('sensor metrics: one snapshot per scrape, counters never reset', functi
     const snapshot = (): MetricsSnapshot => ({ ...s.status(), probes: s.probeTotals(), alarms, sinks: [] });
     const metrics = new SensorMetrics(snapshot, '0.1.0-test');
 
+    const before = parseExposition(await metrics.render());
+    for (const kind of ['syn', 'fin', 'null', 'xmas']) {
+      assert.equal(before.get(`honeyport_probes_total{port="${a}",protocol="tcp",kind="${kind}"}`)?.value, 0, `a port not probed yet is exported at 0 (${kind}), so increase() sees its first probe`);
+    }
     fake!.deliver([frame({ port: a!, flags: F.SYN }), frame({ port: a!, flags: F.SYN }), frame({ port: b!, flags: F.FIN }), frame({ port: b!, flags: F.SYN | F.ACK })]);
     const first = parseExposition(await metrics.render());
     assert.equal(first.get(`honeyport_probes_total{port="${a}",protocol="tcp",kind="syn"}`)?.value, 2);
@@ -170,6 +174,7 @@ describe('sensor metrics: one snapshot per scrape, counters never reset', functi
     assert.equal(second.get(`honeyport_probes_total{port="${a}",protocol="tcp",kind="syn"}`)?.value, 2, 'the dropped port keeps its count');
     assert.equal(second.get(`honeyport_probes_total{port="${b}",protocol="tcp",kind="fin"}`)?.value, 2, 'the renumbered port counts on');
     assert.equal(second.get(`honeyport_probes_total{port="${c}",protocol="tcp",kind="null"}`)?.value, 1);
+    assert.equal(second.get(`honeyport_probes_total{port="${c}",protocol="tcp",kind="syn"}`)?.value, 0);
     assert.equal(second.get(`honeyport_port_listening{port="${a}",protocol="tcp",address="127.0.0.1"}`), undefined, 'a port no longer in the policy has no status');
     assert.equal(second.get(`honeyport_port_listening{port="${c}",protocol="tcp",address="127.0.0.1"}`)?.value, 1);
     assert.equal(sumOf(second, 'honeyport_probes_total{'), s.status().detect.probes, 'probes by port add up to all probes');
