@@ -148,6 +148,26 @@ describe('metrics endpoint: hostile clients', function () {
     assert.equal((await scrape(server.port)).status, 200);
   });
 
+  it('answers a request with an endless body and closes, without reading the body', async () => {
+    for (const method of ['GET', 'POST']) {
+      const c = await rawClient(server.port);
+      c.socket.write(`${method} /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      let sent = 0;
+      const pump = setInterval(() => {
+        if (!c.socket.destroyed && c.socket.writableLength < 1 << 20) {
+          c.socket.write(chunk);
+          sent += chunk.length;
+        }
+      }, 1);
+      const lived = await c.closed;
+      clearInterval(pump);
+      assert.match(c.received().toString('latin1'), method === 'GET' ? /^HTTP\/1\.1 200 / : /^HTTP\/1\.1 405 /, method);
+      assert.ok(lived < LIMITS.deadlineMs + 2000, `${method}: closed after ${lived} ms (${sent} body bytes sent)`);
+    }
+    assert.equal(server.counters.open, 0);
+  });
+
   it('bounds the connections of one source, and answers other sources meanwhile', async () => {
     const flood = await Promise.all(Array.from({ length: 100 }, () => rawClient(server.port, '127.0.0.3')));
     await until('the extra connections to be refused', () => server.counters.refused >= 100 - LIMITS.maxPerSource);
