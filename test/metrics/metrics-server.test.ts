@@ -130,7 +130,7 @@ describe('metrics endpoint: hostile clients', function () {
     const lived = await loris.closed;
     trickling = false;
     await trickle;
-    assert.ok(lived >= LIMITS.deadlineMs - 50 && lived < LIMITS.deadlineMs + 2000, `closed by the deadline (after ${lived} ms)`);
+    assert.ok(lived >= LIMITS.deadlineMs - 50 && lived < LIMITS.deadlineMs + 5000, `closed by the deadline (after ${lived} ms)`);
     assert.equal(loris.received().length, 0, 'never answered');
     assert.equal(server.counters.timedOut, 1);
   });
@@ -199,7 +199,7 @@ describe('metrics endpoint: hostile clients', function () {
     await until('the answer to start', () => server.counters.open === 1 && Date.now() - t0 > 300);
     server.serve(exposition());
     assert.equal((await scrape(server.port)).status, 200, 'answered while the large answer is stuck');
-    await until('the deadline to close it', () => server.counters.timedOut === 1, LIMITS.deadlineMs + 2000);
+    await until('the deadline to close it', () => server.counters.timedOut === 1, LIMITS.deadlineMs + 5000);
     const lived = Date.now() - t0;
     assert.ok(lived >= LIMITS.deadlineMs - 50, `closed by the deadline (after ${lived} ms), not before`);
     assert.equal(server.counters.open, 0);
