@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_METRICS_LIMITS } from '../../src/metrics/metrics-server.js';
+import { openFilesNeeded } from '../../src/sensor/open-files.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -36,6 +38,20 @@ describe('honeyport run --metrics-listen (command line)', function () {
       assert.match(lines[0]!, message);
       assert.equal(r.stdout, '');
     }
+  });
+
+  it('counts the endpoint\'s descriptors in the open-files limit checked at start', () => {
+    const needed = openFilesNeeded(1);
+    const extra = DEFAULT_METRICS_LIMITS.maxConnections + 1;
+    // A limit that suffices without the endpoint and not with it; the unknown interface stops the run either way.
+    const quoted = (args: string[]): string => [process.execPath, CLI, 'run', ...args].map((a) => `'${a}'`).join(' ');
+    const sh = (args: string[]) => spawnSync('/bin/sh', ['-c', `ulimit -n ${needed + 10} && exec ${quoted(args)}`], { cwd: ROOT, encoding: 'utf8', timeout: 15_000, killSignal: 'SIGKILL' });
+    const without = sh(['-i', 'NOPE']);
+    assert.equal(without.status, 2, without.stderr);
+    assert.match(without.stderr, /--interface NOPE/);
+    const withEndpoint = sh(['-i', 'NOPE', '--metrics-listen', '127.0.0.1:9417']);
+    assert.equal(withEndpoint.status, 1, withEndpoint.stderr);
+    assert.equal(withEndpoint.stderr, `honeyport: the open-files limit is ${needed + 10}; the sensor needs at least ${needed + extra} (raise \`ulimit -n\` or LimitNOFILE)\n`);
   });
 
   it('--help lists the option', () => {
