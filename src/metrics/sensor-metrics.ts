@@ -1,8 +1,10 @@
 /**
  * The sensor's counters as Prometheus metrics (prom-client), read at scrape
  * time: each scrape takes one snapshot of the sensor, the delivery and the
- * alarm counts, and every collector reads that snapshot. Nothing is counted
- * twice, so a metric can never drift from `honeyport status`, and a counter
+ * alarm counts, and every collector reads that snapshot. Values are the
+ * counters `honeyport status` shows, not a second bookkeeping (only probes by
+ * port and kind are tallied for the metrics alone), so the two never drift
+ * apart, and a counter
  * is exactly as monotonic as its source — every source lives as long as the
  * process (the detector, the capture, the port holder and the sinks are kept
  * across reloads; probes are tallied by port number, not by policy slot).
@@ -67,6 +69,7 @@ function probeSamples(s: MetricsSnapshot): Sample[] {
   }
   return out;
 }
+
 const perSink = (pick: (s: DeliveryStats) => number): Read => (s) => s.sinks.map((k) => [{ sink: k.sink }, pick(k)]);
 
 export class SensorMetrics {
