@@ -8,7 +8,7 @@ import { defaultPolicy } from '../policy/recommended.js';
 import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseCount, parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
+import { parseCount, parseDetectionFlags, parseDuration, parseHostName, parseMetricsListen, parseNamedHost, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -89,15 +89,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (IPv6 in brackets: [::1]:9417); no authentication: loopback or a management address; default: off')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; metricsListen?: string; allowPublicAddress?: boolean }) => {
       const detection = parseDetectionFlags(o);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
+      const metricsListen = o.metricsListen === undefined ? undefined : parseMetricsListen(o.metricsListen);
       const interfaces = o.interface.length > 0 ? o.interface : ['any'];
       // Before the policy is loaded: that alone opens dozens of module files.
       const { openFilesNeeded, openFilesProblem } = await import('../sensor/open-files.js');
-      const fdProblem = openFilesProblem(openFilesNeeded(interfaces.length));
+      const metricsFiles = metricsListen ? (await import('../metrics/metrics-server.js')).DEFAULT_METRICS_LIMITS.maxConnections + 1 : 0;
+      const fdProblem = openFilesProblem(openFilesNeeded(interfaces.length, metricsFiles));
       if (fdProblem) throw new CliError(fdProblem, ExitCode.FAILURE);
       const host: HostChoice = o.host === undefined ? { kind: 'this-host' } : { kind: 'this-host', name: parseHostName(o.host, '--host') };
       const policy = await policyFrom(o.policy, host);
@@ -112,6 +115,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         stateDir: o.stateDir,
         ringMiB,
         delivery: o,
+        metricsListen,
       }));
     });
 

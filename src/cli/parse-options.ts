@@ -2,6 +2,7 @@
 import { parseAddress, type ParsedAddress } from '../net/address.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import type { HostIdentity } from '../policy/server-selector.js';
+import { parseListenAddress, type ListenAddress } from '../metrics/listen-address.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 const UNIT_MICROS: Record<string, number> = { ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
@@ -76,4 +77,11 @@ export function parseNamedHost(o: { readonly host?: string; readonly address: re
     return undefined;
   }
   return { name: parseHostName(o.host, '--host'), addresses: o.address.map((a) => parseServerAddress(a, '--address')) };
+}
+
+/** `--metrics-listen HOST:PORT` (see metrics/listen-address). */
+export function parseMetricsListen(text: string): ListenAddress {
+  const r = parseListenAddress(text);
+  if (!r.ok) throw new CliError(`--metrics-listen "${text}": ${r.problem}`, ExitCode.USAGE);
+  return r.address;
 }

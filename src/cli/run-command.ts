@@ -17,6 +17,8 @@ import { Sensor } from '../sensor/sensor.js';
 import { escapeForMessage } from '../validation/echo.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { packageVersion } from './version.js';
+import type { ListenAddress } from '../metrics/listen-address.js';
+import type { MetricsServer } from '../metrics/metrics-server.js';
 
 export interface RunCommandOptions extends DetectionSettings {
   /** Re-read on SIGHUP; undefined = the embedded default (reload keeps it). */
@@ -27,6 +29,8 @@ export interface RunCommandOptions extends DetectionSettings {
   readonly stateDir: string;
   readonly ringMiB: number;
   readonly delivery: DeliveryFlags;
+  /** `--metrics-listen`: where /metrics is served; undefined: nowhere. */
+  readonly metricsListen?: ListenAddress | undefined;
 }
 
 /** `port 445/tcp on 0.0.0.0: listening` / `occupied by pid 812 (smbd)` / `failed (EACCES): …` */
@@ -80,8 +84,20 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     await lock.release();
     throw new CliError(`state directory ${o.stateDir} ${(err as Error).message}`, ExitCode.USAGE);
   }
+  // Bound before any port is held, so a bad address refuses the start; it keeps nothing alive on a failed start.
+  let metrics: MetricsServer | undefined;
+  if (o.metricsListen) {
+    const { openMetricsEndpoint } = await import('../metrics/open-endpoint.js');
+    try {
+      metrics = await openMetricsEndpoint(o.metricsListen, o.policy);
+    } catch (err) {
+      await lock.release();
+      throw new CliError((err as Error).message, ExitCode.USAGE);
+    }
+  }
 
   const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
+  const alarmsByAction: Record<Alarm['action'], number> = { 'honeypot-port-probe': 0, 'honeypot-flood': 0 };
   const ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [...interfaceTable.values()], mode: 'live' };
   // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held.
   const { Delivery } = await import('../deliver/delivery.js');
@@ -89,6 +105,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const publish = (alarm: Alarm): void => {
     counts.alarms++;
     if (alarm.action === 'honeypot-flood') counts.flood++;
+    alarmsByAction[alarm.action]++;
     delivery.publish(alarm);
   };
 
@@ -143,6 +160,13 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   }
   log(`capturing on ${o.interfaces.join(', ')}`);
   log(`status socket ${control.path}`);
+  if (metrics && o.metricsListen) {
+    const { SensorMetrics } = await import('../metrics/sensor-metrics.js');
+    const endpoint = metrics.counters;
+    metrics.serve(new SensorMetrics(() => ({ ...sensor.status(), probes: sensor.probeTotals(), alarms: alarmsByAction, sinks: delivery.stats(), endpoint }), packageVersion()));
+    const { formatListenAddress } = await import('../metrics/listen-address.js');
+    log(`metrics on http://${formatListenAddress(o.metricsListen)}/metrics`);
+  }
   log('ready');
 
   let reloading = Promise.resolve();
@@ -192,6 +216,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         resolve(code);
       };
       void control.close()
+        .then(() => metrics?.close())
         .then(() => reloading)
         .then(() => sensor.stop())
         .then(() => delivery.close(DELIVERY_CLOSE_MS))

@@ -48,6 +48,8 @@ export interface DeliveryStats {
   readonly dropped: number;
   /** Records waiting: in memory, in flight and in the spool. */
   readonly queued: number;
+  /** Bytes the spool holds now (on disk, or in memory without --spool-dir). */
+  readonly spoolBytes: number;
   /** Lost records not yet announced to the receiver by a notice. */
   readonly lossUnannounced: number;
   /** Loss notices the receiver accepted. */
@@ -171,6 +173,7 @@ export class Sink {
       spooled: this.spooled,
       dropped: this.ledger.lostThisRun,
       queued: this.pending.length + inflight + this.o.spool.count,
+      spoolBytes: this.o.spool.bytes,
       lossUnannounced: this.ledger.pending,
       notices: this.notices,
       ...(error ? { error } : {}),

@@ -14,6 +14,7 @@ import { Detector } from '../detect/detector.js';
 import type { FrameBatch } from '../source/frame-batch.js';
 import type { DetectionSettings } from './detection-settings.js';
 import { FramePrefilter } from './frame-prefilter.js';
+import { ProbeTally } from './probe-tally.js';
 
 export interface ProbePipelineOptions {
   readonly onAlarm: (alarm: Alarm) => void;
@@ -34,6 +35,8 @@ export interface ProbePipelineOptions {
 export class ProbePipeline {
   readonly decoder = new Decoder();
   readonly detector: Detector;
+  /** Probes by port, protocol and kind: every probe the detector counts, counted here once more. */
+  readonly probeTally = new ProbeTally();
   readonly #prefilter: FramePrefilter | undefined;
 
   constructor(settings: DetectionSettings, o: ProbePipelineOptions) {
@@ -61,13 +64,18 @@ export class ProbePipeline {
     const det = this.detector;
     const seg = dec.segment;
     const pre = this.#prefilter;
+    const tally = this.probeTally;
+    const counters = det.counters;
     const { data, offset, caplen, linktype, iface } = b;
     const table = typeof input === 'number' ? undefined : input;
     const fixed = typeof input === 'number' ? input : 0;
     for (let i = 0; i < b.count; i++) {
       if (pre !== undefined && pre.skip(data, offset[i]!, caplen[i]!, linktype[i]!)) continue;
       if (dec.decodeAt(b, i) === DecodeStatus.Segment) {
+        const probes = counters.probes;
         det.observe(seg, table === undefined ? fixed : (table[iface[i]!] ?? -1), b.firstIndex + i);
+        // The detector counts at most one probe per segment; which port and kind it was, the segment says.
+        if (counters.probes !== probes) tally.count(seg.dstPort, seg.family, seg.flags);
       }
     }
   }

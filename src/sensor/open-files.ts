@@ -16,9 +16,10 @@ const RUNTIME_FILES = 64;
 /** Sinks with their sockets, files and spool files; generous, they are few. */
 const DELIVERY_FILES = 64;
 
-export function openFilesNeeded(interfaces: number): number {
+/** `extra`: descriptors of optional parts (the metrics endpoint's listener and connections). */
+export function openFilesNeeded(interfaces: number, extra = 0): number {
   // Each policy port: an IPv4 or IPv6 listener; each interface: one packet socket; one for the host lock.
-  return RUNTIME_FILES + DELIVERY_FILES + PORT_HOLDER_DEFAULTS.maxConnections + MAX_PORTS + interfaces + MAX_STATUS_CLIENTS + 1;
+  return RUNTIME_FILES + DELIVERY_FILES + PORT_HOLDER_DEFAULTS.maxConnections + MAX_PORTS + interfaces + MAX_STATUS_CLIENTS + 1 + extra;
 }
 
 /** The soft "Max open files" of /proc/PID/limits text; Infinity for unlimited, undefined when absent. */

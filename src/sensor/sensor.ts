@@ -21,6 +21,7 @@ import type { Alarm } from '../alarm/alarm.js';
 import type { Decoder } from '../decode/decoder.js';
 import type { Detector } from '../detect/detector.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
+import type { ProbeTotal } from '../pipeline/probe-tally.js';
 import { ProbePipeline } from '../pipeline/probe-pipeline.js';
 import { MAX_PORTS, type Policy, type ProtectedPort as PolicyPort } from '../policy/policy.js';
 import { PortHolder } from '../ports/port-holder.js';
@@ -251,6 +252,11 @@ export class Sensor {
       trackedKeys: this.detector.trackedKeys,
       connections: this.ports?.counters() ?? { accepted: 0, refusedOverLimit: 0, bytes: 0, active: 0, acceptErrors: 0 },
     };
+  }
+
+  /** Probes by port, protocol and kind since start (reloads keep them). */
+  probeTotals(): ProbeTotal[] {
+    return this.pipeline.probeTally.totals();
   }
 
   /** Releases the ports, then stops capture and flushes pending follow-ups. Idempotent. */

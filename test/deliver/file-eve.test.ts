@@ -35,7 +35,7 @@ describe('deliver: stdout and file sinks', () => {
     const lines = text.trim().split('\n');
     assert.equal(lines.length, 2500);
     lines.forEach((l, i) => assert.equal(l, formatEcs(probeAlarm(i), ctx)));
-    assert.deepEqual(d.stats(), [{ sink: 'stdout', produced: 2500, recovered: 0, delivered: 2500, retried: 0, spooled: 0, dropped: 0, queued: 0, lossUnannounced: 0, notices: 0 }]);
+    assert.deepEqual(d.stats(), [{ sink: 'stdout', produced: 2500, recovered: 0, delivered: 2500, retried: 0, spooled: 0, dropped: 0, queued: 0, spoolBytes: 0, lossUnannounced: 0, notices: 0 }]);
   });
 
   it('reopens its file after logrotate renamed it (SIGHUP)', async () => {
