@@ -7,7 +7,7 @@ import { defaultPolicy } from '../policy/recommended.js';
 import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
+import { parseDetectionFlags, parseDuration, parseHeartbeat, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -80,10 +80,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
+    .option('--heartbeat <duration>', 'send a sensor state document to the sinks at least this often (0 or off: only at start, reload, port changes and stop)', '5m')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; heartbeat: string; allowPublicAddress?: boolean }) => {
       const detection = parseDetectionFlags(o);
+      const heartbeatMs = parseHeartbeat(o.heartbeat, '--heartbeat');
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const interfaces = o.interface.length > 0 ? o.interface : ['any'];
       // Before the policy is loaded: that alone opens dozens of module files.
@@ -103,6 +105,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         stateDir: o.stateDir,
         ringMiB,
         delivery: o,
+        heartbeatMs,
       }));
     });
 
