@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { formatState, stateEcs } from '../../src/state/format-state.js';
 import { policyDigest } from '../../src/state/sensor-state.js';
 import { AddressTable } from '../../src/net/address-table.js';
+import { fitJson } from '../../src/deliver/sinks/syslog/fit-message.js';
+import type { PortStatus } from '../../src/ports/types.js';
 import { everyStatus, everyTrigger, statePolicy, stateOf } from './states.js';
 
 type Doc = Record<string, any>;
@@ -93,5 +95,25 @@ describe('state documents: content', () => {
     assert.equal(d.event_type, 'stats');
     assert.deepEqual(d.stats, { uptime: 100, capture: { kernel_packets: 10, kernel_drops: 1, errors: 0 }, decoder: { pkts: 8, invalid: 1 }, detect: { alert: 3 } });
     assert.match(d.timestamp, /\+0000$/);
+  });
+
+  it('fit a 2048-byte syslog datagram with ten ports, keeping trigger, stop reason, policy name and every port\'s status and occupant', () => {
+    // Ten ports, long addresses and occupant names, a 100-character fatal error: about 3.7 KB whole.
+    const ports: PortStatus[] = everyStatus.flatMap((s, i) => [0, 1].map((k) => {
+      const base = { ...s, port: 10_000 + 2 * i + k, address: s.protocol === 'tcp6' ? 'fd00:18:ffff::1234' : '198.18.100.200' };
+      return base.state === 'occupied' && base.occupant ? { ...base, occupant: { pid: 4_194_304, command: 'abcdefghijklmno' } } : base;
+    }));
+    const s = stateOf({ trigger: 'stop', reason: { kind: 'fatal', message: 'x'.repeat(100) } }, { ports });
+    const whole = formatState('ecs', s).json;
+    const header = 120; // RFC 5424 header with a long host name
+    assert.ok(whole.length + header > 2048, 'the document needs shortening');
+    const fitted = fitJson(whole, header, 2048);
+    assert.ok(Buffer.byteLength(fitted) + header <= 2048, `fits: ${Buffer.byteLength(fitted) + header} bytes`);
+    const d = JSON.parse(fitted) as Doc;
+    assert.equal(d.honeyport.state.trigger, 'stop');
+    assert.equal(d.honeyport.state.stop_reason, `fatal error: ${'x'.repeat(100)}`);
+    assert.equal(d.honeyport.state.policy.name, 'state-test');
+    assert.deepEqual((d.honeyport.state.ports as Doc[]).map((p) => [p.port, p.status, p.occupant?.command]), ports.map((p) => [p.port, p.state, p.state === 'occupied' ? p.occupant?.command : undefined]));
+    assert.ok((d.honeyport.shortened as string[]).includes('honeyport.state.ports.*.reason'), 'what was left out is listed');
   });
 });
