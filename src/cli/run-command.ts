@@ -232,7 +232,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       void control.close()
         .then(() => reloading)
         .then(() => sensor.stop())
-        .then(() => states.stop(reason, portsAtStop ? { ports: portsAtStop } : {}))
+        // The last state document goes out even when the capture or the ports failed to close.
+        .then(() => states.stop(reason, portsAtStop ? { ports: portsAtStop } : {}), (err: Error) => {
+          states.stop(reason, portsAtStop ? { ports: portsAtStop } : {});
+          throw err;
+        })
         .then(() => delivery.close(DELIVERY_CLOSE_MS))
         .then(() => lock.release())
         .then(() => {
@@ -248,7 +252,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
           finish(dropped || reason.kind === 'fatal' ? ExitCode.FAILURE : ExitCode.OK);
         }, (err: Error) => {
           log(`error while stopping: ${err.message}`);
-          finish(ExitCode.FAILURE);
+          // The sinks still get their time for what was published (the last state document among it); close is idempotent.
+          void delivery.close(DELIVERY_CLOSE_MS).catch(() => undefined).then(() => finish(ExitCode.FAILURE));
         });
     };
     process.on('SIGHUP', onHup);

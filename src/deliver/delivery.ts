@@ -175,7 +175,10 @@ export class Delivery {
     for (const b of this.stateSinks) {
       try {
         let f = built.get(b.format);
-        if (!f) built.set(b.format, (f = format(b.format)));
+        if (!f) {
+          f = format(b.format);
+          built.set(b.format, f);
+        }
         b.sink.push({ record: b.transport.encode(f), timeMicros: f.timeMicros });
       } catch (err) {
         if (this.unformatted++ % 1000 === 0) this.notice(`error: a state document could not be formatted for sink ${b.sink.name} (${(err as Error).message})`);

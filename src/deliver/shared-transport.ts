@@ -26,7 +26,7 @@ export function shareTransport(t: Transport): SharedTransport {
   let idle: (() => void) | undefined;
   let open = 2;
 
-  const alarmSend = async (records: readonly string[]): Promise<number | void> => {
+  const alarmSend = async (records: readonly string[]): ReturnType<Transport['send']> => {
     while (exclusive) await exclusive.catch(() => undefined);
     alarmSends++;
     try {
@@ -37,7 +37,7 @@ export function shareTransport(t: Transport): SharedTransport {
     }
   };
 
-  const stateSend = async (records: readonly string[]): Promise<number | void> => {
+  const stateSend = async (records: readonly string[]): ReturnType<Transport['send']> => {
     while (exclusive) await exclusive.catch(() => undefined);
     const run = (async () => {
       while (alarmSends > 0) await new Promise<void>((resolve) => (idle = resolve));

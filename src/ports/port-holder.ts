@@ -21,7 +21,7 @@ import { ConnectionLimiter } from './connection-limits.js';
 import { readConnection, type HeldConnection } from './connection-reader.js';
 import { closeServer, listen } from './listen.js';
 import { conflictingInodes, findOccupant, type OccupantLookupOptions } from './occupant.js';
-import { readListeningSockets, type ListeningSocket } from './proc-net.js';
+import { readListening, type ListeningSocket } from './proc-net.js';
 import type { ConnectionFact, ListenerKey, PortHolderCounters, PortStatus } from './types.js';
 
 export interface PortHolderOptions {
@@ -230,10 +230,13 @@ export class PortHolder {
     if (this.#closing || this.#listeners.size === 0) return false;
     const ports = new Set([...this.#listeners.values()].map((l) => l.key.port));
     const procRoot = this.#options.occupantLookup?.procRoot ?? '/proc';
-    const [v4, v6] = await Promise.all([
-      readListeningSockets(join(procRoot, 'net', 'tcp'), ports, this.#options.occupantLookup),
-      readListeningSockets(join(procRoot, 'net', 'tcp6'), ports, this.#options.occupantLookup),
+    const [t4, t6] = await Promise.all([
+      readListening(join(procRoot, 'net', 'tcp'), ports, this.#options.occupantLookup),
+      readListening(join(procRoot, 'net', 'tcp6'), ports, this.#options.occupantLookup),
     ]);
+    // Absence proves nothing in a file read only in part (byte cap, read error): judge nothing then.
+    if (!t4.complete || !t6.complete) return false;
+    const [v4, v6] = [t4.sockets, t6.sockets];
     let changed = false;
     for (const [text, listener] of [...this.#listeners]) {
       const next = await this.#recheck(listener, v4, v6);

@@ -77,14 +77,28 @@ export async function readListeningSockets(
   port: PortSelection,
   options: ProcNetOptions = {},
 ): Promise<ListeningSocket[]> {
+  return (await readListening(path, port, options)).sockets;
+}
+
+/**
+ * The same, and whether the file was read to its end: a conclusion from a
+ * socket's absence (a decoy no longer listening, a port freed) needs a
+ * complete read — not one stopped by the byte cap or a read error.
+ */
+export async function readListening(
+  path: string,
+  port: PortSelection,
+  options: ProcNetOptions = {},
+): Promise<{ readonly sockets: ListeningSocket[]; readonly complete: boolean }> {
   const maxBytes = options.maxBytes ?? DEFAULT_PROC_NET_MAX_BYTES;
   const littleEndian = options.littleEndian ?? endianness() === 'LE';
   const found: ListeningSocket[] = [];
+  let complete = false;
   let handle;
   try {
     handle = await open(path, 'r');
   } catch {
-    return found;
+    return { sockets: found, complete };
   }
   try {
     const chunk = Buffer.allocUnsafe(64 * 1024);
@@ -92,7 +106,10 @@ export async function readListeningSockets(
     let total = 0;
     while (total < maxBytes) {
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) {
+        complete = true;
+        break;
+      }
       total += bytesRead;
       const lines = (pending + chunk.toString('latin1', 0, bytesRead)).split('\n');
       pending = lines.pop()!;
@@ -108,5 +125,5 @@ export async function readListeningSockets(
   } finally {
     await handle.close();
   }
-  return found;
+  return { sockets: found, complete };
 }

@@ -59,12 +59,13 @@ describe('sensor state documents (live)', function () {
         occupant.stdout!.once('data', () => resolve());
         occupant.once('exit', () => reject(new Error('the occupant exited')));
       });
-      const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, {
+      const sensor = await SensorProcess.start(t.server.ns, {
         policyFile,
         interfaces: [t.server.iface],
         stateDir: join(suite.dir, 'state'),
         extraArgs: ['--heartbeat', '1s'],
-      }));
+      });
+      suite.sensor = sensor;
 
       const start = await waitForState(sensor, 'at start', (d) => d.honeyport.state.trigger === 'start', 5000);
       assert.equal(start.event.kind, 'state');
@@ -116,12 +117,13 @@ describe('sensor state documents (live)', function () {
     // The fault: an exception nobody catches, thrown inside the sensor process on demand.
     const inject = join(suite.dir, 'inject-fatal.mjs');
     writeFileSync(inject, "process.on('SIGUSR2', () => setImmediate(() => { throw new Error('injected: the capture failed'); }));\n");
-    const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, {
+    const sensor = await SensorProcess.start(t.server.ns, {
       policyFile,
       interfaces: [t.server.iface],
       stateDir: join(suite.dir, 'state'),
       nodeArgs: ['--import', inject],
-    }));
+    });
+    suite.sensor = sensor;
     await waitForState(sensor, 'at start', (d) => d.honeyport.state.trigger === 'start', 5000);
     const t0 = Date.now();
     process.kill(Number((await sensor.status()).pid), 'SIGUSR2');
@@ -141,7 +143,8 @@ describe('sensor state documents (live)', function () {
     const t = suite.topo;
     const policyFile = join(suite.dir, 'policy.yaml');
     writePolicy(policyFile, { name: 'state-kill', ports: [{ port: DECOY, protocol: 'tcp' }] });
-    const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface], stateDir: join(suite.dir, 'state') }));
+    const sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface], stateDir: join(suite.dir, 'state') });
+      suite.sensor = sensor;
     await waitForState(sensor, 'at start', (d) => d.honeyport.state.trigger === 'start', 5000);
     sensor.kill();
     await sensor.exited;

@@ -14,6 +14,7 @@ import { fitJson } from '../../src/deliver/sinks/syslog/fit-message.js';
 import type { PortStatus } from '../../src/ports/types.js';
 import { everyStatus, everyTrigger, statePolicy, stateOf } from './states.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests walk parsed JSON documents
 type Doc = Record<string, any>;
 const V4_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -93,4 +93,17 @@ describe('port status changes between reloads', function () {
     assert.equal(statusOf(after, port).state, 'listening', 'a reload binds it again');
     assert.equal(await tryConnect('127.0.0.1', port), 'connected');
   });
+
+  it('judges nothing from a /proc/net read that is incomplete (unreadable, or cut by the byte cap): a healthy decoy is never closed', async () => {
+    const [port] = (await freePorts(1)) as [number];
+    const policy = policyOf([{ port, protocol: 'tcp' }]);
+    for (const occupantLookup of [{ procRoot: '/nonexistent-proc' }, { maxBytes: 64 }]) {
+      holder = await PortHolder.open(policy, { addresses: LOOPBACK, occupantLookup });
+      assert.equal(await holder.check(), false, JSON.stringify(occupantLookup));
+      assert.equal(statusOf(holder.statuses(), port).state, 'listening');
+      assert.equal(await tryConnect('127.0.0.1', port), 'connected');
+      await holder.close();
+      holder = undefined;
+    }
+  });
 });
