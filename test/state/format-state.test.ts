@@ -11,6 +11,7 @@ import { formatState, stateEcs } from '../../src/state/format-state.js';
 import { policyDigest } from '../../src/state/sensor-state.js';
 import { AddressTable } from '../../src/net/address-table.js';
 import { fitJson } from '../../src/deliver/sinks/syslog/fit-message.js';
+import { syslogMessage } from '../../src/deliver/sinks/syslog/transport.js';
 import type { PortStatus } from '../../src/ports/types.js';
 import { everyStatus, everyTrigger, statePolicy, stateOf } from './states.js';
 
@@ -116,5 +117,10 @@ describe('state documents: content', () => {
     assert.equal(d.honeyport.state.policy.name, 'state-test');
     assert.deepEqual((d.honeyport.state.ports as Doc[]).map((p) => [p.port, p.status, p.occupant?.command]), ports.map((p) => [p.port, p.state, p.state === 'occupied' ? p.occupant?.command : undefined]));
     assert.ok((d.honeyport.shortened as string[]).includes('honeyport.state.ports.*.reason'), 'what was left out is listed');
+  });
+
+  it('syslog: informational severity and MSGID sensor-state', () => {
+    const m = syslogMessage(formatState('ecs', stateOf({ trigger: 'heartbeat' })), 16, 'host', 'honeyport', '42', new Date(0));
+    assert.match(m, /^<134>1 1970-01-01T00:00:00\.000Z host honeyport 42 sensor-state - \{/);
   });
 });
