@@ -293,7 +293,8 @@ export class Sink {
   private breakDown(err: Error): void {
     if (this.broken) return;
     this.broken = `output closed (${err.message})`;
-    this.o.notice(`${this.who}: ${this.broken}; its ${this.noun} are dropped from now on (the other sinks carry on)`);
+    // One line per output: the alarm sink of the same output says it; state documents dropped show in their stop line.
+    if (this.noun === 'alarms') this.o.notice(`${this.who}: ${this.broken}; its ${this.noun} are dropped from now on (the other sinks carry on)`);
     const held: Entry[] = [];
     for (const b of this.inflight) held.push(...b);
     this.inflight.clear();
