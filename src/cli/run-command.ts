@@ -210,6 +210,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       stopping = true;
       process.off('SIGHUP', onHup);
       log(reason.kind === 'signal' ? `${signal}: stopping` : `fatal error: ${escapeForMessage(reason.message)}; stopping`);
+      states.stopping();
       // The ports as held until the stop releases them, for the last state document.
       let portsAtStop: ReturnType<Sensor['status']>['ports'] | undefined;
       try {

@@ -35,6 +35,12 @@ export class StateReporter {
     this.send({ ...this.o.snapshot(), trigger: 'port-change' });
   }
 
+  /** The sensor is stopping: no heartbeat until the stop document (the ports are being released). */
+  stopping(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   /**
    * The last document. `at` overrides parts of the snapshot (the ports as
    * they were held until the stop released them). Only the first call sends.

@@ -78,15 +78,19 @@ describe('sensor state documents (live)', function () {
       const beats = states(sensor).filter((d) => d.honeyport.state.trigger === 'heartbeat');
       assert.ok(beats.length >= 2, `heartbeats every 1 s: ${beats.length} in 2.6 s`);
 
+      const killedAt = Date.now();
       occupant.kill('SIGKILL');
       const freed = await waitForState(sensor, 'saying the occupied port is free', (d) => d.honeyport.state.trigger === 'port-change' && portOf(d, OCCUPIED)?.status === 'free', 12_000);
       assert.match(portOf(freed, OCCUPIED)!.reason!, new RegExp(`python3 \\(pid ${occupant.pid}\\) stopped listening`));
       assert.deepEqual(freed.event.type, ['change']);
+      const freedMs = Date.now() - killedAt;
 
+      const destroyedAt = Date.now();
       const kill = await runIn(t.server.ns, 'ss', ['-K', '-t', 'state', 'listening', 'sport', `= :${DECOY}`], 10_000);
       assert.equal(kill.code, 0, kill.stderr);
       const stopped = await waitForState(sensor, 'saying the decoy stopped listening', (d) => d.honeyport.state.trigger === 'port-change' && portOf(d, DECOY)?.status === 'free', 12_000);
       assert.match(portOf(stopped, DECOY)!.reason!, /closed from outside the sensor/);
+      console.log(`      noticed: port freed after ${freedMs} ms, decoy destroyed after ${Date.now() - destroyedAt} ms (check every 5 s)`);
       assert.equal(portOf(stopped, DECOY6)!.status, 'listening');
       assert.match(sensor.stderr, new RegExp(`^honeyport: port ${DECOY}/tcp on 0\\.0\\.0\\.0: free, `, 'm'));
 

@@ -47,4 +47,13 @@ describe('state documents: when they are sent', () => {
     r.stop({ kind: 'fatal', message: 'boom' });
     assert.deepEqual(sent.map((s) => s.trigger), ['start', 'stop']);
   });
+
+  it('no heartbeat between the start of the stop and the stop document', async () => {
+    const { r, sent } = reporter(30);
+    r.start();
+    r.stopping();
+    await sleep(120);
+    r.stop({ kind: 'signal', signal: 'SIGINT' });
+    assert.deepEqual(sent.map((s) => s.trigger), ['start', 'stop']);
+  });
 });
