@@ -201,10 +201,13 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       reloading = reloading.then(reload, reload);
     };
     let stopping = false;
+    let repeatedFatal = false;
     const onStop = (reason: StopReason): void => {
       const signal = reason.kind === 'signal' ? reason.signal : 'fatal error';
       if (stopping) {
-        log(`${signal}: already stopping (at most ${STOP_DEADLINE_MS / 1000} s)`);
+        // A fault that repeats (every captured batch) is said once, not once per occurrence.
+        if (reason.kind === 'signal' || !repeatedFatal) log(`${signal}: already stopping (at most ${STOP_DEADLINE_MS / 1000} s)`);
+        if (reason.kind === 'fatal') repeatedFatal = true;
         return;
       }
       stopping = true;

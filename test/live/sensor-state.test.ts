@@ -120,7 +120,8 @@ describe('sensor state documents (live)', function () {
     writePolicy(policyFile, { name: 'state-fatal', ports: [{ port: DECOY, protocol: 'tcp' }] });
     // The fault: an exception nobody catches, thrown inside the sensor process on demand.
     const inject = join(suite.dir, 'inject-fatal.mjs');
-    writeFileSync(inject, "process.on('SIGUSR2', () => setImmediate(() => { throw new Error('injected: the capture failed'); }));\n");
+    // Thrown three times, as a fault hit by every captured batch would be.
+    writeFileSync(inject, "process.on('SIGUSR2', () => { for (let i = 0; i < 3; i++) setImmediate(() => { throw new Error('injected: the capture failed'); }); });\n");
     const sensor = await SensorProcess.start(t.server.ns, {
       policyFile,
       interfaces: [t.server.iface],
@@ -140,6 +141,7 @@ describe('sensor state documents (live)', function () {
     assert.equal(last.honeyport.state.stop_reason, 'fatal error: injected: the capture failed');
     assert.equal(last.error?.message, 'injected: the capture failed');
     assert.match(sensor.stderr, /^honeyport: fatal error: injected: the capture failed; stopping$/m);
+    assert.equal(sensor.stderr.split('\n').filter((l) => /already stopping/.test(l)).length, 1, 'a repeated fault is said once more, not once per occurrence');
     assert.doesNotMatch(sensor.stderr, /^\s+at /m, 'no stack trace');
   });
 
