@@ -95,6 +95,29 @@ describe('state documents: delivery under faults', function () {
     assert.deepEqual([a.recovered, a.produced, a.delivered], [0, 0, 0], 'no alarm was recovered or delivered');
   });
 
+  it('a flood of state documents into a full state spool never evicts an alarm, and their loss is announced by its own notice', async () => {
+    receiver.refuse = true;
+    const d = await Delivery.open(quick(deliveryConfigFromFlags([receiver.url], { spoolDir: join(dir, 'spool'), spoolMaxBytes: '64KiB' })), ctx, { onNotice, stateDocuments: true });
+    for (let i = 0; i < 10; i++) d.publish(probeAlarm(i));
+    // About 1.5 KB each: 300 of them are several times the state spool's 64 KiB.
+    for (let i = 0; i < 300; i++) publishState(d, 'heartbeat');
+    await d.sync();
+    receiver.refuse = false;
+    assert.ok(await until(() => d.idle, 15_000), `drained: ${JSON.stringify(d.stateStats())}`);
+    await d.close(1000);
+    const [a, s] = [d.stats()[0]!, d.stateStats()[0]!];
+    assert.deepEqual([a.produced, a.delivered, a.dropped], [10, 10, 0], 'every alarm delivered');
+    assert.ok(s.dropped > 0 && s.delivered > 0, `some state documents lost to the bound, the newest kept: ${JSON.stringify(s)}`);
+    adds(a);
+    adds(s);
+    const got = actions(receiver);
+    assert.equal(got.filter((x) => x === 'honeypot-port-probe').length, 10);
+    assert.equal(got.filter((x) => x === 'honeyport-alarms-lost').length, 0, 'no alarm loss is announced: none was lost');
+    const notices = receiver.lines.map((l) => JSON.parse(l) as { event: { action: string }; honeyport: { lost?: { count: number } } }).filter((x) => x.event.action === 'honeyport-state-lost');
+    assert.equal(notices.length, 1, 'one notice for the state documents lost');
+    assert.equal(notices[0]!.honeyport.lost!.count, s.dropped);
+  });
+
   it('a closed stdout drops state documents counted as state documents, the alarms as alarms', async () => {
     const out = new PassThrough();
     const d = await Delivery.open(deliveryConfigFromFlags([]), ctx, { onNotice, stdout: out, stateDocuments: true });
