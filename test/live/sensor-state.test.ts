@@ -6,12 +6,12 @@
  * with `ss -K` (a decoy that stopped listening), SIGHUP (reload: both ports
  * taken again), SIGTERM (stop_reason SIGTERM in the last document), a fatal
  * error (an uncaught exception thrown inside the sensor by a module loaded
- * with --import, on SIGUSR2) and SIGKILL (no stop document: silence).
- * A sink that is down when a document is produced is covered in
- * test/state/state-delivery.test.ts. Root only; skipped with a reason otherwise.
+ * with --import, on SIGUSR2), an HTTP receiver answering 503 when the start
+ * document is produced (spooled on disk, delivered once it answers) and
+ * SIGKILL (no stop document: silence). Root only; skipped with a reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { runIn, spawnIn } from './netns.js';
@@ -143,6 +143,48 @@ describe('sensor state documents (live)', function () {
     assert.match(sensor.stderr, /^honeyport: fatal error: injected: the capture failed; stopping$/m);
     assert.equal(sensor.stderr.split('\n').filter((l) => /already stopping/.test(l)).length, 1, 'a repeated fault is said once more, not once per occurrence');
     assert.doesNotMatch(sensor.stderr, /^\s+at /m, 'no stack trace');
+  });
+
+  it('a SIEM receiver that refuses (503) at start: the state documents wait in the disk spool and arrive once it answers', async () => {
+    const t = suite.topo;
+    const policyFile = join(suite.dir, 'policy.yaml');
+    writePolicy(policyFile, { name: 'state-spool', ports: [{ port: DECOY, protocol: 'tcp' }] });
+    const up = join(suite.dir, 'receiver-up');
+    const received = join(suite.dir, 'received.ndjson');
+    const receiverCode = [
+      "const [port, up, out] = process.argv.slice(1); const fs = require('fs');",
+      "require('http').createServer((q, r) => { let b = ''; q.on('data', (d) => (b += d)); q.on('end', () => {",
+      "  if (!fs.existsSync(up)) { r.writeHead(503).end('down'); return; }",
+      "  fs.appendFileSync(out, b.endsWith('\\n') ? b : b + '\\n'); r.writeHead(200).end('{}'); }); })",
+      ".listen(Number(port), '127.0.0.1', () => console.log('ready'));",
+    ].join('\n');
+    const receiver = spawnIn(t.server.ns, process.execPath, ['-e', receiverCode, '4480', up, received]);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        receiver.stdout!.once('data', () => resolve());
+        receiver.once('exit', () => reject(new Error('the receiver exited')));
+      });
+      const sensor = await SensorProcess.start(t.server.ns, {
+        policyFile,
+        interfaces: [t.server.iface],
+        stateDir: join(suite.dir, 'state'),
+        extraArgs: ['--output', 'http://127.0.0.1:4480/ingest', '--spool-dir', join(suite.dir, 'spool')],
+      });
+      suite.sensor = sensor;
+      assert.ok(await sensor.waitForStderr(/sink \S+ \(state documents\): HTTP 503/, 10_000), 'the state document met the refusal');
+      assert.ok(!existsSync(received), 'nothing arrived while the receiver refused');
+      writeFileSync(up, '');
+      const lines = (): StateDoc[] => (existsSync(received) ? (parseDocuments(readFileSync(received, 'utf8')).filter(isStateDocument) as unknown as StateDoc[]) : []);
+      const until = Date.now() + 15_000;
+      while (!lines().some((d) => d.honeyport.state.trigger === 'start') && Date.now() < until) await sleep(100);
+      assert.deepEqual(lines().map((d) => d.honeyport.state.trigger), ['start'], 'the spooled start document arrived');
+      const stop = await sensor.stop();
+      assertCleanStop(stop);
+      assert.deepEqual(lines().map((d) => d.honeyport.state.trigger), ['start', 'stop']);
+      assert.match(sensor.stderr, /^honeyport: sink \S+: 2 state documents = 2 delivered \+ 0 dropped \+ 0 left in the spool$/m);
+    } finally {
+      receiver.kill('SIGKILL');
+    }
   });
 
   it('SIGKILL leaves no stop document: silence is the only sign', async () => {
