@@ -8,7 +8,7 @@ import { defaultPolicy } from '../policy/recommended.js';
 import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseCount, parseDetectionFlags, parseDuration, parseHostName, parseMetricsListen, parseNamedHost, parsePositiveInt } from './parse-options.js';
+import { parseCount, parseDetectionFlags, parseDuration, parseHeartbeat, parseHostName, parseMetricsListen, parseNamedHost, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -90,10 +90,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (IPv6 in brackets: [::1]:9417); no authentication: loopback or a management address; default: off')
+    .option('--heartbeat <duration>', 'send a sensor state document to the sinks at least this often (0 or off: only at start, reload, port changes and stop)', '5m')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; metricsListen?: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean }) => {
       const detection = parseDetectionFlags(o);
+      const heartbeatMs = parseHeartbeat(o.heartbeat, '--heartbeat');
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const metricsListen = o.metricsListen === undefined ? undefined : parseMetricsListen(o.metricsListen);
       const interfaces = o.interface.length > 0 ? o.interface : ['any'];
@@ -116,6 +118,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         ringMiB,
         delivery: o,
         metricsListen,
+        heartbeatMs,
       }));
     });
 

@@ -17,6 +17,15 @@ export function parseDuration(text: string, option: string): number {
   return micros;
 }
 
+/** `--heartbeat`: a duration in milliseconds, or undefined for "0" / "off" (no heartbeat). */
+export function parseHeartbeat(text: string, option: string): number | undefined {
+  if (/^\s*(0|off)\s*$/i.test(text)) return undefined;
+  const ms = parseDuration(text, option) / 1000;
+  // setTimeout's limit (~24.8 days); below 1 s a heartbeat would only be noise.
+  if (ms < 1000 || ms > 2 ** 31 - 1) throw new CliError(`${option}: "${text}" must be 0/off or between 1s and 24 days`, ExitCode.USAGE);
+  return ms;
+}
+
 export function parsePositiveInt(text: string, option: string, max = 1e8): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {

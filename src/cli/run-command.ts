@@ -14,6 +14,10 @@ import { checkEligibility } from '../sensor/eligibility.js';
 import { HostLock, HostLockError } from '../sensor/host-lock.js';
 import { prepareStateDir } from '../sensor/state-dir.js';
 import { Sensor } from '../sensor/sensor.js';
+import { formatState } from '../state/format-state.js';
+import type { StopReason } from '../state/sensor-state.js';
+import { snapshotter } from '../state/snapshot.js';
+import { StateReporter } from '../state/state-reporter.js';
 import { escapeForMessage } from '../validation/echo.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { packageVersion } from './version.js';
@@ -31,6 +35,8 @@ export interface RunCommandOptions extends DetectionSettings {
   readonly delivery: DeliveryFlags;
   /** `--metrics-listen`: where /metrics is served; undefined: nowhere. */
   readonly metricsListen?: ListenAddress | undefined;
+  /** Milliseconds between state documents (--heartbeat); undefined: none. */
+  readonly heartbeatMs: number | undefined;
 }
 
 /** `port 445/tcp on 0.0.0.0: listening` / `occupied by pid 812 (smbd)` / `failed (EACCES): …` */
@@ -43,6 +49,8 @@ export function statusLine(s: PortStatus): string {
       return s.occupant ? `${where}: occupied by pid ${s.occupant.pid} (${escapeForMessage(s.occupant.command)})` : `${where}: occupied, ${s.reason}`;
     case 'failed':
       return `${where}: failed (${s.code}): ${s.reason}`;
+    case 'free':
+      return `${where}: free, ${s.reason}`;
   }
 }
 
@@ -101,7 +109,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [...interfaceTable.values()], mode: 'live' };
   // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held.
   const { Delivery } = await import('../deliver/delivery.js');
-  const delivery: Delivery = await Delivery.open(await deliveryConfig(o.delivery), ctx);
+  const delivery: Delivery = await Delivery.open(await deliveryConfig(o.delivery), ctx, { stateDocuments: true });
   const publish = (alarm: Alarm): void => {
     counts.alarms++;
     if (alarm.action === 'honeypot-flood') counts.flood++;
@@ -115,6 +123,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   // only a block's size.
   const blockSize = 256 * 1024;
   let sensor: Sensor;
+  // State documents to the sinks (src/state/): created once the sensor runs, sent from 'ready' on.
+  let reporter: StateReporter | undefined;
   try {
     sensor = await Sensor.start({
       detection: o,
@@ -125,6 +135,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       onAlarm: publish,
       onPortsHeld: (statuses) => {
         for (const s of statuses) log(statusLine(s));
+      },
+      onPortsChanged: (statuses) => {
+        log('port status changed:');
+        for (const s of statuses) log(statusLine(s));
+        reporter?.portsChanged();
       },
     });
   } catch (err) {
@@ -149,6 +164,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     ...sensor.status(),
     alarms: { total: counts.alarms, flood: counts.flood },
     sinks: delivery.stats(),
+    state_documents: delivery.stateStats(),
   });
   try {
     control = await ControlSocket.open(o.stateDir, status);
@@ -167,6 +183,19 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     const { formatListenAddress } = await import('../metrics/listen-address.js');
     log(`metrics on http://${formatListenAddress(o.metricsListen)}/metrics`);
   }
+  reporter = new StateReporter({
+    heartbeatMs: o.heartbeatMs,
+    snapshot: snapshotter({
+      version: packageVersion(),
+      startedMicros: Date.parse(counts.started) * 1000,
+      status: () => sensor.status(),
+      alarms: () => ({ total: counts.alarms, flood: counts.flood }),
+      delivery: () => ({ alarms: delivery.stats(), states: delivery.stateStats() }),
+    }),
+    publish: (state) => delivery.publishState((format) => formatState(format, state)),
+  });
+  const states = reporter;
+  states.start();
   log('ready');
 
   let reloading = Promise.resolve();
@@ -188,6 +217,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     const statuses = await sensor.reload(next);
     log(`policy reloaded: "${next.name}", ports ${next.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`);
     for (const s of statuses) log(statusLine(s));
+    states.reload();
   };
 
   return new Promise<number>((resolve) => {
@@ -195,14 +225,26 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       reloading = reloading.then(reload, reload);
     };
     let stopping = false;
-    const onStop = (signal: string): void => {
+    let repeatedFatal = false;
+    const onStop = (reason: StopReason): void => {
+      const signal = reason.kind === 'signal' ? reason.signal : 'fatal error';
       if (stopping) {
-        log(`${signal}: already stopping (at most ${STOP_DEADLINE_MS / 1000} s)`);
+        // A fault that repeats (every captured batch) is said once, not once per occurrence.
+        if (reason.kind === 'signal' || !repeatedFatal) log(`${signal}: already stopping (at most ${STOP_DEADLINE_MS / 1000} s)`);
+        if (reason.kind === 'fatal') repeatedFatal = true;
         return;
       }
       stopping = true;
       process.off('SIGHUP', onHup);
-      log(`${signal}: stopping`);
+      log(reason.kind === 'signal' ? `${signal}: stopping` : `fatal error: ${escapeForMessage(reason.message)}; stopping`);
+      states.stopping();
+      // The ports as held until the stop releases them, for the last state document.
+      let portsAtStop: ReturnType<Sensor['status']>['ports'] | undefined;
+      try {
+        portsAtStop = sensor.status().ports;
+      } catch {
+        // A fatal error may have left the sensor unable to say: the document then lists what it can.
+      }
       const deadline = Date.now() + STOP_DEADLINE_MS;
       // Ref'd while the stop runs: a hung step must not let the loop drain (exit 13) nor run forever.
       const backstop = setTimeout(() => {
@@ -219,6 +261,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         .then(() => metrics?.close())
         .then(() => reloading)
         .then(() => sensor.stop())
+        // The last state document goes out even when the capture or the ports failed to close.
+        .then(() => states.stop(reason, portsAtStop ? { ports: portsAtStop } : {}), (err: Error) => {
+          states.stop(reason, portsAtStop ? { ports: portsAtStop } : {});
+          throw err;
+        })
         .then(() => delivery.close(DELIVERY_CLOSE_MS))
         .then(() => lock.release())
         .then(() => {
@@ -226,15 +273,24 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
           log(`stopped: ${counts.alarms} alarms, ${c.received} packets captured, ${c.kernelDrops} kernel drops, ${c.handoffDrops} hand-off drops`);
           const stats = delivery.stats();
           for (const s of stats) log(`sink ${s.sink}: ${s.produced} alarms${s.recovered ? ` + ${s.recovered} from the spool of a previous run` : ''} = ${s.delivered} delivered + ${s.dropped} dropped + ${s.queued} left in the spool`);
-          // A dropped alarm (broken stdout, full spool or disk, refusals) is an output failure.
-          finish(stats.some((s) => s.dropped > 0) ? ExitCode.FAILURE : ExitCode.OK);
+          // State documents are no alarms: their own line, never in the alarm equation.
+          const stateStats = delivery.stateStats();
+          for (const s of stateStats) log(`sink ${s.sink}: ${s.produced} state documents${s.recovered ? ` + ${s.recovered} from the spool of a previous run` : ''} = ${s.delivered} delivered + ${s.dropped} dropped + ${s.queued} left in the spool`);
+          // A dropped alarm or state document (broken stdout, full spool or disk, refusals) is an output failure; so is a fatal error.
+          const dropped = [...stats, ...stateStats].some((s) => s.dropped > 0);
+          finish(dropped || reason.kind === 'fatal' ? ExitCode.FAILURE : ExitCode.OK);
         }, (err: Error) => {
           log(`error while stopping: ${err.message}`);
-          finish(ExitCode.FAILURE);
+          // The sinks still get their time for what was published (the last state document among it); close is idempotent.
+          void delivery.close(DELIVERY_CLOSE_MS).catch(() => undefined).then(() => finish(ExitCode.FAILURE));
         });
     };
     process.on('SIGHUP', onHup);
-    process.on('SIGTERM', () => onStop('SIGTERM'));
-    process.on('SIGINT', () => onStop('SIGINT'));
+    process.on('SIGTERM', () => onStop({ kind: 'signal', signal: 'SIGTERM' }));
+    process.on('SIGINT', () => onStop({ kind: 'signal', signal: 'SIGINT' }));
+    // A fatal error stops the sensor like a signal, so its message reaches the SIEM in the last state document.
+    const onFatal = (err: unknown): void => onStop({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) });
+    process.on('uncaughtException', onFatal);
+    process.on('unhandledRejection', onFatal);
   });
 }

@@ -12,6 +12,7 @@ import type { Formatted, Transport } from './entry.js';
 import { EcsFormatter, type FormatContext } from './format-ecs.js';
 import { EveFormatter } from './format-eve.js';
 import { formatLoss } from './format-loss.js';
+import { shareTransport } from './shared-transport.js';
 import { Sink, type DeliveryStats } from './sink.js';
 import { DiskSpool } from './spool/disk-spool.js';
 import { MemorySpool } from './spool/memory-spool.js';
@@ -26,6 +27,8 @@ export interface DeliveryOptions {
   readonly onNotice?: (message: string) => void;
   /** The stdout sink's stream (tests). Default: process.stdout. */
   readonly stdout?: Writable;
+  /** Open a state-document sink beside each sink (the live sensor; replay has no state). */
+  readonly stateDocuments?: boolean;
 }
 
 /** Back-pressure threshold for callers that can wait (replay): records in memory per sink. */
@@ -38,6 +41,18 @@ interface Bound {
   readonly maxQueued: number;
 }
 
+/**
+ * The spool bound of a sink's state documents (beside its alarm spool, which
+ * keeps the whole --spool-max-bytes): 1/16 of it, at least 64 KiB — some
+ * thousand documents, days of heartbeats.
+ */
+export function stateSpoolBytes(alarmSpoolBytes: number): number {
+  return Math.max(64 * 1024, Math.floor(alarmSpoolBytes / 16));
+}
+
+/** Where a sink's state documents are spooled: `@` cannot start a sink name, so no sink's own spool is there. */
+export const STATE_SPOOL_DIR = '@state';
+
 export class Delivery {
   private readonly ecs: EcsFormatter;
   private readonly eve: EveFormatter | undefined;
@@ -47,6 +62,8 @@ export class Delivery {
 
   private constructor(
     private readonly sinks: readonly Bound[],
+    /** The same destinations for state documents: their own queues, spools and counters. */
+    private readonly stateSinks: readonly Bound[],
     ctx: FormatContext,
     needEve: boolean,
     private readonly notice: (message: string) => void,
@@ -64,6 +81,7 @@ export class Delivery {
     const notice = options.onNotice ?? ((m: string) => void process.stderr.write(`honeyport: ${m}\n`));
     const stdout = options.stdout ?? process.stdout;
     const opened: Bound[] = [];
+    const openedStates: Bound[] = [];
     const transports: Transport[] = [];
     const spools: Spool[] = [];
     try {
@@ -81,16 +99,30 @@ export class Delivery {
           ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, c.name)
           : new MemorySpool(config.spool.maxBytes);
         spools.push(spool);
-        const sink = new Sink({
+        const alarmSink = (t: Transport, sp: Spool): Sink =>
+          new Sink({ name: c.name, queue: c.queue, transport: t, spool: sp, durable: config.spool.dir !== undefined, formatLoss: (loss) => formatLoss(c.format, c.name, loss, ctx), notice });
+        if (!options.stateDocuments) {
+          opened.push({ sink: alarmSink(transport, spool), transport, format: c.format, maxQueued: c.queue.maxQueued });
+          continue;
+        }
+        const stateBytes = stateSpoolBytes(config.spool.maxBytes);
+        const stateSpool: Spool = config.spool.dir
+          ? await DiskSpool.open(join(config.spool.dir, STATE_SPOOL_DIR, c.name), stateBytes, `${c.name} (state documents)`)
+          : new MemorySpool(stateBytes);
+        spools.push(stateSpool);
+        const shared = shareTransport(transport);
+        opened.push({ sink: alarmSink(shared.alarms, spool), transport: shared.alarms, format: c.format, maxQueued: c.queue.maxQueued });
+        const stateSink = new Sink({
           name: c.name,
+          noun: 'state documents',
           queue: c.queue,
-          transport,
-          spool,
+          transport: shared.states,
+          spool: stateSpool,
           durable: config.spool.dir !== undefined,
-          formatLoss: (loss) => formatLoss(c.format, c.name, loss, ctx),
+          formatLoss: (loss) => formatLoss(c.format, c.name, loss, ctx, undefined, 'state documents'),
           notice,
         });
-        opened.push({ sink, transport, format: c.format, maxQueued: c.queue.maxQueued });
+        openedStates.push({ sink: stateSink, transport: shared.states, format: c.format, maxQueued: c.queue.maxQueued });
       }
     } catch (err) {
       await Promise.all(transports.map((t) => t.close().catch(() => undefined)));
@@ -98,8 +130,8 @@ export class Delivery {
       if (err instanceof ConfigError) throw err;
       throw new ConfigError('delivery', (err as Error).message);
     }
-    for (const b of opened) b.sink.start();
-    return new Delivery(opened, ctx, opened.some((b) => b.format === 'eve'), notice);
+    for (const b of [...opened, ...openedStates]) b.sink.start();
+    return new Delivery(opened, openedStates, ctx, opened.some((b) => b.format === 'eve'), notice);
   }
 
   /** Never blocks, never throws: a sink that cannot keep up spools. */
@@ -132,8 +164,36 @@ export class Delivery {
     }
   }
 
+  /**
+   * A sensor state document (src/state/): to every sink, in the sink's
+   * format, through its state-document queue and spool. `format` builds the
+   * document for one output format. Never blocks, never throws.
+   */
+  publishState(format: (f: OutputFormat) => Formatted): void {
+    if (this.closed) return;
+    const built = new Map<OutputFormat, Formatted>();
+    for (const b of this.stateSinks) {
+      try {
+        let f = built.get(b.format);
+        if (!f) {
+          f = format(b.format);
+          built.set(b.format, f);
+        }
+        b.sink.push({ record: b.transport.encode(f), timeMicros: f.timeMicros });
+      } catch (err) {
+        if (this.unformatted++ % 1000 === 0) this.notice(`error: a state document could not be formatted for sink ${b.sink.name} (${(err as Error).message})`);
+      }
+    }
+  }
+
+  /** Alarms only, per sink: `produced = delivered + dropped + queued` counts no state document. */
   stats(): DeliveryStats[] {
     return this.sinks.map((b) => b.sink.stats());
+  }
+
+  /** The same accounting for the state documents, per sink. */
+  stateStats(): DeliveryStats[] {
+    return this.stateSinks.map((b) => b.sink.stats());
   }
 
   /** SIGHUP: file sinks reopen their path on the next write. */
@@ -154,18 +214,18 @@ export class Delivery {
 
   /** Resolves when every alarm published so far is delivered or durable in a spool. */
   async sync(timeoutMs = 5000): Promise<void> {
-    await Promise.all(this.sinks.map((b) => b.sink.sync(timeoutMs)));
+    await Promise.all([...this.sinks, ...this.stateSinks].map((b) => b.sink.sync(timeoutMs)));
   }
 
   /** True when no sink holds anything (memory, in flight, spool). */
   get idle(): boolean {
-    return this.sinks.every((b) => b.sink.idle);
+    return [...this.sinks, ...this.stateSinks].every((b) => b.sink.idle);
   }
 
   /** Delivers what it can within timeoutMs, spools the rest, closes every sink. */
   async close(timeoutMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.sinks.map((b) => b.sink.close(timeoutMs)));
+    await Promise.all([...this.sinks, ...this.stateSinks].map((b) => b.sink.close(timeoutMs)));
   }
 }

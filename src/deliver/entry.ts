@@ -1,9 +1,10 @@
 /** What flows through a sink: formatted once at publish, then queued, spooled and sent as is. */
 import type { Severity } from '../alarm/alarm.js';
 
-export type EntryKind = 'probe' | 'flood' | 'loss';
+/** `state`: a sensor state document (src/state/), not an alarm: counted apart by its own sinks. */
+export type EntryKind = 'probe' | 'flood' | 'loss' | 'state';
 
-/** An alarm (or a loss notice) formatted as one JSON document without newlines. */
+/** An alarm (a loss notice, a state document) formatted as one JSON document without newlines. */
 export interface Formatted {
   readonly json: string;
   /** event.id: the same on every retry, so a SIEM can drop duplicates. */

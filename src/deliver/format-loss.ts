@@ -11,6 +11,11 @@ import { ECS_VERSION, type FormatContext } from './format-ecs.js';
 import type { LossNotice } from './spool/loss-ledger.js';
 
 export const EVE_SID_LOSS = 9_300_001;
+/** The notice of lost state documents (src/state/): they are not alarms. */
+export const EVE_SID_STATE_LOSS = 9_300_002;
+
+/** What a sink carries: alarms, or the sensor's state documents. */
+export type RecordNoun = 'alarms' | 'state documents';
 
 const WHY: Record<LossReason, string> = {
   spool_full: 'its spool was full',
@@ -30,12 +35,13 @@ export function lossCauses(reasons: LossNotice['reasons']): string {
   return (Object.keys(reasons) as LossReason[]).map((k) => WHY[k]).join(', ');
 }
 
-export function formatLoss(format: OutputFormat, sink: string, loss: LossNotice, ctx: FormatContext, nowMicros = Date.now() * 1000): Formatted {
+export function formatLoss(format: OutputFormat, sink: string, loss: LossNotice, ctx: FormatContext, nowMicros = Date.now() * 1000, noun: RecordNoun = 'alarms'): Formatted {
+  const states = noun === 'state documents';
   const id = loss.id;
   const now = isoMicros(nowMicros);
   const first = isoMicros(loss.firstMicros);
   const last = isoMicros(loss.lastMicros);
-  const message = `${loss.count} alarms for sink ${sink} were lost (${lossReasons(loss.reasons)}); alarm times ${first} to ${last}`;
+  const message = `${loss.count} ${noun} for sink ${sink} were lost (${lossReasons(loss.reasons)}); alarm times ${first} to ${last}`;
   const lost = { sink, count: loss.count, reasons: loss.reasons, first_alarm: first, last_alarm: last, reported_at: now };
   const doc =
     format === 'ecs'
@@ -43,7 +49,7 @@ export function formatLoss(format: OutputFormat, sink: string, loss: LossNotice,
           '@timestamp': now,
           message,
           // An IDS's note about its own alarms: ECS allows "info" with intrusion_detection ("error" only with database and web).
-          event: { kind: 'alert', category: ['intrusion_detection'], type: ['info'], action: 'honeyport-alarms-lost', id, severity: 73, dataset: 'honeyport.alarm', module: 'honeyport' },
+          event: { kind: 'alert', category: ['intrusion_detection'], type: ['info'], action: states ? 'honeyport-state-lost' : 'honeyport-alarms-lost', id, severity: 73, dataset: 'honeyport.alarm', module: 'honeyport' },
           observer: { type: 'honeypot', vendor: 'honeyport', product: 'honeyport', version: ctx.observer.version, hostname: ctx.observer.hostname },
           rule: { name: ctx.ruleName, category: 'honeypot', ruleset: 'honeyport' },
           ecs: { version: ECS_VERSION },
@@ -54,7 +60,7 @@ export function formatLoss(format: OutputFormat, sink: string, loss: LossNotice,
           event_type: 'alert',
           host: ctx.observer.hostname,
           alert: {
-            action: 'allowed', gid: 1, signature_id: EVE_SID_LOSS, rev: 1, signature: 'HONEYPORT alarms lost', category: 'Not Suspicious Traffic', severity: 1,
+            action: 'allowed', gid: 1, signature_id: states ? EVE_SID_STATE_LOSS : EVE_SID_LOSS, rev: 1, signature: states ? 'HONEYPORT state documents lost' : 'HONEYPORT alarms lost', category: 'Not Suspicious Traffic', severity: 1,
             // Suricata's schema allows no top-level extension; alert.metadata takes any member.
             metadata: { honeyport: { event_id: id, message, lost } },
           },

@@ -28,7 +28,7 @@ import PQueue from 'p-queue';
 import type { QueueConfig } from '../config/sensor-config.js';
 import { backoffMs } from './backoff.js';
 import { BrokenOutputError, PermanentError, type Entry, type Formatted, type LossInfo, type Transport } from './entry.js';
-import { lossCauses, lossReasons } from './format-loss.js';
+import { lossCauses, lossReasons, type RecordNoun } from './format-loss.js';
 import { loss, mergeLoss, type LossNotice } from './spool/loss-ledger.js';
 import type { Spool } from './spool/spool.js';
 
@@ -67,12 +67,17 @@ export interface SinkOptions {
   readonly durable: boolean;
   readonly formatLoss: (loss: LossNotice) => Formatted;
   readonly notice: (message: string) => void;
+  /** What its records are, in its stderr lines (default alarms). */
+  readonly noun?: RecordNoun;
 }
 
 const POLL_MS = 5;
 
 export class Sink {
   readonly name: string;
+  private readonly noun: RecordNoun;
+  /** How its stderr lines name it: `sink NAME`, or `sink NAME (state documents)` beside the alarm sink of the same name. */
+  private readonly who: string;
   private mode: 'direct' | 'spool' = 'direct';
   private pending: Entry[] = [];
   /** Batches being sent from memory, oldest first; removal marks a batch as taken over by the spool. */
@@ -96,6 +101,8 @@ export class Sink {
 
   constructor(private readonly o: SinkOptions) {
     this.name = o.name;
+    this.noun = o.noun ?? 'alarms';
+    this.who = this.noun === 'alarms' ? `sink ${o.name}` : `sink ${o.name} (${this.noun})`;
     this.queue = new PQueue({
       concurrency: o.queue.concurrency,
       ...(o.queue.batchesPerSecond ? { intervalCap: o.queue.batchesPerSecond, interval: 1000 } : {}),
@@ -111,10 +118,10 @@ export class Sink {
   start(): void {
     this.recovered = this.o.spool.count;
     const lost = this.ledger.pending;
-    if (lost > 0) this.o.notice(`sink ${this.name}: ${lost} alarms lost before this start (${lossReasons(this.ledger.summary!.reasons)}); a notice goes to the receiver first`);
+    if (lost > 0) this.o.notice(`${this.who}: ${lost} ${this.noun} lost before this start (${lossReasons(this.ledger.summary!.reasons)}); a notice goes to the receiver first`);
     if (this.o.spool.count > 0) {
       this.mode = 'spool';
-      this.o.notice(`sink ${this.name}: ${this.o.spool.count} alarms left in the spool by a previous run; sending them first`);
+      this.o.notice(`${this.who}: ${this.o.spool.count} ${this.noun} left in the spool by a previous run; sending them first`);
     }
     if (this.o.spool.count > 0 || lost > 0) void this.drain(0);
   }
@@ -125,7 +132,7 @@ export class Sink {
     if (this.broken || this.closed) return;
     const why = l.detail ?? lossCauses(l.reasons);
     const tell = this.broken ? 'counted in the stats' : 'a notice with the exact count goes to the receiver when it takes records again';
-    this.o.notice(`sink ${this.name}: losing alarms (${why}); ${tell}`);
+    this.o.notice(`${this.who}: losing ${this.noun} (${why}); ${tell}`);
   }
 
   /** O(1), never blocks, never throws. */
@@ -140,7 +147,7 @@ export class Sink {
       return;
     }
     this.pending.push(entry);
-    if (this.pending.length > this.o.queue.maxQueued) this.enterSpool(`more than ${this.o.queue.maxQueued} alarms waiting (receiver too slow)`);
+    if (this.pending.length > this.o.queue.maxQueued) this.enterSpool(`more than ${this.o.queue.maxQueued} ${this.noun} waiting (receiver too slow)`);
     else this.schedulePump();
   }
 
@@ -238,7 +245,7 @@ export class Sink {
             throw err;
           }
           // A receiver that refuses the notice itself: the stderr line is all that can be said.
-          this.o.notice(`sink ${this.name}: the receiver refused the notice of ${n.count} lost alarms: ${err.message}`);
+          this.o.notice(`${this.who}: the receiver refused the notice of ${n.count} lost ${this.noun}: ${err.message}`);
           this.ledger.delivered(n.id);
           return;
         }
@@ -275,7 +282,7 @@ export class Sink {
     if (r.length === 0) return;
     let l: LossInfo | undefined;
     for (const e of r) l = mergeLoss(l, loss('rejected', 1, e.timeMicros));
-    this.o.notice(`sink ${this.name}: the receiver rejected ${r.length} alarm${r.length === 1 ? '' : 's'} for good${outcome.why ? ` (${outcome.why})` : ''}; ${outcome.delivered} of the batch delivered`);
+    this.o.notice(`${this.who}: the receiver rejected ${r.length} ${r.length === 1 ? this.noun.replace(/s$/, '') : this.noun} for good${outcome.why ? ` (${outcome.why})` : ''}; ${outcome.delivered} of the batch delivered`);
     this.ledger.add(l!);
     this.kick();
   }
@@ -289,7 +296,8 @@ export class Sink {
   private breakDown(err: Error): void {
     if (this.broken) return;
     this.broken = `output closed (${err.message})`;
-    this.o.notice(`sink ${this.name}: ${this.broken}; its alarms are dropped from now on (the other sinks carry on)`);
+    // One line per output: the alarm sink of the same output says it; state documents dropped show in their stop line.
+    if (this.noun === 'alarms') this.o.notice(`${this.who}: ${this.broken}; its ${this.noun} are dropped from now on (the other sinks carry on)`);
     const held: Entry[] = [];
     for (const b of this.inflight) held.push(...b);
     this.inflight.clear();
@@ -325,7 +333,7 @@ export class Sink {
     entries.push(...this.pending);
     this.pending = [];
     this.checkRoom();
-    this.o.notice(`sink ${this.name}: ${reason}; spooling${this.o.durable ? ' to disk' : ' in memory'}`);
+    this.o.notice(`${this.who}: ${reason}; spooling${this.o.durable ? ' to disk' : ' in memory'}`);
     this.toSpool(entries, reason === 'closing' ? 0 : 1);
   }
 
@@ -355,7 +363,7 @@ export class Sink {
           chunk = await this.o.spool.peek(q.batchRecords);
         } catch (err) {
           if (this.stopping) return;
-          this.o.notice(`sink ${this.name}: cannot read the spool: ${(err as Error).message}`);
+          this.o.notice(`${this.who}: cannot read the spool: ${(err as Error).message}`);
           await this.sleep(backoffMs(++failures, q.retryInitialMs, q.retryMaxMs));
           continue;
         }
@@ -365,14 +373,14 @@ export class Sink {
         } catch (err) {
           if (err instanceof BrokenOutputError) return this.breakDown(err);
           failures++;
-          if (failures === 1 || failures % 10 === 0) this.o.notice(`sink ${this.name}: still failing (${(err as Error).message}); ${this.o.spool.count} alarms spooled`);
+          if (failures === 1 || failures % 10 === 0) this.o.notice(`${this.who}: still failing (${(err as Error).message}); ${this.o.spool.count} ${this.noun} spooled`);
           if (!this.stopping) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
           continue;
         }
         if (!chunk) {
           if (this.o.spool.count > 0) continue;
           if (this.ledger.pending > 0) continue; // a loss while the spool emptied: announce it first
-          if (this.mode === 'spool' && (failures > 0 || this.spooled > 0)) this.o.notice(`sink ${this.name}: spool drained, delivering directly again`);
+          if (this.mode === 'spool' && (failures > 0 || this.spooled > 0)) this.o.notice(`${this.who}: spool drained, delivering directly again`);
           this.mode = 'direct';
           this.schedulePump();
           return;
@@ -389,7 +397,7 @@ export class Sink {
         } catch (err) {
           if (err instanceof BrokenOutputError) return this.breakDown(err);
           failures++;
-          if (failures === 1 || failures % 10 === 0) this.o.notice(`sink ${this.name}: still failing (${(err as Error).message}); ${this.o.spool.count} alarms spooled`);
+          if (failures === 1 || failures % 10 === 0) this.o.notice(`${this.who}: still failing (${(err as Error).message}); ${this.o.spool.count} ${this.noun} spooled`);
           if (!this.stopping) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
         }
       }
@@ -442,12 +450,12 @@ export class Sink {
       this.dropAll(left);
     }
     const left = this.o.spool.count;
-    await this.o.spool.close().catch((err: Error) => this.o.notice(`sink ${this.name}: closing the spool: ${err.message}`));
-    if (left > 0) this.o.notice(`sink ${this.name}: ${left} alarms left in the spool for the next run`);
+    await this.o.spool.close().catch((err: Error) => this.o.notice(`${this.who}: closing the spool: ${err.message}`));
+    if (left > 0) this.o.notice(`${this.who}: ${left} ${this.noun} left in the spool for the next run`);
     const unannounced = this.ledger.summary;
     if (unannounced && !this.broken) {
       const where = this.o.durable ? '; the next run announces them' : ' (no spool directory: nothing keeps them)';
-      this.o.notice(`sink ${this.name}: ${unannounced.count} lost alarms not announced to the receiver: ${lossReasons(unannounced.reasons)}${where}`);
+      this.o.notice(`${this.who}: ${unannounced.count} lost ${this.noun} not announced to the receiver: ${lossReasons(unannounced.reasons)}${where}`);
     }
     await this.o.transport.close().catch(() => undefined);
   }

@@ -116,7 +116,7 @@ export class SensorMetrics {
     counter('honeyport_probes_flood_total', 'Probes summed per port into flood alarms (new-source rate exceeded, or tracked keys full).', [], (s) => one(s.detect.floodProbes));
     gauge('honeyport_tracked_keys', 'Probe keys (source, destination, port, protocol) in an open deduplication window.', [], (s) => one(s.trackedKeys));
     counter('honeyport_alarms_total', 'Alarms raised, by event.action.', ['action'], (s) => Object.entries(s.alarms).map(([action, n]) => [{ action }, n]));
-    gauge('honeyport_port_listening', '1 while the decoy port listens on that address; 0 when it is occupied by another process or failed.', ['port', 'protocol', 'address'],
+    gauge('honeyport_port_listening', '1 while the decoy port listens on that address; 0 when it is occupied by another process, free (its listener died) or failed.', ['port', 'protocol', 'address'],
       (s) => s.ports.map((p) => [{ port: String(p.port), protocol: p.protocol, address: p.address }, p.state === 'listening' ? 1 : 0]));
     counter('honeyport_connections_accepted_total', 'Connections the decoy ports accepted and read.', [], (s) => one(s.connections.accepted));
     counter('honeyport_connections_refused_total', 'Connections closed at once because a connection limit (overall or per source) was reached.', [], (s) => one(s.connections.refusedOverLimit));

@@ -9,7 +9,7 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PortProtocol } from '../policy/policy.js';
 import { parseAddress } from '../net/address.js';
-import { readListeningSockets, type ProcNetOptions } from './proc-net.js';
+import { readListeningSockets, type ListeningSocket, type ProcNetOptions } from './proc-net.js';
 import type { Occupant } from './types.js';
 
 export type OccupantLookup =
@@ -69,17 +69,32 @@ async function holderInodes(
   procRoot: string,
   options: ProcNetOptions,
 ): Promise<Set<number>> {
+  const v6 = await readListeningSockets(join(procRoot, 'net', 'tcp6'), port, options);
+  const v4 = protocol === 'tcp' ? await readListeningSockets(join(procRoot, 'net', 'tcp'), port, options) : [];
+  return conflictingInodes(port, protocol, bindAddress, v4, v6);
+}
+
+/**
+ * Of the listening sockets read from /proc/net/tcp (`v4`) and tcp6 (`v6`),
+ * the inodes of those that hold `port` against a bind of ours on
+ * `bindAddress` (see holderInodes).
+ */
+export function conflictingInodes(
+  port: number,
+  protocol: PortProtocol,
+  bindAddress: string,
+  v4: readonly ListeningSocket[],
+  v6: readonly ListeningSocket[],
+): Set<number> {
   const ours = parseAddress(bindAddress)?.bytes;
   const inodes = new Set<number>();
-  const v6 = await readListeningSockets(join(procRoot, 'net', 'tcp6'), port, options);
   if (protocol === 'tcp') {
-    const v4 = await readListeningSockets(join(procRoot, 'net', 'tcp'), port, options);
-    for (const s of v4) if (overlaps(s.address, ours)) inodes.add(s.inode);
+    for (const s of v4) if (s.port === port && overlaps(s.address, ours)) inodes.add(s.inode);
     for (const s of v6) {
-      if (isZero(s.address) || (isMapped(s.address) && overlaps(s.address.subarray(12), ours))) inodes.add(s.inode);
+      if (s.port === port && (isZero(s.address) || (isMapped(s.address) && overlaps(s.address.subarray(12), ours)))) inodes.add(s.inode);
     }
   } else {
-    for (const s of v6) if (overlaps(s.address, ours)) inodes.add(s.inode);
+    for (const s of v6) if (s.port === port && overlaps(s.address, ours)) inodes.add(s.inode);
   }
   return inodes;
 }

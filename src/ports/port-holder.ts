@@ -2,15 +2,26 @@
  * Holds the policy's honeypot ports open as decoys, reports a status per
  * listener, and turns every completed connection into a ConnectionFact.
  * Nothing is written to a peer and nothing is executed.
+ *
+ * check() looks again (the sensor calls it every few seconds): a decoy whose
+ * listening socket is gone from /proc/net (destroyed from outside, e.g.
+ * `ss -K`: Node is not told) is released and becomes `free` (or `occupied`
+ * when another process took the port); an occupied port nobody listens on
+ * any more becomes `free`, and a free one someone listens on, `occupied`; a
+ * new occupant is named. A free port is not re-taken here — a service
+ * restarting must get its port back — the next apply() (SIGHUP) binds it.
  */
+import { readlinkSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
+import { join } from 'node:path';
 import type { Policy, PortProtocol } from '../policy/policy.js';
 import { formatAddress, parseAddress, type Family } from '../net/address.js';
 import { describeBindError, errorCode } from './bind-error.js';
 import { ConnectionLimiter } from './connection-limits.js';
 import { readConnection, type HeldConnection } from './connection-reader.js';
 import { closeServer, listen } from './listen.js';
-import { findOccupant, type OccupantLookupOptions } from './occupant.js';
+import { conflictingInodes, findOccupant, type OccupantLookupOptions } from './occupant.js';
+import { readListening, type ListeningSocket } from './proc-net.js';
 import type { ConnectionFact, ListenerKey, PortHolderCounters, PortStatus } from './types.js';
 
 export interface PortHolderOptions {
@@ -64,6 +75,8 @@ export function describeStatus(s: PortStatus): string {
       return `${where}: occupied, ${s.reason}`;
     case 'failed':
       return `${where}: failed (${s.code}), ${s.reason}`;
+    case 'free':
+      return `${where}: free, ${s.reason}`;
   }
 }
 
@@ -72,6 +85,10 @@ interface Listener {
   readonly server: Server | undefined;
   readonly status: PortStatus;
   readonly connections: Set<HeldConnection>;
+  /** Our listening socket's inode (undefined: not listening, or not found in /proc/self/fd). */
+  readonly inode?: number;
+  /** Another process's listening sockets on the port at the last check (occupied / free). */
+  readonly seen?: ReadonlySet<number>;
 }
 
 interface MutableCounters {
@@ -185,7 +202,8 @@ export class PortHolder {
       // After listen() succeeded an 'error' is an accept() failure: count it, keep listening.
       outcome.server.on('error', () => this.#counters.acceptErrors++);
       this.#options.onListening?.(key);
-      return { key, server: outcome.server, status: { ...key, state: 'listening', listenerId: this.#nextListenerId++ }, connections };
+      const inode = socketInode(outcome.server);
+      return { key, server: outcome.server, status: { ...key, state: 'listening', listenerId: this.#nextListenerId++ }, connections, ...(inode ? { inode } : {}) };
     }
     if (errorCode(outcome.error) === 'EADDRINUSE') {
       const lookup = await findOccupant(key.port, key.protocol, key.address, this.#options.occupantLookup);
@@ -196,6 +214,79 @@ export class PortHolder {
     }
     const failure = describeBindError(outcome.error, key.port, key.protocol, key.address);
     return { key, server: undefined, status: { ...key, state: 'failed', ...failure }, connections };
+  }
+
+  /**
+   * Looks at every listener again (see the header); resolves true when some
+   * status changed. Serialised with apply() and close().
+   */
+  check(): Promise<boolean> {
+    const run = this.#queue.then(() => this.#check());
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #check(): Promise<boolean> {
+    if (this.#closing || this.#listeners.size === 0) return false;
+    const ports = new Set([...this.#listeners.values()].map((l) => l.key.port));
+    const procRoot = this.#options.occupantLookup?.procRoot ?? '/proc';
+    const [t4, t6] = await Promise.all([
+      readListening(join(procRoot, 'net', 'tcp'), ports, this.#options.occupantLookup),
+      readListening(join(procRoot, 'net', 'tcp6'), ports, this.#options.occupantLookup),
+    ]);
+    // Absence proves nothing in a file read only in part (byte cap, read error): judge nothing then.
+    if (!t4.complete || !t6.complete) return false;
+    const [v4, v6] = [t4.sockets, t6.sockets];
+    let changed = false;
+    for (const [text, listener] of [...this.#listeners]) {
+      const next = await this.#recheck(listener, v4, v6);
+      if (!next || this.#closing) continue;
+      this.#listeners.set(text, next.listener);
+      changed ||= next.changed;
+    }
+    return changed;
+  }
+
+  async #recheck(l: Listener, v4: readonly ListeningSocket[], v6: readonly ListeningSocket[]): Promise<{ listener: Listener; changed: boolean } | undefined> {
+    const { key } = l;
+    const others = conflictingInodes(key.port, key.protocol, key.address, v4, v6);
+    const vacant = (reason: string, seen: ReadonlySet<number>): Listener => ({ key, server: undefined, status: { ...key, state: 'free', reason }, connections: l.connections, seen });
+    switch (l.status.state) {
+      case 'failed':
+        return undefined;
+      case 'listening': {
+        if (l.inode === undefined || (key.protocol === 'tcp' ? v4 : v6).some((s) => s.inode === l.inode)) return undefined;
+        // Our socket is gone: the kernel answers nothing on it any more; let Node drop its handle too.
+        others.delete(l.inode);
+        await this.#release(l);
+        if (others.size > 0) return { listener: await this.#occupiedBy(l, others), changed: true };
+        return { listener: vacant('the decoy\'s listening socket was closed from outside the sensor (e.g. ss -K); a reload (SIGHUP) binds it again', others), changed: true };
+      }
+      case 'occupied': {
+        if (others.size === 0) {
+          const who = l.status.occupant ? `${l.status.occupant.command} (pid ${l.status.occupant.pid})` : 'its occupant';
+          return { listener: vacant(`${who} stopped listening on it; a reload (SIGHUP) binds it`, others), changed: true };
+        }
+        if (l.seen === undefined) return { listener: { ...l, seen: others }, changed: false };
+        if (sameSet(l.seen, others)) return undefined;
+        const next = await this.#occupiedBy(l, others);
+        const a = l.status.occupant;
+        const b = next.status.state === 'occupied' ? next.status.occupant : undefined;
+        return { listener: next, changed: a?.pid !== b?.pid || a?.command !== b?.command };
+      }
+      case 'free':
+        if (others.size === 0) return undefined;
+        return { listener: await this.#occupiedBy(l, others), changed: true };
+    }
+  }
+
+  async #occupiedBy(l: Listener, seen: ReadonlySet<number>): Promise<Listener> {
+    const { key } = l;
+    const lookup = await findOccupant(key.port, key.protocol, key.address, this.#options.occupantLookup);
+    const status: PortStatus = lookup.found
+      ? { ...key, state: 'occupied', occupant: lookup.occupant, reason: lookup.reason }
+      : { ...key, state: 'occupied', reason: lookup.reason };
+    return { key, server: undefined, status, connections: l.connections, seen };
   }
 
   #onSocket(key: ListenerKey, connections: Set<HeldConnection>, socket: Socket): void {
@@ -240,6 +331,28 @@ export class PortHolder {
     for (const held of [...listener.connections]) held.stop();
     await closed;
   }
+}
+
+/**
+ * The inode of a listening server's socket, from /proc/self/fd: what the
+ * periodic check looks for in /proc/net. Node keeps the descriptor on its
+ * (internal) handle; undefined when either is not there.
+ */
+function socketInode(server: Server): number | undefined {
+  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  try {
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameSet(a: ReadonlySet<number>, b: ReadonlySet<number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
 }
 
 function keyText(key: ListenerKey): string {

@@ -1,7 +1,8 @@
 /**
- * Listening TCP sockets from /proc/net/tcp and /proc/net/tcp6. Only read
- * after an EADDRINUSE, so it favours bounded work over speed: the file is
- * read in chunks up to a byte cap (a busy host can list millions of sockets).
+ * Listening TCP sockets from /proc/net/tcp and /proc/net/tcp6. Read after an
+ * EADDRINUSE and by the port holder's periodic check, so it favours bounded
+ * work over speed: the file is read in chunks up to a byte cap (a busy host
+ * can list millions of sockets).
  */
 import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
@@ -25,13 +26,18 @@ export interface ProcNetOptions {
 
 export const DEFAULT_PROC_NET_MAX_BYTES = 32 * 1024 * 1024;
 
+/** One port, or several (the port holder's periodic check reads all its ports in one pass). */
+export type PortSelection = number | ReadonlySet<number>;
+
+const selected = (want: PortSelection, port: number): boolean => (typeof want === 'number' ? want === port : want.has(port));
+
 /**
  * Parses one line of /proc/net/tcp{,6}; undefined for the header, malformed
  * lines and sockets that are not listening on `port`.
  */
 export function parseListeningLine(
   line: string,
-  port: number,
+  want: PortSelection,
   littleEndian: boolean,
 ): ListeningSocket | undefined {
   const fields = line.trim().split(/\s+/);
@@ -40,7 +46,8 @@ export function parseListeningLine(
   const local = fields[1]!;
   const colon = local.indexOf(':');
   if (colon < 0) return undefined;
-  if (Number.parseInt(local.slice(colon + 1), 16) !== port) return undefined;
+  const port = Number.parseInt(local.slice(colon + 1), 16);
+  if (!selected(want, port)) return undefined;
   const address = decodeHexAddress(local.slice(0, colon), littleEndian);
   const inode = Number(fields[9]);
   if (!address || !Number.isSafeInteger(inode) || inode <= 0) return undefined;
@@ -67,17 +74,31 @@ export function decodeHexAddress(hex: string, littleEndian: boolean): Uint8Array
 /** Listening sockets on `port` from one /proc/net file; empty when the file cannot be read. */
 export async function readListeningSockets(
   path: string,
-  port: number,
+  port: PortSelection,
   options: ProcNetOptions = {},
 ): Promise<ListeningSocket[]> {
+  return (await readListening(path, port, options)).sockets;
+}
+
+/**
+ * The same, and whether the file was read to its end: a conclusion from a
+ * socket's absence (a decoy no longer listening, a port freed) needs a
+ * complete read — not one stopped by the byte cap or a read error.
+ */
+export async function readListening(
+  path: string,
+  port: PortSelection,
+  options: ProcNetOptions = {},
+): Promise<{ readonly sockets: ListeningSocket[]; readonly complete: boolean }> {
   const maxBytes = options.maxBytes ?? DEFAULT_PROC_NET_MAX_BYTES;
   const littleEndian = options.littleEndian ?? endianness() === 'LE';
   const found: ListeningSocket[] = [];
+  let complete = false;
   let handle;
   try {
     handle = await open(path, 'r');
   } catch {
-    return found;
+    return { sockets: found, complete };
   }
   try {
     const chunk = Buffer.allocUnsafe(64 * 1024);
@@ -85,7 +106,10 @@ export async function readListeningSockets(
     let total = 0;
     while (total < maxBytes) {
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) {
+        complete = true;
+        break;
+      }
       total += bytesRead;
       const lines = (pending + chunk.toString('latin1', 0, bytesRead)).split('\n');
       pending = lines.pop()!;
@@ -101,5 +125,5 @@ export async function readListeningSockets(
   } finally {
     await handle.close();
   }
-  return found;
+  return { sockets: found, complete };
 }

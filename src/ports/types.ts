@@ -34,6 +34,16 @@ export type PortStatus =
       readonly reason: string;
       /** errno code such as EACCES, EMFILE; `UNKNOWN` when the error carried none. */
       readonly code: string;
+    })
+  | (ListenerKey & {
+      /**
+       * Not held, and nothing listens on it: its occupant went away, or the
+       * decoy's own listening socket was closed from outside (`ss -K`).
+       * Reported, not re-taken (a restarting service must get its port
+       * back); the next reload (SIGHUP) binds it.
+       */
+      readonly state: 'free';
+      readonly reason: string;
     });
 
 /**

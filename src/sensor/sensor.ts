@@ -58,6 +58,12 @@ const RETIRE_MS = 2000;
 const CONNECTION_DELAY_MS = 2 * TICK_MS;
 /** Connections waiting for their delay; beyond this they go to the detector at once. */
 const MAX_DELAYED_CONNECTIONS = 4096;
+/**
+ * The port holder looks at its ports this often (two reads of /proc/net/tcp*,
+ * bounded): a decoy that stopped listening, a port freed or taken is
+ * reported within this long.
+ */
+export const PORT_CHECK_MS = 5000;
 /** After the ports are closed at stop, frames still in the ring get this long to arrive. */
 const STOP_DRAIN_MS = 4 * BLOCK_TIMEOUT_MS + 10;
 
@@ -74,6 +80,14 @@ export interface SensorOptions {
   readonly onPortsHeld?: (statuses: readonly PortStatus[]) => void;
   /** The capture backend (default AF_PACKET). */
   readonly openCapture?: LiveCaptureFactory;
+  /**
+   * A port's status changed between reloads (a decoy stopped listening, a
+   * port was freed or taken): called with every status, after the filter
+   * and detector were narrowed to the ports still held.
+   */
+  readonly onPortsChanged?: (statuses: readonly PortStatus[]) => void;
+  /** How often the port holder looks again (default PORT_CHECK_MS). */
+  readonly portCheckMs?: number;
   /** Port holder options for tests (bind addresses); the sensor sets the callbacks. */
   readonly bindAddresses?: { readonly tcp?: readonly string[]; readonly tcp6?: readonly string[] };
 }
@@ -94,6 +108,10 @@ export class Sensor {
   /** ifindex → input index (a typed array: looked up for every captured segment). */
   private readonly ifaceInput: Int32Array;
   private ticker: NodeJS.Timeout | undefined;
+  private portCheck: NodeJS.Timeout | undefined;
+  private checking = false;
+  /** Reloads in progress: a port check must not narrow the filter under one (it widened it first). */
+  private reloads = 0;
   private stopped = false;
   private ports: PortHolder | undefined;
   /** Ports released by a reload, still in the detector until the given Date.now(). */
@@ -147,7 +165,25 @@ export class Sensor {
     options.onPortsHeld?.(sensor.ports.statuses());
     sensor.narrow();
     sensor.ticker = setInterval(() => sensor.tick(), TICK_MS);
+    sensor.portCheck = setInterval(() => void sensor.checkPorts(options.onPortsChanged), options.portCheckMs ?? PORT_CHECK_MS);
+    sensor.portCheck.unref();
     return sensor;
+  }
+
+  /** One periodic look at the ports; a change narrows filter and detector to what is still held. */
+  private async checkPorts(onChanged: SensorOptions['onPortsChanged']): Promise<void> {
+    if (this.checking || this.stopped || !this.ports) return;
+    this.checking = true;
+    try {
+      // Under a reload the filter covers old ∪ new ports until its own narrow(), which reports every status anyway.
+      if (!(await this.ports.check()) || this.stopped || this.reloads > 0) return;
+      this.narrow();
+      onChanged?.(this.ports.statuses());
+    } catch {
+      // The holder closed meanwhile (stop): nothing to report.
+    } finally {
+      this.checking = false;
+    }
   }
 
   private onConnection(fact: ConnectionFact): void {
@@ -217,6 +253,15 @@ export class Sensor {
    * and the filter narrows to the ports held.
    */
   async reload(policy: Policy): Promise<readonly PortStatus[]> {
+    this.reloads++;
+    try {
+      return await this.reloadNow(policy);
+    } finally {
+      this.reloads--;
+    }
+  }
+
+  private async reloadNow(policy: Policy): Promise<readonly PortStatus[]> {
     const ports = this.ports!;
     const held = this.heldPorts();
     const same = (a: PolicyPort) => (b: PolicyPort): boolean => a.port === b.port && a.protocol === b.protocol;
@@ -264,6 +309,7 @@ export class Sensor {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    if (this.portCheck) clearInterval(this.portCheck);
     await this.ports?.close();
     // Probes answered just before the ports closed may still be in a ring block.
     await new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS));

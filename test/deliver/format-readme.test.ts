@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import { fitJson } from '../../src/deliver/sinks/syslog/fit-message.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import { ROOT, fixtureCaptures, fixturePolicy, replayDocs } from '../helpers/replay-docs.js';
+import { formatLoss } from '../../src/deliver/format-loss.js';
+import { formatState } from '../../src/state/format-state.js';
+import { everyTrigger } from '../state/states.js';
+import { ctx } from './alarms.js';
 
 interface Seen {
   /** Dotted paths of every member, objects included. */
@@ -100,6 +104,10 @@ describe('README field names', function () {
     const big = readFileSync(join(golden, 'live-connection.ecs.json'), 'utf8');
     const shortened = fitJson(JSON.stringify(JSON.parse(big)), 0, 1000);
     if (shortened) record(seen, JSON.parse(shortened), '');
+    // The live sensor's state documents (every trigger) and the notice of lost ones.
+    for (const st of everyTrigger) for (const f of ['ecs', 'eve'] as const) record(seen, JSON.parse(formatState(f, st).json), '');
+    const loss = { id: '00000000-0000-4000-8000-00000000000c', count: 1, firstMicros: 1, lastMicros: 1, reasons: { spool_full: 1 } };
+    record(seen, JSON.parse(formatLoss('ecs', 'siem', loss, ctx, undefined, 'state documents').json), '');
   });
 
   it('every field the README names appears in real output', () => {

@@ -21,6 +21,8 @@ import { EveFormatter } from '../../src/deliver/format-eve.js';
 import { formatLoss } from '../../src/deliver/format-loss.js';
 import { REFERENCES, busiestPolicy, fixtureCaptures, fixturePolicy, replayDocs, sharedCaptures } from '../helpers/replay-docs.js';
 import { probeAlarm } from './alarms.js';
+import { formatState } from '../../src/state/format-state.js';
+import { everyTrigger } from '../state/states.js';
 
 const ECS_FLAT = join(REFERENCES, 'ecs-8.11.0/ecs_flat.yml');
 const EVE_SCHEMA = join(REFERENCES, 'suricata-eve/schema.json');
@@ -156,6 +158,13 @@ describe('alarm formats against the official schemas', function () {
     }
     const loss = { id: '00000000-0000-4000-8000-00000000000b', count: 3, firstMicros: 1_700_000_000_000_000, lastMicros: 1_700_000_001_000_000, reasons: { spool_full: 2, write_error: 1 } };
     all.push({ what: 'loss notice', ecs: JSON.parse(formatLoss('ecs', 'siem', loss, live).json), eve: JSON.parse(formatLoss('eve', 'siem', loss, live).json) });
+    const stateLoss = (f: 'ecs' | 'eve'): Record<string, unknown> => JSON.parse(formatLoss(f, 'siem', loss, live, undefined, 'state documents').json);
+    all.push({ what: 'state loss notice', ecs: stateLoss('ecs'), eve: stateLoss('eve') });
+    // Sensor state documents (src/state/): every trigger, every port status, stop by signal and by fatal error.
+    for (const s of everyTrigger) {
+      const e = formatState('ecs', s);
+      all.push({ what: `state ${s.trigger}`, ecs: JSON.parse(e.json), eve: JSON.parse(formatState('eve', s, e.id).json) });
+    }
   });
   after(() => {
     all = [];
@@ -163,7 +172,7 @@ describe('alarm formats against the official schemas', function () {
 
   it('cover every shape: probes, follow-ups, floods, IPv6, VLAN, handshakes, live, loss', () => {
     const actions = new Set(all.map((d) => (d.ecs.event as { action: string }).action));
-    assert.deepEqual([...actions].sort(), ['honeyport-alarms-lost', 'honeypot-flood', 'honeypot-port-probe']);
+    assert.deepEqual([...actions].sort(), ['honeyport-alarms-lost', 'honeyport-sensor-state', 'honeyport-state-lost', 'honeypot-flood', 'honeypot-port-probe']);
     const has = (f: (d: Record<string, unknown>) => boolean): boolean => all.some((d) => f(d.ecs));
     assert.ok(has((d) => (d.network as { type?: string }).type === 'ipv6' && (d.event as { action: string }).action === 'honeypot-port-probe'), 'IPv6 probe');
     assert.ok(has((d) => (d.network as { vlan?: unknown }).vlan !== undefined), 'VLAN probe');
@@ -180,6 +189,13 @@ describe('alarm formats against the official schemas', function () {
     const problems = new Map<string, string>();
     for (const d of all) for (const p of ecsProblems(d.ecs, ecs)) if (!problems.has(p)) problems.set(p, d.what);
     assert.deepEqual([...problems].map(([p, what]) => `${p} (${what})`), []);
+  });
+
+  it('ECS: state documents are event.kind state, alarms and notices event.kind alert', () => {
+    for (const d of all) {
+      const e = d.ecs.event as { kind: string; action: string };
+      assert.equal(e.kind, e.action === 'honeyport-sensor-state' ? 'state' : 'alert', d.what);
+    }
   });
 
   it('ECS: no alarm says "denied": a decoy port lets every probe through (it answers the SYN)', () => {

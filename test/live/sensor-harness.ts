@@ -150,17 +150,25 @@ export interface EcsAlarm {
 }
 
 /** Parses JSON lines; a line that is not a JSON object fails loudly with its text. */
-export function parseAlarms(stdout: string): EcsAlarm[] {
+export function parseDocuments(stdout: string): Record<string, unknown>[] {
   return stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => {
       try {
-        return JSON.parse(l) as EcsAlarm;
+        return JSON.parse(l) as Record<string, unknown>;
       } catch {
         throw new Error(`sensor stdout line is not JSON: ${l.slice(0, 200)}`);
       }
     });
+}
+
+/** A sensor state document (src/state/), not an alarm. */
+export const isStateDocument = (d: unknown): boolean => (d as { event?: { kind?: unknown } }).event?.kind === 'state';
+
+/** The alarms among the JSON lines (state documents left out). */
+export function parseAlarms(stdout: string): EcsAlarm[] {
+  return parseDocuments(stdout).filter((d) => !isStateDocument(d)) as unknown as EcsAlarm[];
 }
 
 /** The detector's key: (source, destination, port) — the protocol follows from the address family. */
@@ -222,6 +230,8 @@ export interface SensorOptions {
   readonly serverAddresses?: readonly string[];
   /** More `run` arguments (e.g. `--output` specs). */
   readonly extraArgs?: readonly string[];
+  /** Node options before the CLI (e.g. `--import` of a fault-injecting module). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface SensorExit {
@@ -264,7 +274,7 @@ export class SensorProcess {
 
   /** Starts the sensor and waits for `honeyport: ready`; throws with its stderr otherwise. */
   static async start(ns: string, o: SensorOptions): Promise<SensorProcess> {
-    const args = [CLI, 'run', '--policy', o.policyFile, '--window', o.window ?? '2s', '--state-dir', o.stateDir];
+    const args = [...(o.nodeArgs ?? []), CLI, 'run', '--policy', o.policyFile, '--window', o.window ?? '2s', '--state-dir', o.stateDir];
     for (const i of o.interfaces) args.push('--interface', i);
     for (const s of o.serverAddresses ?? []) args.push('--server-address', s);
     args.push(...(o.extraArgs ?? []));

@@ -192,7 +192,7 @@ describe('sensor metrics: one snapshot per scrape, counters never reset', functi
       ],
       capture: new FakeCapture().stats(),
       decode: new ProbePipeline({ policy: policyOf([]), windowMicros: 1, maxTrackedKeys: 1, newSourceRate: 1, serverAddresses: [] }, { onAlarm: () => undefined }).decodeCounters,
-      detect: { segments: 9, probes: 3, whitelisted: 1, otherDestination: 0, alarms: 2, floodProbes: 0, connections: 1 },
+      detect: { segments: 9, probes: 3, whitelisted: 1, otherDestination: 0, alarms: 2, floodProbes: 0, connections: 1, promoted: 0 },
       trackedKeys: 2,
       connections: { accepted: 1, refusedOverLimit: 0, bytes: 12, active: 0, acceptErrors: 0 },
       probes: [{ port: 445, protocol: 'tcp', kind: 'syn', probes: 3 }],

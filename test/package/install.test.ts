@@ -373,5 +373,6 @@ async function alarmsFor(file: string, port: number): Promise<LoggedAlarm[]> {
 
 function readAlarms(file: string): LoggedAlarm[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedAlarm);
+  // State documents (event.kind state) share the file: they are not alarms.
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedAlarm & { event?: { kind?: string } }).filter((a) => a.event?.kind !== 'state');
 }

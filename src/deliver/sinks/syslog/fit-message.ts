@@ -6,7 +6,11 @@
  * are dropped, in this order, until it fits:
  *   honeyport.connection.first_bytes, threat.*.reference,
  *   honeyport.source_ports and honeyport.ports_touched, threat,
- *   honeyport.connection, message, honeyport.message (EVE)
+ *   honeyport.connection, then for a sensor state document (src/state/)
+ *   honeyport.state.delivery, .policy.ports, .decode, .connections and
+ *   every port's reason (.ports.*.reason), then message, honeyport.message
+ *   (EVE), and for a state document error, honeyport.state.capture and
+ *   .detect, observer.ip, honeyport.state.digest, every port's address
  * and `honeyport.shortened` lists what was dropped, so the SIEM knows the
  * alarm is not whole. What still does not fit is returned as is and refused
  * by the transport (counted as rejected, with a loss notice).
@@ -27,11 +31,36 @@ const STEPS: readonly (readonly string[])[] = [
   ['honeyport', 'ports_touched'],
   ['threat'],
   ['honeyport', 'connection'],
+  ['honeyport', 'state', 'delivery'],
+  ['honeyport', 'state', 'policy', 'ports'],
+  ['honeyport', 'state', 'decode'],
+  ['honeyport', 'state', 'connections'],
+  ['honeyport', 'state', 'ports', '*', 'reason'],
   ['message'],
+  // Beyond that a state document keeps its trigger, stop reason, policy name and each port's status and occupant.
+  ['error'],
+  ['honeyport', 'state', 'capture'],
+  ['honeyport', 'state', 'detect'],
+  ['observer', 'ip'],
+  ['honeyport', 'state', 'digest'],
+  ['honeyport', 'state', 'ports', '*', 'address'],
   ['honeyport', 'message'],
 ];
 
+/** Deletes the field at `path`; a `*` step applies the rest of the path to every element of an array. */
 function remove(doc: Doc, path: readonly string[]): boolean {
+  const star = path.indexOf('*');
+  if (star >= 0) {
+    let list: unknown = doc;
+    for (const key of path.slice(0, star)) list = obj(list)?.[key];
+    if (!Array.isArray(list)) return false;
+    let any = false;
+    for (const item of list) {
+      const o = obj(item);
+      if (o && remove(o, path.slice(star + 1))) any = true;
+    }
+    return any;
+  }
   let at: Doc | undefined = doc;
   for (const key of path.slice(0, -1)) at = obj(at?.[key]);
   const last = path[path.length - 1]!;

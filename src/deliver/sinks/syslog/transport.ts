@@ -18,9 +18,9 @@ import { PermanentError, type EntryKind, type Formatted, type Transport } from '
 import { fitJson } from './fit-message.js';
 import { connectSocket, describeError, loadTlsOptions, probeReceiver } from '../tls-options.js';
 
-/** Syslog severities: notice for a low-severity probe (an unsolicited ACK), warning for a probe, critical for a high-severity alarm, error for a loss notice. */
+/** Syslog severities: notice for a low-severity probe (an unsolicited ACK), warning for a probe, critical for a high-severity alarm, error for a loss notice, informational for a state document. */
 const SEVERITY = { low: 5, medium: 4, high: 2 } as const;
-const MSGID: Record<EntryKind, string> = { probe: 'probe', flood: 'flood', loss: 'alarms-lost' };
+const MSGID: Record<EntryKind, string> = { probe: 'probe', flood: 'flood', loss: 'alarms-lost', state: 'sensor-state' };
 const CONNECT_TIMEOUT_MS = 5000;
 const WRITE_TIMEOUT_MS = 10_000;
 /** From our FIN to giving up on the receiver's. */
@@ -28,7 +28,7 @@ const CLOSE_TIMEOUT_MS = 2000;
 
 /** RFC 5424 header + MSG. TIMESTAMP is when honeyport wrote the message; the alarm time is in the JSON. */
 export function syslogMessage(f: Formatted, facility: number, host: string, appName: string, procId: string, now: Date = new Date()): string {
-  const severity = f.kind === 'loss' ? 3 : SEVERITY[f.severity];
+  const severity = f.kind === 'loss' ? 3 : f.kind === 'state' ? 6 : SEVERITY[f.severity];
   return `<${facility * 8 + severity}>1 ${now.toISOString()} ${host} ${appName} ${procId} ${MSGID[f.kind]} - ${f.json}`;
 }
 
