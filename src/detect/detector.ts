@@ -386,7 +386,7 @@ export class Detector {
       sourcePorts: [seg.srcPort],
       truncated: false,
       severity: popcount(touched) >= 2 ? 'high' : 'medium',
-      origin: { input, packet, digest: digestText(this.keyDigest, e * 2) },
+      origin: { input, packet, digest: digestText(this.keyDigest, e * 2), fingerprint: this.options.fingerprints?.identify(seg) },
     });
   }
 
