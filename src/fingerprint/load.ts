@@ -38,9 +38,9 @@ async function readDatabase(path: string, required: boolean): Promise<SignatureS
 }
 
 /** Throws SignatureFileError (one line: `file:line: what`). */
-export async function loadFingerprints(choice: FingerprintChoice): Promise<LoadedFingerprints> {
+export async function loadFingerprints(choice: FingerprintChoice, defaultPath = DEFAULT_P0F_DATABASE): Promise<LoadedFingerprints> {
   if (choice.kind === 'off') return { fingerprinter: undefined };
-  const path = choice.kind === 'file' ? choice.path : DEFAULT_P0F_DATABASE;
+  const path = choice.kind === 'file' ? choice.path : defaultPath;
   const p0f = await readDatabase(path, choice.kind === 'file');
   const own: SignatureSource = { name: HONEYPORT_SIGNATURES_NAME, text: HONEYPORT_SIGNATURES };
   const db = parseSignatureFiles(p0f ? [p0f, own] : [own]);

@@ -110,7 +110,7 @@ class Reader {
       this.section(text);
       return;
     }
-    const m = /^([A-Za-z_]+)[ \t]*=[ \t]*(.*)$/.exec(text);
+    const m = /^([A-Za-z_]+)[ \t]*=[ \t]*(.*)$/s.exec(text);
     if (!m) this.fail(`unexpected statement ${show(text)} (want [section] or key = value)`);
     const [, key, value] = m as unknown as [string, string, string];
     switch (key) {
@@ -180,7 +180,7 @@ class Reader {
       this.label = { text: value, generic: false, tool: false, display: value };
       return;
     }
-    const m = /^([sg]):([^:]*):([^:]*):(.*)$/.exec(value);
+    const m = /^([sg]):([^:]*):([^:]*):(.*)$/s.exec(value);
     if (!m) this.fail(`bad label ${show(value)} (want type:class:name:flavor, type s or g)`);
     const [, type, cls, name, flavor] = m as unknown as [string, string, string, string, string];
     const tool = cls === '!';

@@ -47,7 +47,7 @@ export function p0fRecords(file: string, database: string): SynRecord[] {
   const out: SynRecord[] = [];
   const blocks = r.stdout.split('\n.-[ ').slice(1);
   for (const b of blocks) {
-    const head = /^(\S+) -> (\S+) \(syn\) \]-/.exec(b);
+    const head = /^(\S+) -> (\S+) \((?:syn|sendsyn probe)\) \]-/.exec(b); // p0f-sendsyn-like SYNs (window 1337, MSS 1331) are "sendsyn probe"
     if (!head) continue;
     const field = (k: string): string => new RegExp(`^\\| ${k}\\s*= (.*)$`, 'm').exec(b)?.[1] ?? '';
     out.push({ flow: `${head[1]} -> ${head[2]}`, name: field('(?:os|app)'), raw: field('raw_sig'), params: field('params') });
