@@ -58,18 +58,20 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--fingerprints <file>', 'p0f v3 signature file for fingerprinting each key\'s first SYN (default: /etc/p0f/p0f.fp where installed); honeyport\'s own scanner signatures are added')
     .option('--no-fingerprints', 'no fingerprints in alarms')
+    .option('--summary', 'after the run, a table on stderr: per source, the decoy ports touched, first and last seen, probes by kind, fingerprint, whitelisted or not')
+    .option('--report <file.html>', 'after the run, write a self-contained HTML report (timeline, sortable source table, counters)')
     .option('-q, --quiet', 'no run summary on stderr')
     .option('--no-progress', 'no progress line on a terminal')
     .option('--drain-timeout <duration>', 'how long the sinks may keep delivering after the last alarm (then what is left stays in the disk spool, or is dropped and counted)', '30s'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean; fingerprints?: string | boolean }) => {
+    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean; fingerprints?: string | boolean; summary?: boolean; report?: string }) => {
       const detection = parseDetectionFlags(o);
       const drainTimeoutMs = parseDuration(o.drainTimeout, '--drain-timeout') / 1000;
       const named = parseNamedHost(o);
       const policy = await policyFrom(o.policy, named ? { kind: 'given', host: named } : { kind: 'unnamed', command: 'replay' });
       const fingerprints = await fingerprintsFrom(o.fingerprints);
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files, ...detection, ...(fingerprints ? { fingerprints } : {}), policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs }));
+      setExit(await replayCommand({ files, ...detection, ...(fingerprints ? { fingerprints } : {}), policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs, sourceTable: o.summary === true, ...(o.report !== undefined ? { reportFile: o.report } : {}) }));
     });
 
   addDeliveryOptions(program

@@ -9,7 +9,7 @@
  */
 import type { Alarm } from '../alarm/alarm.js';
 import { Decoder, type DecodeCounters } from '../decode/decoder.js';
-import { DecodeStatus } from '../decode/segment.js';
+import { DecodeStatus, type TcpSegment } from '../decode/segment.js';
 import { Detector } from '../detect/detector.js';
 import type { FrameBatch } from '../source/frame-batch.js';
 import type { DetectionSettings } from './detection-settings.js';
@@ -29,12 +29,15 @@ export interface ProbePipelineOptions {
    */
   readonly prefilter?: boolean;
   readonly seed?: number;
+  /** Sees every decoded segment before the detector (the forensic summary's whitelisted probes); absent on the hot path. */
+  readonly tap?: (seg: TcpSegment) => void;
 }
 
 export class ProbePipeline {
   readonly decoder = new Decoder();
   readonly detector: Detector;
   readonly #prefilter: FramePrefilter | undefined;
+  readonly #tap: ((seg: TcpSegment) => void) | undefined;
 
   constructor(settings: DetectionSettings, o: ProbePipelineOptions) {
     this.detector = new Detector({
@@ -44,6 +47,7 @@ export class ProbePipeline {
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
     });
     this.#prefilter = o.prefilter ? new FramePrefilter(settings.policy) : undefined;
+    this.#tap = o.tap;
   }
 
   get decodeCounters(): DecodeCounters {
@@ -61,12 +65,14 @@ export class ProbePipeline {
     const det = this.detector;
     const seg = dec.segment;
     const pre = this.#prefilter;
+    const tap = this.#tap;
     const { data, offset, caplen, linktype, iface } = b;
     const table = typeof input === 'number' ? undefined : input;
     const fixed = typeof input === 'number' ? input : 0;
     for (let i = 0; i < b.count; i++) {
       if (pre !== undefined && pre.skip(data, offset[i]!, caplen[i]!, linktype[i]!)) continue;
       if (dec.decodeAt(b, i) === DecodeStatus.Segment) {
+        if (tap !== undefined) tap(seg);
         det.observe(seg, table === undefined ? fixed : (table[iface[i]!] ?? -1), b.firstIndex + i);
       }
     }

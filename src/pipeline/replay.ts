@@ -5,6 +5,7 @@
  */
 import type { Alarm } from '../alarm/alarm.js';
 import type { DecodeCounters } from '../decode/decoder.js';
+import type { TcpSegment } from '../decode/segment.js';
 import type { DetectorCounters } from '../detect/detector.js';
 import { CaptureDamagedError, readCapture } from '../source/capture-file.js';
 import type { DetectionSettings } from './detection-settings.js';
@@ -18,6 +19,8 @@ export interface ReplayOptions {
   readonly afterBatch?: () => Promise<void> | void;
   readonly onProgress?: (file: string, bytesRead: number, totalBytes: number | undefined, packets: number) => void;
   readonly seed?: number;
+  /** Sees every decoded segment (see ProbePipelineOptions.tap). */
+  readonly tap?: (seg: TcpSegment) => void;
 }
 
 export interface ReplayResult {
@@ -32,7 +35,7 @@ export interface ReplayResult {
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const started = process.hrtime.bigint();
-  const pipeline = new ProbePipeline(opts.detection, { onAlarm: opts.onAlarm, prefilter: true, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+  const pipeline = new ProbePipeline(opts.detection, { onAlarm: opts.onAlarm, prefilter: true, ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.tap ? { tap: opts.tap } : {}) });
   const detector = pipeline.detector;
   const result: ReplayResult = { packets: 0, bytes: 0, files: 0, decode: pipeline.decodeCounters, detect: detector.counters, damaged: [], seconds: 0 };
 
