@@ -72,10 +72,16 @@ export function honeyportFingerprinter(): SynFingerprinter {
 }
 
 /** honeyport's fingerprint of every SYN (that p0f's rules fingerprint) in `file`, in order. */
-export async function honeyportRecords(file: string, fp: SynFingerprinter): Promise<(SynRecord & { fingerprint: Fingerprint })[]> {
+export interface HoneyportRecord extends SynRecord {
+  readonly fingerprint: Fingerprint;
+  /** The IP datagram as captured (header to the end of the TCP header at least), to show p0f on its own. */
+  readonly ip: Uint8Array;
+}
+
+export async function honeyportRecords(file: string, fp: SynFingerprinter): Promise<HoneyportRecord[]> {
   const dec = new Decoder();
   const seg = dec.segment;
-  const out: (SynRecord & { fingerprint: Fingerprint })[] = [];
+  const out: HoneyportRecord[] = [];
   try {
     for await (const b of readCapture(file)) {
       for (let i = 0; i < b.count; i++) {
@@ -83,7 +89,10 @@ export async function honeyportRecords(file: string, fp: SynFingerprinter): Prom
         const f = fp.identify(seg);
         if (!f) continue;
         const flow = `${address(seg.family, seg.src)}/${seg.srcPort} -> ${address(seg.family, seg.dst)}/${seg.dstPort}`;
-        out.push({ flow, name: f.match === 'none' ? '???' : f.name, raw: f.signature, params: f.match, fingerprint: f });
+        const d = seg.header;
+        const total = seg.family === 4 ? (d[seg.ipStart + 2]! << 8) | d[seg.ipStart + 3]! : 40 + ((d[seg.ipStart + 4]! << 8) | d[seg.ipStart + 5]!);
+        const ip = d.slice(seg.ipStart, Math.max(seg.headerEnd, Math.min(seg.ipStart + total, b.offset[i]! + b.caplen[i]!)));
+        out.push({ flow, name: f.match === 'none' ? '???' : f.name, raw: f.signature, params: f.match, fingerprint: f, ip });
       }
     }
   } catch (err) {
