@@ -71,6 +71,15 @@ describe('fingerprints in alarms', function () {
     for (const d of await replayDocs([live('nmap-sS.pcap')], policy)) assert.equal(fingerprintOf(d), undefined, 'off unless asked for');
   });
 
+  it('leaves event.id as it is without fingerprints (a SIEM de-duplicating on it sees the same alarm)', async () => {
+    const policy = await fixturePolicy();
+    const files = [live('mixed-with-whitelist.pcapng'), live('nmap-sS.pcap'), live('masscan.pcap')];
+    const without = (await replayDocs(files, policy)).map((d) => d.id);
+    const withFp = await replayDocs(files, policy, { fingerprints: fp });
+    assert.ok(withFp.some((d) => fingerprintOf(d) !== undefined));
+    assert.deepEqual(withFp.map((d) => d.id), without);
+  });
+
   it('an unknown stack is "unknown" with its raw signature, never a guess', async () => {
     const none = new SynFingerprinter(parseSignatureFiles([{ name: 'empty', text: '' }]));
     const docs = await replayDocs([live('nmap-sS.pcap')], await fixturePolicy(), { fingerprints: none });
