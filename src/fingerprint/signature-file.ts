@@ -21,6 +21,11 @@ import { IPV4_ONLY_QUIRKS, IPV6_ONLY_QUIRKS, Quirk, type QuirkName } from './qui
 export const MAX_SIGNATURE_FILE_BYTES = 4 * 1024 * 1024;
 /** p0f's MAX_TCP_OPT: options recorded per signature and per packet. */
 export const MAX_TCP_OPTIONS = 24;
+/**
+ * Longest label accepted (p0f.fp's longest is under 60 characters): alarms
+ * carry the label, and a UDP syslog datagram has room for ~2 KB in all.
+ */
+export const MAX_LABEL_LENGTH = 200;
 
 export class SignatureFileError extends Error {}
 
@@ -175,6 +180,7 @@ class Reader {
   }
 
   private parseLabel(value: string): void {
+    if (value.length > MAX_LABEL_LENGTH) this.fail(`label longer than ${MAX_LABEL_LENGTH} characters`);
     if (this.module === 'mtu') {
       if (value.length === 0) this.fail('empty MTU label');
       this.label = { text: value, generic: false, tool: false, display: value };

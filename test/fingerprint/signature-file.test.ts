@@ -128,6 +128,10 @@ describe('p0f signature files', () => {
     }
   });
 
+  it('refuses a label longer than alarms can carry (p0f would take it; none of its own comes near)', () => {
+    assert.throws(() => parseSignatureFiles([{ name: 'long.fp', text: mutate(3, `label = s:unix:Linux:${'x'.repeat(200)}`) }]), /^Error: long\.fp:3: label longer than 200 characters$|long\.fp:3: label longer than 200 characters/);
+  });
+
   it('a missing default database is a notice, not an error: honeyport\'s scanner signatures stay on', async () => {
     const loaded = await loadFingerprints({ kind: 'default' }, join(dir, 'absent.fp'));
     assert.ok(loaded.fingerprinter);
