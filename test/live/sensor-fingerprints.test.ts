@@ -20,7 +20,8 @@ describe('honeyport run: fingerprints (live)', function () {
     const t = suite.topo;
     const policyFile = join(suite.dir, 'policy.json');
     writePolicy(policyFile, { name: 'fp', ports: [{ port: SMB, protocol: 'tcp' }, { port: RDP, protocol: 'tcp' }] });
-    const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface], stateDir: join(suite.dir, `state${extraArgs.length}`), window: '2s', extraArgs }));
+    const sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface], stateDir: join(suite.dir, `state${extraArgs.length}`), window: '2s', extraArgs });
+    suite.sensor = sensor;
     const n = await nmap(t.attacker.ns, ['-sS', '-p', String(RDP)], t.server.v4);
     assert.equal(n.code, 0, n.stderr);
     await hping3(t.attacker.ns, ['-S', '-p', String(SMB), '-c', '2', '-i', 'u100000'], t.server.v4);
