@@ -23,12 +23,20 @@ export const Quirk = {
   bad: 1 << 16,
 } as const;
 
+/** p0f's MAX_TCP_OPT: options recorded per signature and per packet. */
+export const MAX_TCP_OPTIONS = 24;
+
 export type QuirkName = keyof typeof Quirk;
 export const QUIRK_NAMES = Object.keys(Quirk) as QuirkName[];
 
 /** Quirks that only an IPv4 header can have, and the one only IPv6 can. */
 export const IPV4_ONLY_QUIRKS = Quirk.df | Quirk['id+'] | Quirk['id-'] | Quirk['0+'];
 export const IPV6_ONLY_QUIRKS = Quirk.flow;
+/**
+ * What p0f strips from a `*` signature's quirks when matching an IPv6 SYN:
+ * df, id+ and id- — not 0+, though the file refuses 0+ on a 6: signature.
+ */
+export const IPV4_ID_QUIRKS = Quirk.df | Quirk['id+'] | Quirk['id-'];
 
 /** The quirk list as p0f writes it: comma-separated, in p0f's order. */
 export function quirkText(bits: number): string {

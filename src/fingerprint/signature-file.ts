@@ -16,11 +16,10 @@
  * ~30 KiB); lines are cut at 4096 characters for messages.
  */
 import { quoted } from '../validation/echo.js';
-import { IPV4_ONLY_QUIRKS, IPV6_ONLY_QUIRKS, Quirk, type QuirkName } from './quirks.js';
+import { coveringSignature } from './covered.js';
+import { IPV4_ONLY_QUIRKS, IPV6_ONLY_QUIRKS, MAX_TCP_OPTIONS, Quirk, type QuirkName } from './quirks.js';
 
 export const MAX_SIGNATURE_FILE_BYTES = 4 * 1024 * 1024;
-/** p0f's MAX_TCP_OPT: options recorded per signature and per packet. */
-export const MAX_TCP_OPTIONS = 24;
 /**
  * Longest label accepted (p0f.fp's longest is under 60 characters): alarms
  * carry the label, and a UDP syslog datagram has room for ~2 KB in all.
@@ -139,7 +138,12 @@ class Reader {
       case 'sig':
         if (this.state !== 'sig') this.fail(this.state === 'sys' ? 'a tool label (class "!") needs a "sys" line before its sigs' : '"sig" before any label');
         this.total++;
-        if (this.module === 'tcp' && this.request) this.syn.push(this.parseSyn(value));
+        if (this.module === 'tcp' && this.request) {
+          const sig = this.parseSyn(value);
+          const covering = coveringSignature(sig, this.syn);
+          if (covering) this.fail(`signature already covered by ${covering.where}`);
+          this.syn.push(sig);
+        }
         return;
       default:
         this.fail(`unknown key ${show(key)}`);

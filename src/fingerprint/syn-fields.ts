@@ -14,8 +14,7 @@
  * by the capture. Unlike p0f, a SYN whose payload the snap length cut is
  * still fingerprinted: its headers are whole.
  */
-import { MAX_TCP_OPTIONS } from './signature-file.js';
-import { Quirk } from './quirks.js';
+import { MAX_TCP_OPTIONS, Quirk } from './quirks.js';
 
 /** p0f's MAX_DIST: a TTL further than this below the initial one makes a match fuzzy. */
 export const MAX_DISTANCE = 35;
@@ -170,7 +169,7 @@ export function readSyn(out: SynFields, d: Uint8Array, ip: number, tcp: number, 
  * multiplier, or -1; `mtu` says which. Same tests in the same order as p0f
  * (a SYN has no peer MSS to try).
  */
-export function windowMultiple(f: SynFields): { multiple: number; mtu: boolean } {
+export function windowMultiple(f: Pick<SynFields, 'window' | 'mss' | 'ts1' | 'version' | 'headerLength'>): { multiple: number; mtu: boolean } {
   const win = f.window;
   const mss = f.mss;
   if (win === 0 || mss < 100) return { multiple: -1, mtu: false };

@@ -13,7 +13,7 @@
  * SYN is compared only with the few of its layout. No allocation per call
  * apart from the window test (see windowMultiple).
  */
-import { IPV4_ONLY_QUIRKS, IPV6_ONLY_QUIRKS, Quirk } from './quirks.js';
+import { IPV4_ID_QUIRKS, IPV6_ONLY_QUIRKS, Quirk } from './quirks.js';
 import type { SynSignature } from './signature-file.js';
 import { layoutHash, MAX_DISTANCE, type SynFields, windowMultiple } from './syn-fields.js';
 
@@ -49,7 +49,7 @@ export class SynMatcher {
       if (!sameLayout(s, f)) continue;
       let isFuzzy = false;
       let quirks = s.quirks;
-      if (s.version === 0) quirks &= f.version === 4 ? ~IPV6_ONLY_QUIRKS : ~IPV4_ONLY_QUIRKS;
+      if (s.version === 0) quirks &= f.version === 4 ? ~IPV6_ONLY_QUIRKS : ~IPV4_ID_QUIRKS;
       if (quirks !== f.quirks) {
         const lost = quirks & ~f.quirks;
         const gained = f.quirks & ~quirks;

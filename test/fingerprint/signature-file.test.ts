@@ -54,6 +54,9 @@ const BAD: [string, number, string, RegExp][] = [
   ['unknown key', 4, 'sgi = *:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0', /unknown key/],
   ['no key', 4, '*:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0', /unexpected statement/],
   ['classes after a section', 8, 'classes = win', /classes/],
+  ['the same signature twice', 7, 'sig = *:64-:0:1460:1024,0:mss::0\nsig = *:64-:0:1460:1024,0:mss::0', /^bad\.fp:8: signature already covered by bad\.fp:7$/],
+  ['covered: a lower TTL within reach', 7, 'sig = 4:64:0:1460:1024,0:mss::0\nsig = 4:60:0:1460:1024,0:mss::0', /already covered by bad\.fp:7/],
+  ['covered: a window the wildcard takes', 7, 'sig = *:64:0:1460:*,0:mss::0\nsig = *:64:0:1460:1024,0:mss::0', /already covered/],
   ['control characters', 4, 'sig = *:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,\u001b[31m:0', /quirk/],
 ];
 
@@ -118,6 +121,21 @@ describe('p0f signature files', () => {
         writeFileSync(file, body);
         const r = spawnSync('p0f', ['-f', file, '-r', empty], { encoding: 'utf8' });
         assert.notEqual(r.status, 0, `${what}: p0f accepted it`);
+      }
+    }
+    // Near misses of "covered" that both accept: a fuzzy-only overlap (TTL beyond reach, other quirks), a generic earlier one.
+    for (const ok of [
+      'sig = 4:64:0:1460:1024,0:mss::0\nsig = 4:255:0:1460:1024,0:mss::0',
+      'sig = 4:64:0:1460:1024,0:mss::0\nsig = 4:64:0:1460:1024,0:mss:df:0',
+      'sig = *:64:0:1460:1024,0:mss::0\nsig = *:64:0:1460:1024,0:mss::+',
+      // p0f's own leniency: a "*" signature with df or id+ is never covered (the version mask strips them from the earlier one).
+      'sig = *:64:0:1460:1024,0:mss:df:0\nsig = *:64:0:1460:1024,0:mss:df:0',
+    ]) {
+      const body = mutate(7, ok);
+      parseSignatureFiles([{ name: 'ok.fp', text: body }]);
+      if (p0f) {
+        writeFileSync(join(dir, 'near.fp'), body);
+        assert.equal(spawnSync('p0f', ['-f', join(dir, 'near.fp'), '-r', empty]).status, 0, `p0f refused ${ok}`);
       }
     }
     // The unmutated file is accepted by both: the faults above are what made the difference.
