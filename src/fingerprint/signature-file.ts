@@ -102,6 +102,8 @@ class Reader {
   private readonly names = new Map<string, string>();
   private label: SignatureLabel | undefined;
   readonly syn: SynSignature[] = [];
+  /** SYN+ACK signatures: only for p0f's "already covered" rule, which holds per direction. */
+  private readonly synAck: SynSignature[] = [];
   total = 0;
   where = '';
 
@@ -124,6 +126,11 @@ class Reader {
         return;
       case 'ua_os':
         if (this.state !== 'label' || this.module !== 'http' || !this.request) this.fail('"ua_os" belongs at the start of [http:request]');
+        for (const item of value.split(',')) {
+          const m = /^([^=[\]]*)(?:=\[[^\]]*\])?$/.exec(item.trim());
+          if (!m) this.fail(`bad ua_os entry ${show(item)} (name or name=[alias])`);
+          this.checkName(m[1]!, 'ua_os name');
+        }
         return;
       case 'label':
         if (this.state !== 'label' && this.state !== 'sig') this.fail('"label" outside a section, or a tool label without its "sys" line');
@@ -138,12 +145,16 @@ class Reader {
       case 'sig':
         if (this.state !== 'sig') this.fail(this.state === 'sys' ? 'a tool label (class "!") needs a "sys" line before its sigs' : '"sig" before any label');
         this.total++;
-        if (this.module === 'tcp' && this.request) {
+        if (this.module === 'tcp') {
+          // SYN+ACK signatures are checked as p0f checks them, and not kept.
           const sig = this.parseSyn(value);
-          const covering = coveringSignature(sig, this.syn);
+          const same = this.request ? this.syn : this.synAck;
+          const covering = coveringSignature(sig, same);
           if (covering) this.fail(`signature already covered by ${covering.where}`);
-          this.syn.push(sig);
-        }
+          same.push(sig);
+        } else if (this.module === 'mtu') {
+          if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) this.fail(`bad MTU ${show(value)} (1-65535)`);
+        } else if (!/^[01*]:/.test(value)) this.fail(`bad HTTP version in ${show(value)} (0, 1 or *)`);
         return;
       default:
         this.fail(`unknown key ${show(key)}`);
@@ -161,10 +172,28 @@ class Reader {
     this.label = undefined;
   }
 
+  /**
+   * A comma-separated list read as p0f reads it: blanks and commas before an
+   * item are skipped (so `a,,b` is two items and an empty list none), an item
+   * is a run of `ok` characters, and must end at a comma or the line's end.
+   */
+  private list(value: string, ok: (ch: string) => boolean, what: string): string[] {
+    const out: string[] = [];
+    let i = 0;
+    while (i < value.length) {
+      while (i < value.length && (value[i] === ' ' || value[i] === '\t' || value[i] === ',')) i++;
+      const start = i;
+      if (value[i] === '@') i++;
+      while (i < value.length && ok(value[i]!)) i++;
+      if (i === start || (i < value.length && value[i] !== ',')) this.fail(`bad ${what} in ${show(value)}`);
+      out.push(value.slice(start, i));
+    }
+    return out;
+  }
+
   private parseClasses(value: string): void {
-    for (const item of value.split(',')) {
-      const c = item.trim();
-      if (!/^[A-Za-z0-9]+$/.test(c)) this.fail(`bad class ${show(c)} (letters and digits)`);
+    for (const c of this.list(value, (ch) => /[A-Za-z0-9]/.test(ch), 'class (letters and digits)')) {
+      if (c.startsWith('@')) this.fail(`bad class ${show(c)} (letters and digits)`);
       this.classes.push(c.toLowerCase());
     }
   }
@@ -201,8 +230,7 @@ class Reader {
   }
 
   private parseSys(value: string): void {
-    for (const item of value.split(',')) {
-      const s = item.trim();
+    for (const s of this.list(value, (ch) => NAME_CHAR.test(ch), 'sys entry (names or @classes)')) {
       if (s.startsWith('@')) {
         if (!this.classes.includes(s.slice(1).toLowerCase())) this.fail(`unknown class ${show(s)} in sys`);
       } else {
@@ -219,8 +247,19 @@ class Reader {
     return n;
   }
 
+  /** olen after `ittl-`: p0f skips its first character, then reads digits (none: 0). */
+  private skippedInt(olen: string): number {
+    // p0f skips one byte: a character of several UTF-8 bytes leaves the rest behind, which it refuses.
+    if (olen.length === 0 || olen.codePointAt(0)! > 0x7f) this.fail(`bad IP option length ${show(olen)}`);
+    const rest = olen.slice(1);
+    return rest === '' ? 0 : this.int(rest, 0, 255, 'IP option length');
+  }
+
   private parseSyn(value: string): SynSignature {
-    const f = value.split(':');
+    let f = value.split(':');
+    // p0f reads `64-0` as TTL 64 then olen 0: a `-` not followed by `:` only ends the number.
+    const glued = f.length === 7 ? /^(\d+)-([^:]+)$/.exec(f[1]!) : null;
+    if (glued) f = [f[0]!, glued[1]!, glued[2]!, ...f.slice(2)];
     if (f.length !== 8) this.fail(`bad sig ${show(value)} (want ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass)`);
     const [ver, ittl, olen, mss, win, layout, quirks, pclass] = f as [string, string, string, string, string, string, string, string];
     if (ver !== '4' && ver !== '6' && ver !== '*') this.fail(`bad IP version ${show(ver)} (4, 6 or *)`);
@@ -270,7 +309,10 @@ class Reader {
       version,
       ttl,
       randomTtl: t[2] === '-',
-      ipOptionsLength: this.int(olen, 0, 255, 'IP option length'),
+      // p0f 3.09b steps one character too far after `ittl-:`, so the first
+      // character of olen is skipped there (p0f.fp's random-TTL signatures all
+      // have olen 0, where this changes nothing); the same here, for parity.
+      ipOptionsLength: t[2] === '-' ? this.skippedInt(olen) : this.int(olen, 0, 255, 'IP option length'),
       mss: mss === '*' ? -1 : this.int(mss, 0, 65535, 'MSS'),
       window,
       scale: w[6] === '*' ? -1 : this.int(w[6]!, 0, 255, 'window scale'),
@@ -289,8 +331,8 @@ export function parseSignatureFiles(sources: readonly SignatureSource[]): Signat
     if (src.text.length > MAX_SIGNATURE_FILE_BYTES) throw new SignatureFileError(`${src.name}: larger than ${MAX_SIGNATURE_FILE_BYTES} bytes`);
     const lines = src.text.split('\n');
     for (let i = 0; i < lines.length; i++) {
-      // p0f skips leading blanks; a CR of a CRLF file is not part of the value.
-      const text = lines[i]!.replace(/^[ \t]+/, '').replace(/\r$/, '');
+      // p0f skips leading blanks; like p0f, a CR (CRLF file) stays part of the line, and is refused where it lands.
+      const text = lines[i]!.replace(/^[ \t]+/, '');
       if (text === '' || text.startsWith(';')) continue;
       r.where = `${src.name}:${i + 1}`;
       r.line(text.length > 4096 ? text.slice(0, 4096) : text);

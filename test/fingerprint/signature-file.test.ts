@@ -13,6 +13,8 @@ import { writePcap } from '../helpers/capture-writer.js';
 import { HONEYPORT_SIGNATURES } from '../../src/fingerprint/honeyport-signatures.js';
 import { DEFAULT_P0F_DATABASE, loadFingerprints } from '../../src/fingerprint/load.js';
 import { parseSignatureFiles, SignatureFileError } from '../../src/fingerprint/signature-file.js';
+import { generateSignatures } from '../fuzz/generate-signatures.js';
+import { Rng } from '../fuzz/rng.js';
 import { p0fAvailable } from './p0f-oracle.js';
 
 const BASE = `classes = win,unix,other
@@ -144,6 +146,39 @@ describe('p0f signature files', () => {
       writeFileSync(join(dir, 'ok.fp'), BASE);
       assert.equal(spawnSync('p0f', ['-f', join(dir, 'ok.fp'), '-r', empty]).status, 0);
     }
+  });
+
+  it('accepts exactly the files p0f accepts: 800 generated near-valid files (without HTTP signatures)', function () {
+    if (p0fAvailable()) {
+      console.log(`      skipped: ${p0fAvailable()}`);
+      this.skip();
+    }
+    const empty = join(dir, 'empty.pcap');
+    writeFileSync(empty, writePcap([]));
+    const differences: string[] = [];
+    let accepted = 0;
+    let compared = 0;
+    for (let seed = 1; seed <= 800; seed++) {
+      const input = generateSignatures(new Rng(seed), false);
+      if (input.includes(0)) continue; // p0f stops reading at a NUL byte; honeyport reads on
+      compared++;
+      let ours = 'accepted';
+      try {
+        parseSignatureFiles([{ name: 'gen.fp', text: input.toString('utf8') }]);
+        accepted++;
+      } catch (err) {
+        assert.ok(err instanceof SignatureFileError, String(err));
+        ours = err.message;
+      }
+      const file = join(dir, 'gen.fp');
+      writeFileSync(file, input);
+      const r = spawnSync('p0f', ['-f', file, '-r', empty], { encoding: 'utf8' });
+      const theirs = r.status === 0 ? 'accepted' : ((r.stdout + r.stderr).split('\n').find((l) => /ABORT/.test(l)) ?? `exit ${r.status}`);
+      if ((ours === 'accepted') !== (theirs === 'accepted')) differences.push(`seed ${seed}: honeyport ${ours}; p0f ${theirs}`);
+    }
+    console.log(`      ${compared} files, ${accepted} accepted by both`);
+    assert.deepEqual(differences, []);
+    assert.ok(accepted >= 20 && compared - accepted >= 100, `${accepted} of ${compared} accepted: the files must probe both sides`);
   });
 
   it('refuses a label longer than alarms can carry (p0f would take it; none of its own comes near)', () => {

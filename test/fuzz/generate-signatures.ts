@@ -19,7 +19,10 @@ sig   = *:128:0:*:8192,8:mss,nop,ws,nop,nop,sok:df,id+:0
 [tcp:response]
 label = s:unix:Linux:3.x
 sig   = *:64:0:*:mss*10,0:mss:df:0
-[http:request]
+`;
+
+/** honeyport checks only the version field of HTTP signatures (it fingerprints SYNs). */
+const HTTP = `[http:request]
 ua_os = Linux,Windows
 label = s:!:Firefox:10.x or newer
 sys   = Windows,@unix
@@ -28,8 +31,9 @@ sig   = *:Host,User-Agent:Accept-Charset:Firefox/
 
 const EDGE = ['', '*', '-', '+', '0', '255', '256', '65535', '65536', '99999999999', 'mss*0', 'mtu*1001', '%1', 'eol+', 'eol+300', '?256', 'x', ':', ',', '\u0000', '\u202e', 'df,df', 'ts1-,ts2+,opt+,exws,bad'];
 
-export function generateSignatures(rng: Rng): Buffer {
-  const lines = `${HEAD}${HONEYPORT_SIGNATURES}`.split('\n');
+/** `http`: include an [http:request] section (the fuzzer does; the parity test with p0f does not, see HTTP). */
+export function generateSignatures(rng: Rng, http = true): Buffer {
+  const lines = `${HEAD}${http ? HTTP : ''}${HONEYPORT_SIGNATURES}`.split('\n');
   const edits = 1 + rng.int(4);
   for (let e = 0; e < edits; e++) {
     const i = rng.int(lines.length);
