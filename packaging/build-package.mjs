@@ -208,6 +208,8 @@ writeFileSync(
     // Debian's own nodejs is older than 20.17 before trixie: NodeSource's nodejs package fits too.
     `Depends: nodejs (>= ${nodeFloor}), libc6 (>= ${glibcFloor(addon)}), passwd`,
     'Recommends: logrotate',
+    // p0f's database (/etc/p0f/p0f.fp) gives alarms OS fingerprints; without it only honeyport's own scanner signatures.
+    'Suggests: p0f',
     `Installed-Size: ${installedKiB}`,
     'Maintainer: honeyport maintainers <honeyport@localhost>',
     `Description: ${pkg.description}`,

@@ -1,4 +1,5 @@
 /** What the detector decides; formatting (ECS, EVE) happens in the deliver stage. */
+import type { Fingerprint } from '../fingerprint/fingerprint.js';
 import type { Family } from '../net/address.js';
 import type { PortProtocol } from '../policy/policy.js';
 
@@ -20,6 +21,12 @@ export interface ProbeOrigin {
    * Absent on a `connection` alarm, which covers no captured packet.
    */
   readonly digest?: string;
+  /**
+   * Who sent the probe, from its headers (p0f signatures; see fingerprint/).
+   * Only on a key's first alarm, and only when fingerprinting is on and the
+   * probe is a bare SYN p0f's rules fingerprint.
+   */
+  readonly fingerprint?: Fingerprint;
 }
 
 /** What the port holder learnt from one accepted connection. */

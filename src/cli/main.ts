@@ -9,6 +9,7 @@ import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { parseCount, parseDetectionFlags, parseDuration, parseHeartbeat, parseHostName, parseMetricsListen, parseNamedHost, parsePositiveInt } from './parse-options.js';
+import { fingerprintsFrom } from './fingerprint-choice.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -61,20 +62,25 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
+    .option('--fingerprints <file>', 'p0f v3 signature file for fingerprinting each key\'s first SYN (default: /etc/p0f/p0f.fp where installed); honeyport\'s own scanner signatures are added')
+    .option('--no-fingerprints', 'no fingerprints in alarms')
+    .option('--summary', 'after the run, a table on stderr: per source, the decoy ports touched, first and last seen, probes by kind, fingerprint, whitelisted or not')
+    .option('--report <file.html>', 'after the run, write a self-contained HTML report (timeline, sortable source table, counters)')
     .option('-q, --quiet', 'no run summary on stderr')
     .option('--no-progress', 'no progress line on a terminal')
     .option('-j, --jobs <n>', 'threads that read and pre-filter several files in parallel (0: read on the main thread; detection stays one timeline either way)', String(defaultJobs()))
     .option('--drain-timeout <duration>', 'how long the sinks may keep delivering after the last alarm (then what is left stays in the disk spool, or is dropped and counted)', '30s'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean; jobs: string }) => {
+    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean; jobs: string; fingerprints?: string | boolean; summary?: boolean; report?: string }) => {
       const detection = parseDetectionFlags(o);
       const jobs = parseCount(o.jobs, '--jobs', 256);
       const drainTimeoutMs = parseDuration(o.drainTimeout, '--drain-timeout') / 1000;
       const named = parseNamedHost(o);
       const policy = await policyFrom(o.policy, named ? { kind: 'given', host: named } : { kind: 'unnamed', command: 'replay' });
+      const fingerprints = await fingerprintsFrom(o.fingerprints);
       const { expandCapturePaths } = await import('./capture-paths.js');
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files: expandCapturePaths(files), jobs, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs }));
+      setExit(await replayCommand({ files: expandCapturePaths(files), jobs, ...detection, ...(fingerprints ? { fingerprints } : {}), policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs, sourceTable: o.summary === true, ...(o.report !== undefined ? { reportFile: o.report } : {}) }));
     });
 
   addDeliveryOptions(program
@@ -87,13 +93,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
+    .option('--fingerprints <file>', 'p0f v3 signature file for fingerprinting each key\'s first SYN (default: /etc/p0f/p0f.fp where installed); honeyport\'s own scanner signatures are added')
+    .option('--no-fingerprints', 'no fingerprints in alarms')
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (IPv6 in brackets: [::1]:9417); no authentication: loopback or a management address; default: off')
     .option('--heartbeat <duration>', 'send a sensor state document to the sinks at least this often (0 or off: only at start, reload, port changes and stop)', '5m')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean; fingerprints?: string | boolean }) => {
       const detection = parseDetectionFlags(o);
       const heartbeatMs = parseHeartbeat(o.heartbeat, '--heartbeat');
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
@@ -106,9 +114,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       if (fdProblem) throw new CliError(fdProblem, ExitCode.FAILURE);
       const host: HostChoice = o.host === undefined ? { kind: 'this-host' } : { kind: 'this-host', name: parseHostName(o.host, '--host') };
       const policy = await policyFrom(o.policy, host);
+      const fingerprints = await fingerprintsFrom(o.fingerprints);
       const { runCommand } = await import('./run-command.js');
       setExit(await runCommand({
         ...detection,
+        ...(fingerprints ? { fingerprints } : {}),
         policy,
         policyFile: o.policy,
         loadPolicy: async (file) => policyFrom(file, host), // a reload re-selects

@@ -21,6 +21,10 @@ export interface ReplayCommandOptions extends DetectionSettings {
   readonly delivery: DeliveryFlags;
   /** How long the sinks may take to deliver what is left before the command ends. */
   readonly drainTimeoutMs: number;
+  /** `--summary`: the per-source table on stderr after the run. */
+  readonly sourceTable?: boolean;
+  /** `--report FILE.html`: the self-contained HTML report. */
+  readonly reportFile?: string;
 }
 
 /** How the output ended: the summary lines for stderr, and whether any alarm was lost. */
@@ -105,6 +109,8 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
   let alarms = 0;
   let floods = 0;
   const progress = new Progress();
+  const forensics = o.sourceTable || o.reportFile ? await import('../report/forensics.js') : undefined;
+  const collector = forensics?.collectorFor(o);
   const result = await replay({
     files: o.files,
     detection: o,
@@ -112,8 +118,10 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
     onAlarm: (alarm) => {
       alarms++;
       if (alarm.action === 'honeypot-flood') floods++;
+      collector?.collector.alarm(alarm);
       output.publish(alarm);
     },
+    ...(collector ? { tap: collector.tap } : {}),
     afterBatch: () => output.afterBatch(),
     ...(o.progress && progress.enabled
       ? {
@@ -133,6 +141,10 @@ export async function replayCommand(o: ReplayCommandOptions): Promise<number> {
   if (o.summary) {
     process.stderr.write(`${summaryLine(result, alarms, floods)}\n`);
     for (const line of out.lines) process.stderr.write(`honeyport: ${line}\n`);
+  }
+  if (forensics && collector) {
+    if (o.sourceTable) process.stderr.write(`${forensics.summaryTable(collector.collector).join('\n')}\n`);
+    if (o.reportFile && !(await forensics.writeReport(o.reportFile, collector.collector, { policy: o.policy.name, inputs: ctx.inputs, version: packageVersion(), result, alarms, floods }))) return ExitCode.FAILURE;
   }
   // A lost alarm is an output failure, which outranks a damaged input.
   if (out.lostAny) return ExitCode.FAILURE;

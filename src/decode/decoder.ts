@@ -166,6 +166,7 @@ export class Decoder {
     this.setV4(d, off);
     seg.ttl = d[off + 8];
     seg.reassembled = false;
+    seg.ipStart = off;
     return DecodeStatus.Segment;
   }
 
@@ -283,6 +284,7 @@ export class Decoder {
     this.setV6(d, off + 8, off + 24);
     seg.ttl = d[off + 7];
     seg.reassembled = false;
+    seg.ipStart = off;
     return DecodeStatus.Segment;
   }
 
@@ -348,6 +350,7 @@ export class Decoder {
     seg.family = family === FAMILY_V4 ? FAMILY_V4 : FAMILY_V6;
     seg.ttl = g.ttl;
     seg.reassembled = true;
+    seg.ipStart = -1;
     return DecodeStatus.Segment;
   }
 }

@@ -55,4 +55,9 @@ export class TcpSegment {
   header: Uint8Array = new Uint8Array(0);
   headerStart = 0;
   headerEnd = 0;
+  /**
+   * Where the IP header that carried the TCP header starts in `header`, or -1
+   * when it is not there (a reassembled datagram): the fingerprinter reads it.
+   */
+  ipStart = -1;
 }

@@ -27,6 +27,14 @@ const KIND_JSON = Array.from({ length: KIND_MASKS }, (_, m) => stringList(kindNa
 const KIND_WORDS = Array.from({ length: KIND_MASKS }, (_, m) => kindNames(m).map((k) => KIND_WORD[k] ?? k.toUpperCase()).join('/'));
 const FLAG_JSON = Array.from({ length: 256 }, (_, m) => stringList(FLAG_NAMES.filter((_, bit) => m & (1 << bit))));
 
+/** `,"fingerprint":{…}` for a first alarm that has one (see fingerprint/fingerprint.ts), else nothing. */
+function fingerprintField(a: ProbeAlarm): string {
+  const f = a.origin.fingerprint;
+  if (!f) return '';
+  const source = f.source === undefined ? '' : `,"source":${JSON.stringify(f.source)}`;
+  return `,"fingerprint":{"label":${JSON.stringify(f.label)},"name":${JSON.stringify(f.name)},"match":"${f.match}","signature":${JSON.stringify(f.signature)}${source}}`;
+}
+
 export interface PartsContext {
   /** Names of the run's inputs (replayed files or live interfaces), by ProbeOrigin.input. */
   readonly inputs: readonly string[];
@@ -80,7 +88,7 @@ export class AlarmParts {
     return (
       `${extra}"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & (KIND_MASKS - 1)]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
       `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
-      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${connection}${where}`
+      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${fingerprintField(a)}${connection}${where}`
     );
   }
 

@@ -102,11 +102,13 @@ export class Detector {
   private readonly alarms: AlarmBuilder;
   private readonly synMemory: SynMemory;
   private readonly repeats: RepeatFilter;
+  private readonly fingerprints: DetectorOptions['fingerprints'];
 
   constructor(options: DetectorOptions) {
     const { policy, maxTrackedKeys: n } = options;
     if (!(options.windowMicros > 0)) throw new RangeError('window must be positive');
     this.policy = policy;
+    this.fingerprints = options.fingerprints;
     this.admission = new Admission(policy, options.serverAddresses, options.admitAll ?? true);
     this.window = options.windowMicros;
     const seed = options.seed ?? ((Math.random() * 0x100000000) >>> 0);
@@ -228,7 +230,7 @@ export class Detector {
       sourcePorts: [seg.srcPort],
       truncated: false,
       severity: probeSeverity(kind, popcount(touched) >= 2),
-      origin: { input, packet, digest: windows.openingDigest(e) },
+      origin: { input, packet, digest: windows.openingDigest(e), fingerprint: this.fingerprints?.identify(seg) },
     });
   }
 

@@ -4,6 +4,7 @@
  * handed whole to the probe pipeline, instead of loose fields re-declared by
  * every layer.
  */
+import type { SynFingerprinter } from '../fingerprint/syn-fingerprinter.js';
 import type { ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 
@@ -17,4 +18,6 @@ export interface DetectionSettings {
   readonly newSourceRate: number;
   /** Only probes to these destinations count; empty = any destination. */
   readonly serverAddresses: readonly ParsedAddress[];
+  /** Fingerprints each key's first probe (`--fingerprints`); absent: off. */
+  readonly fingerprints?: SynFingerprinter;
 }

@@ -33,7 +33,7 @@ export class ProbeTally {
     const key = (family === 6 ? 65536 : 0) + port;
     let slot = this.slotOf[key]!;
     if (slot === 0) slot = this.addSlot(key);
-    // Kind bits 1, 2, 4, 8 → index 0..3.
+    // Kind bit 1 << k → index k (PROBE_KIND_NAMES order).
     this.counts[(slot - 1) * KINDS + (31 - Math.clz32(probeKindOf(flags)))]!++;
   }
 

@@ -15,7 +15,7 @@
 import { statSync } from 'node:fs';
 import type { Alarm } from '../alarm/alarm.js';
 import type { DecodeCounters } from '../decode/decoder.js';
-import { DecodeStatus } from '../decode/segment.js';
+import { DecodeStatus, type TcpSegment } from '../decode/segment.js';
 import type { DetectorCounters } from '../detect/detector.js';
 import { CaptureDamagedError, readCapture } from '../source/capture-file.js';
 import type { FrameBatch } from '../source/frame-batch.js';
@@ -50,6 +50,8 @@ export interface ReplayOptions {
   readonly credits?: number;
   readonly batchSize?: number;
   readonly workerHeapMiB?: number;
+  /** Sees every decoded segment (see ProbePipelineOptions.tap). */
+  readonly tap?: (seg: TcpSegment) => void;
 }
 
 export interface ReplayResult {
@@ -86,7 +88,7 @@ function sizesOf(files: readonly string[]): (number | undefined)[] {
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const started = process.hrtime.bigint();
   const parallel = (opts.workers ?? 0) > 0 && canReadInParallel(opts.files);
-  const pipeline = new ProbePipeline(opts.detection, { onAlarm: opts.onAlarm, prefilter: !parallel, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+  const pipeline = new ProbePipeline(opts.detection, { onAlarm: opts.onAlarm, prefilter: !parallel, ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.tap ? { tap: opts.tap } : {}) });
   const detector = pipeline.detector;
   const result: ReplayResult = { packets: 0, bytes: 0, files: 0, decode: pipeline.decodeCounters, detect: detector.counters, damaged: [], seconds: 0, workers: 0, peakQueuedBatches: 0 };
   const sizes = sizesOf(opts.files);
@@ -124,7 +126,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
               break;
             }
             const p = next.value;
-            feedKept(pipeline, p.batch, p.packet, input);
+            feedKept(pipeline, p.batch, p.packet, input, opts.tap);
             report(input, p.bytesRead);
             await afterSourceBatch(p.count, p.lastTs);
           }
@@ -173,11 +175,14 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
 }
 
 /** ProbePipeline.feed for frames a worker already prefiltered, each with its own packet index. */
-function feedKept(pipeline: ProbePipeline, b: FrameBatch, packet: Float64Array, input: number): void {
+function feedKept(pipeline: ProbePipeline, b: FrameBatch, packet: Float64Array, input: number, tap: ((seg: TcpSegment) => void) | undefined): void {
   const dec = pipeline.decoder;
   const det = pipeline.detector;
   const seg = dec.segment;
   for (let i = 0; i < b.count; i++) {
-    if (dec.decodeAt(b, i) === DecodeStatus.Segment) det.observe(seg, input, packet[i]!);
+    if (dec.decodeAt(b, i) !== DecodeStatus.Segment) continue;
+    // The same order as ProbePipeline's tapped loop: the tap sees the segment before the detector.
+    if (tap !== undefined) tap(seg);
+    det.observe(seg, input, packet[i]!);
   }
 }

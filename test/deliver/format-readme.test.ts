@@ -11,6 +11,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fitJson } from '../../src/deliver/sinks/syslog/fit-message.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
+import { HONEYPORT_SIGNATURES } from '../../src/fingerprint/honeyport-signatures.js';
+import { parseSignatureFiles } from '../../src/fingerprint/signature-file.js';
+import { SynFingerprinter } from '../../src/fingerprint/syn-fingerprinter.js';
 import { ROOT, fixtureCaptures, fixturePolicy, replayDocs } from '../helpers/replay-docs.js';
 import { formatLoss } from '../../src/deliver/format-loss.js';
 import { formatState } from '../../src/state/format-state.js';
@@ -90,8 +93,10 @@ describe('README field names', function () {
 
   before(async () => {
     const policy = await fixturePolicy();
+    // honeyport's own signatures alone: fingerprint fields without depending on p0f being installed.
+    const fingerprints = new SynFingerprinter(parseSignatureFiles([{ name: 'own', text: HONEYPORT_SIGNATURES }]));
     for (const file of fixtureCaptures()) {
-      for (const limits of [{}, { maxTrackedKeys: 1 }]) {
+      for (const limits of [{}, { maxTrackedKeys: 1 }, { fingerprints }]) {
         for (const d of await replayDocs([file], policy, limits)) {
           record(seen, d.ecs, '');
           record(seen, d.eve, '');

@@ -19,6 +19,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCapture } from './generate-capture.js';
+import { generateSignatures } from './generate-signatures.js';
 import { generateConfig, generatePolicy } from './generate-policy.js';
 import { Rng } from './rng.js';
 import { CHILD_RSS_LIMIT_MIB, FuzzFailure, TARGETS, type Target } from './targets.js';
@@ -32,6 +33,7 @@ const IN_PROCESS_RSS_LIMIT_MIB = 1024;
 function inputFor(target: Target, seed: number): Buffer {
   const rng = new Rng(seed * 7919 + target.name.length);
   if (target.ext === 'pcap') return generateCapture(rng);
+  if (target.ext === 'fp') return generateSignatures(rng);
   return target.name === 'config' ? generateConfig(rng) : generatePolicy(rng);
 }
 

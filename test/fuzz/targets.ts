@@ -21,6 +21,9 @@ import { parseSensorConfig } from '../../src/config/sensor-config.js';
 import { Whitelist } from '../../src/detect/whitelist.js';
 import { EcsFormatter, type FormatContext } from '../../src/deliver/format-ecs.js';
 import { replay, type ReplayResult } from '../../src/pipeline/replay.js';
+import { HONEYPORT_SIGNATURES } from '../../src/fingerprint/honeyport-signatures.js';
+import { parseSignatureFiles, SignatureFileError } from '../../src/fingerprint/signature-file.js';
+import { SynFingerprinter } from '../../src/fingerprint/syn-fingerprinter.js';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { PolicyError } from '../../src/policy/policy-error.js';
 import type { Policy } from '../../src/policy/policy.js';
@@ -53,6 +56,11 @@ const FUZZ_POLICY: Policy = {
   whitelist: ['198.18.1.0/24', '::ffff:198.18.2.0/120'],
 };
 
+/** honeyport's own signatures (no dependency on p0f being installed), and a generic one that matches many fuzzed SYNs. */
+const FUZZ_FINGERPRINTS = new SynFingerprinter(
+  parseSignatureFiles([{ name: 'own', text: `${HONEYPORT_SIGNATURES}\nlabel = g:!:any:\nsys = Linux\nsig = *:255-:0:*:*,*:::*\n` }]),
+);
+
 let scratch = '';
 function scratchFile(name: string, bytes: Buffer): string {
   if (!scratch) scratch = mkdtempSync(join(tmpdir(), 'hp-fuzz-'));
@@ -77,8 +85,12 @@ const replayTarget: Target = {
     const file = scratchFile('in.pcap', input);
     try {
       await replay({
-        files: [file], detection: { policy: FUZZ_POLICY, windowMicros: 60e6, maxTrackedKeys: 1000, newSourceRate: 100, serverAddresses: [] },
-        onAlarm: (a) => { isoMicros(a.startMicros); isoMicros(a.endMicros); },
+        files: [file], detection: { policy: FUZZ_POLICY, windowMicros: 60e6, maxTrackedKeys: 1000, newSourceRate: 100, serverAddresses: [], fingerprints: FUZZ_FINGERPRINTS },
+        onAlarm: (a) => {
+          isoMicros(a.startMicros);
+          isoMicros(a.endMicros);
+          if (a.action === 'honeypot-port-probe' && a.origin.fingerprint && !/^[46]:\d+\+(\d+|\?):\d+:\d+:/.test(a.origin.fingerprint.signature)) throw new Error(`bad raw signature ${a.origin.fingerprint.signature}`);
+        },
       });
     } catch (err) {
       throw new FuzzFailure(`replay threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
@@ -136,6 +148,21 @@ const policyTarget: Target = {
     } catch (err) {
       if (err instanceof PolicyError) return checkMessage(err.message);
       throw new FuzzFailure(`policy loader threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    }
+  },
+};
+
+/** The p0f.fp parser: a refusal is a one-line SignatureFileError; a file it accepts builds a matcher. */
+const signaturesTarget: Target = {
+  name: 'signatures',
+  ext: 'fp',
+  child: false,
+  async run(input) {
+    try {
+      new SynFingerprinter(parseSignatureFiles([{ name: 'fuzz.fp', text: input.toString('utf8') }]));
+    } catch (err) {
+      if (err instanceof SignatureFileError) return checkMessage(err.message);
+      throw new FuzzFailure(`signature parser threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
     }
   },
 };
@@ -198,4 +225,4 @@ const cliPolicyTarget: Target = {
   },
 };
 
-export const TARGETS: readonly Target[] = [replayTarget, parallelReplayTarget, policyTarget, configTarget, cliReplayTarget, cliPolicyTarget];
+export const TARGETS: readonly Target[] = [replayTarget, parallelReplayTarget, policyTarget, configTarget, signaturesTarget, cliReplayTarget, cliPolicyTarget];

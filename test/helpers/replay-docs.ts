@@ -13,6 +13,7 @@ import { DecodeStatus } from '../../src/decode/segment.js';
 import { probeKindOf } from '../../src/detect/probe-classifier.js';
 import { EcsFormatter, type FormatContext } from '../../src/deliver/format-ecs.js';
 import { EveFormatter } from '../../src/deliver/format-eve.js';
+import type { SynFingerprinter } from '../../src/fingerprint/syn-fingerprinter.js';
 import { replay } from '../../src/pipeline/replay.js';
 import { loadPolicyFile } from '../../src/policy/load.js';
 import type { Policy, ProtectedPort } from '../../src/policy/policy.js';
@@ -85,6 +86,8 @@ export interface ReplayLimits {
   /** Small values force flood alarms. */
   readonly maxTrackedKeys?: number;
   readonly newSourceRate?: number;
+  /** Fingerprints first probes (off by default, so documents stay as the golden files have them). */
+  readonly fingerprints?: SynFingerprinter;
 }
 
 /** Every alarm of a replay of `files` (one timeline), formatted both ways. */
@@ -101,6 +104,7 @@ export async function replayDocs(files: readonly string[], policy: Policy, limit
       maxTrackedKeys: limits.maxTrackedKeys ?? 100_000,
       newSourceRate: limits.newSourceRate ?? 100,
       serverAddresses: [],
+      ...(limits.fingerprints ? { fingerprints: limits.fingerprints } : {}),
     },
     onAlarm: (alarm) => {
       const e = ecs.format(alarm);
