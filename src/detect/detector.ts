@@ -26,6 +26,7 @@ import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import type { ConnectionFact } from '../ports/types.js';
 import { Admission } from './admission.js';
 import { AlarmBuilder } from './alarm-builder.js';
+import { DetectorClock } from './detector-clock.js';
 import { FloodGate, FloodReason } from './flood-gate.js';
 import { KeyWindows } from './key-windows.js';
 import { CLASSIC_FLAGS } from './flag-rule.js';
@@ -95,7 +96,7 @@ export class Detector {
   private policy: Policy;
   private readonly admission: Admission;
   private readonly window: number;
-  private clock = -Infinity;
+  private readonly clock = new DetectorClock();
   private readonly windows: KeyWindows;
   private readonly sources: SourcePorts;
   private readonly flood: FloodGate;
@@ -112,13 +113,13 @@ export class Detector {
     this.admission = new Admission(policy, options.serverAddresses, options.admitAll ?? true);
     this.window = options.windowMicros;
     const seed = options.seed ?? ((Math.random() * 0x100000000) >>> 0);
-    this.windows = new KeyWindows(n, seed);
+    this.windows = new KeyWindows(n, seed, this.clock, this.window);
     this.sources = new SourcePorts(n, seed ^ 0x5bd1e995);
     this.synMemory = new SynMemory(seed ^ 0x2545f491, options.synMemoryBuckets);
-    this.repeats = new RepeatFilter(seed ^ 0x68e31da4, options.windowMicros);
+    this.repeats = new RepeatFilter(seed ^ 0x68e31da4, options.windowMicros, this.clock);
     const newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
     this.alarms = new AlarmBuilder(policy, { trackedKeyLimit: n, newSourceRate }, this.counters, options.onAlarm);
-    this.flood = new FloodGate(policy.ports.length, newSourceRate, this.alarms);
+    this.flood = new FloodGate(policy.ports.length, newSourceRate, this.alarms, this.clock, this.window);
   }
 
   /** Admits (or stops admitting) probes of a port of the current policy; other ports are ignored. */
@@ -180,42 +181,44 @@ export class Detector {
     // Times stay in fields (seg.tsMicros, this.clock) rather than arguments:
     // a double passed to a call V8 does not inline is boxed, a heap
     // allocation per packet that shows as steady scavenges under a flood.
-    if (kind === ProbeKind.syn) {
-      this.synMemory.remember(windows.probe, keyHashed(seg.family), seg.srcPort, SynDirection.inbound, seg.tsMicros);
-    } else if (kind === ProbeKind.ack && this.belongsToConnection(seg)) {
+    if (kind === ProbeKind.ack && this.belongsToConnection(seg)) {
       // A segment of a connection: not a probe. Its bare ACK after the SYN completes the handshake.
       if ((seg.flags & CLASSIC_FLAGS) === TcpFlag.ACK) this.observeHandshakeAck(seg, input, packet);
       return;
     }
     if (!this.admission.toServer(seg)) {
       this.counters.otherDestination++;
+      if (kind === ProbeKind.syn) this.rememberSyn(seg); // its connection's segments are no probes either
       return;
     }
     if (this.admission.whitelisted(seg.family, seg.src)) {
       this.counters.whitelisted++;
+      if (kind === ProbeKind.syn) this.rememberSyn(seg);
       return;
     }
     this.counters.probes++;
     const ts = seg.tsMicros;
-    if (ts > this.clock) this.clock = ts;
+    if (ts > this.clock.micros) this.clock.micros = ts;
     this.closeExpired();
 
     let e = windows.find(seg.family);
     if (e >= 0) {
+      if (kind === ProbeKind.syn) this.rememberSyn(seg);
       windows.addPending(e, seg, kind, input, packet);
       return;
     }
-    if (!this.flood.takeToken(portIndex, this.clock) && !this.promote(seg, portIndex)) {
+    if (!this.flood.takeToken(portIndex) && !this.promote(seg, portIndex)) {
       this.counters.floodProbes++;
-      this.flood.probe(portIndex, seg, FloodReason.rate, this.clock);
+      this.flood.probe(portIndex, seg, FloodReason.rate);
       return;
     }
-    e = windows.open(seg, -1, portIndex, input, packet, this.clock);
+    e = windows.open(seg, -1, portIndex, input, packet);
     if (e < 0) {
       this.counters.floodProbes++;
-      this.flood.probe(portIndex, seg, FloodReason.tableFull, this.clock);
+      this.flood.probe(portIndex, seg, FloodReason.tableFull);
       return;
     }
+    if (kind === ProbeKind.syn) this.rememberSyn(seg);
     // The source is tracked once the key exists: the key points to its entry.
     const s = this.sources.track(windows.probe, seg.family, portIndex);
     windows.setSource(e, s);
@@ -243,10 +246,22 @@ export class Detector {
    */
   private promote(seg: TcpSegment, portIndex: number): boolean {
     const sources = this.sources;
-    const known = sources.lookup(this.windows.probe, seg.family) >= 0 || this.repeats.seenBefore(sources.probe, sourceHashed(seg.family), this.clock);
-    if (!known || !this.flood.takePromotion(portIndex, this.clock)) return false;
+    const known = sources.lookup(this.windows.probe, seg.family) >= 0 || this.repeats.seenBefore(sources.probe, sourceHashed(seg.family));
+    if (!known || !this.flood.takePromotion(portIndex)) return false;
     this.counters.promoted++;
     return true;
+  }
+
+  /**
+   * A SYN of a tracked key (or one not judged: another destination, a
+   * whitelisted source) opens a connection in the SYN memory (the scratch
+   * key is loaded). SYNs summed into a flood do not: under a spoofed flood
+   * they would only evict real connections, and cost a cache miss each. A
+   * real host whose SYN went to the flood sends its ACK as an `ack` probe,
+   * and, seen twice, is promoted to its own alarm.
+   */
+  private rememberSyn(seg: TcpSegment): void {
+    this.synMemory.remember(this.windows.probe, keyHashed(seg.family), seg.srcPort, SynDirection.inbound, seg);
   }
 
   /**
@@ -258,8 +273,8 @@ export class Detector {
     const m = this.synMemory;
     const hashed = keyHashed(seg.family);
     const words = this.windows.probe;
-    if (m.belongs(words, hashed, seg.srcPort, SynDirection.outbound, seg.tsMicros)) return true;
-    return (seg.flags & TcpFlag.SYN) === 0 && m.belongs(words, hashed, seg.srcPort, SynDirection.inbound, seg.tsMicros);
+    if (m.belongs(words, hashed, seg.srcPort, SynDirection.outbound, seg)) return true;
+    return (seg.flags & TcpFlag.SYN) === 0 && m.belongs(words, hashed, seg.srcPort, SynDirection.inbound, seg);
   }
 
   /**
@@ -271,23 +286,22 @@ export class Detector {
   private observeOutboundSyn(seg: TcpSegment): void {
     if (this.admission.indexOf(seg.srcPort, seg.family) < 0) return;
     this.windows.load(seg.family, seg.dst, seg.src, seg.srcPort);
-    this.synMemory.remember(this.windows.probe, keyHashed(seg.family), seg.dstPort, SynDirection.outbound, seg.tsMicros);
+    this.synMemory.remember(this.windows.probe, keyHashed(seg.family), seg.dstPort, SynDirection.outbound, seg);
   }
 
   /** Moves time forward to `nowMicros`, closing windows that ended. */
   advance(nowMicros: number): void {
-    if (nowMicros > this.clock) this.clock = nowMicros;
+    if (nowMicros > this.clock.micros) this.clock.micros = nowMicros;
     this.closeExpired();
   }
 
   /** Closes the key and flood windows that ended by the detector's clock. */
   private closeExpired(): void {
-    const limit = this.clock - this.window;
-    for (let e = this.windows.expired(limit); e >= 0; e = this.windows.expired(limit)) {
+    for (let e = this.windows.expired(); e >= 0; e = this.windows.expired()) {
       this.windows.shift();
       this.finishKey(e);
     }
-    this.flood.closeExpired(limit);
+    this.flood.closeExpired();
   }
 
   /** Closes every open window (end of replay, shutdown). */

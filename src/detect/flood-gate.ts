@@ -15,6 +15,7 @@
 import type { TcpSegment } from '../decode/segment.js';
 import { formatAddress } from '../net/address.js';
 import type { AlarmBuilder } from './alarm-builder.js';
+import type { DetectorClock } from './detector-clock.js';
 
 /** Sources named in a flood alarm. */
 export const FLOOD_SAMPLE = 8;
@@ -39,7 +40,13 @@ export class FloodGate {
   private promotionsAt: Float64Array;
   private readonly burst: number;
 
-  constructor(ports: number, private readonly newSourceRate: number, private readonly alarms: AlarmBuilder) {
+  constructor(
+    ports: number,
+    private readonly newSourceRate: number,
+    private readonly alarms: AlarmBuilder,
+    private readonly clock: DetectorClock,
+    private readonly window: number,
+  ) {
     this.burst = newSourceRate * 10;
     this.floodStart = new Float64Array(ports);
     this.floodFirst = new Float64Array(ports);
@@ -54,17 +61,18 @@ export class FloodGate {
     this.promotionsAt = new Float64Array(ports).fill(-Infinity);
   }
 
-  /** Takes a new-key token of port `i` at `now` (the detector's clock); false when the bucket is empty. */
-  takeToken(i: number, now: number): boolean {
-    return this.take(this.tokens, this.tokensAt, i, now);
+  /** Takes a new-key token of port `i` now (the detector's clock); false when the bucket is empty. */
+  takeToken(i: number): boolean {
+    return this.take(this.tokens, this.tokensAt, i);
   }
 
   /** Takes a promotion token of port `i` (a repeating source under flood); false when the bucket is empty. */
-  takePromotion(i: number, now: number): boolean {
-    return this.take(this.promotions, this.promotionsAt, i, now);
+  takePromotion(i: number): boolean {
+    return this.take(this.promotions, this.promotionsAt, i);
   }
 
-  private take(tokens: Float64Array, at: Float64Array, i: number, now: number): boolean {
+  private take(tokens: Float64Array, at: Float64Array, i: number): boolean {
+    const now = this.clock.micros;
     const last = at[i]!;
     if (now > last) {
       const refill = last === -Infinity ? this.burst : ((now - last) * this.newSourceRate) / 1e6;
@@ -77,8 +85,9 @@ export class FloodGate {
   }
 
   /** Sums a probe of port `i` into its flood window (opening one, with an alarm at once, if none is open). */
-  probe(i: number, seg: TcpSegment, reason: FloodReasonCode, now: number): void {
+  probe(i: number, seg: TcpSegment, reason: FloodReasonCode): void {
     const ts = seg.tsMicros;
+    const now = this.clock.micros;
     const sample = this.floodSamples[i]!;
     if (sample.length < FLOOD_SAMPLE) {
       const text = formatAddress(seg.family, seg.src);
@@ -99,8 +108,9 @@ export class FloodGate {
     this.floodSamples[i] = [];
   }
 
-  /** Closes the flood windows that started at or before `limit`. */
-  closeExpired(limit: number): void {
+  /** Closes the flood windows that ended by the clock. */
+  closeExpired(): void {
+    const limit = this.clock.micros - this.window;
     if (this.floodEarliest > limit) return;
     let earliest = Infinity;
     for (let i = 0; i < this.floodActive.length; i++) {

@@ -12,6 +12,7 @@
  */
 import type { TcpSegment } from '../decode/segment.js';
 import type { KeyView, ProbeAlarmParts } from './alarm-builder.js';
+import type { DetectorClock } from './detector-clock.js';
 import { KeyTable } from './key-table.js';
 import { digestProbe, digestText } from './probe-digest.js';
 import { fillKey, KEY_WORDS, keyHashed } from './probe-key.js';
@@ -59,7 +60,7 @@ export class KeyWindows {
   private fifoHead = 0;
   private fifoLength = 0;
 
-  constructor(capacity: number, seed: number) {
+  constructor(capacity: number, seed: number, private readonly clock: DetectorClock, private readonly window: number) {
     const n = capacity;
     this.keys = new KeyTable(n, KEY_WORDS, seed);
     this.windowStart = new Float64Array(n);
@@ -108,16 +109,16 @@ export class KeyWindows {
   }
 
   /**
-   * Opens a window for the loaded key (not tracked yet) at `now` with its
-   * first probe `seg`; -1 when the table is full.
+   * Opens a window for the loaded key (not tracked yet) now with its first
+   * probe `seg`; -1 when the table is full.
    */
-  open(seg: TcpSegment, source: number, portIndex: number, input: number, packet: number, now: number): number {
+  open(seg: TcpSegment, source: number, portIndex: number, input: number, packet: number): number {
     const e = this.keys.insert(keyHashed(seg.family));
     if (e < 0) return -1;
     this.keySource[e] = source;
     this.keyPortIndex[e] = portIndex;
     this.keyInput[e] = input;
-    this.windowStart[e] = now;
+    this.windowStart[e] = this.clock.micros;
     this.pending[e] = 0;
     this.pendKinds[e] = 0;
     this.pendFlags[e] = 0;
@@ -174,11 +175,11 @@ export class KeyWindows {
     this.handshake[e] = Handshake.reported;
   }
 
-  /** The oldest key if its window started at or before `limit`, else -1. */
-  expired(limit: number): number {
+  /** The oldest key if its window ended by the clock, else -1. */
+  expired(): number {
     if (this.fifoLength === 0) return -1;
     const e = this.fifo[this.fifoHead]!;
-    return this.windowStart[e]! <= limit ? e : -1;
+    return this.windowStart[e]! <= this.clock.micros - this.window ? e : -1;
   }
 
   /** The oldest key, or -1 when none is tracked. */

@@ -115,30 +115,43 @@ describe('ACK-class segments and the SYN memory', () => {
     ]);
   });
 
-  it('under a spoofed SYN flood the memory stays at its size; an evicted connection\'s ACK is counted by its key, never lost', () => {
-    const buckets = 4;
-    const { d, alarms } = detector({ synMemoryBuckets: buckets, newSourceRate: 5, maxTrackedKeys: 64 });
+  it('a spoofed SYN flood summed into flood alarms leaves the SYN memory alone: a real connection stays recognised', () => {
+    // 256 ways: the 50 tracked SYNs of the burst fit, the 20,000 spoofed ones would not.
+    const { d, alarms } = detector({ newSourceRate: 5, synMemoryBuckets: 64 });
     d.observe(seg('198.18.0.1', 40001, '198.18.0.2', 445, SYN, 1 * S), 0, 0);
     for (let i = 0; i < 20_000; i++) d.observe(seg(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 1024 + (i % 50000), '198.18.0.2', 445, SYN, 1 * S + 1 + i), 0, 1 + i);
     d.observe(seg('198.18.0.1', 40001, '198.18.0.2', 445, ACK, 2 * S), 0, 20_001);
     d.flush();
     const real = probes(alarms).filter((a) => a.source[0] === 198);
+    assert.deepEqual(real.map((a) => [a.phase, a.count, a.kinds, a.handshakeCompleted]), [['first', 1, ProbeKind.syn, false], ['follow-up', 0, 0, true]]);
+    assert.equal(total(alarms), 20_001, 'every probe counted once');
+  });
+
+  it('when tracked SYNs overflow the memory, an evicted connection\'s ACK is counted by its key, never lost', () => {
+    const buckets = 4; // 16 ways
+    const { d, alarms } = detector({ synMemoryBuckets: buckets, newSourceRate: 50, maxTrackedKeys: 1000 });
+    d.observe(seg('198.18.0.1', 40001, '198.18.0.2', 445, SYN, 1 * S), 0, 0);
+    for (let i = 0; i < 400; i++) d.observe(seg(`10.0.${(i >> 8) & 255}.${i & 255}`, 2000 + i, '198.18.0.2', 445, SYN, 1 * S + 1 + i), 0, 1 + i);
+    d.observe(seg('198.18.0.1', 40001, '198.18.0.2', 445, ACK, 2 * S), 0, 401);
+    d.flush();
+    const real = probes(alarms).filter((a) => a.source[0] === 198);
     assert.deepEqual(real.map((a) => [a.phase, a.count, a.kinds]), [['first', 1, ProbeKind.syn], ['follow-up', 1, ProbeKind.ack]]);
-    assert.equal(total(alarms), 20_002, 'every probe counted once');
+    assert.equal(total(alarms), 402, 'every probe counted once');
   });
 
   it('SynMemory: bounded table, renewed SYNs, the oldest way goes', () => {
     const m = new SynMemory(1, 1);
-    assert.equal(m.bytes, SYN_MEMORY_WAYS * 12);
+    assert.equal(m.bytes, SYN_MEMORY_WAYS * 16);
     const key = new Uint32Array(9);
     const IN = SynDirection.inbound;
-    for (let p = 0; p < 10; p++) m.remember(key, 3, p, IN, p * S);
+    const at = (t: number): { tsMicros: number } => ({ tsMicros: t });
+    for (let p = 0; p < 10; p++) m.remember(key, 3, p, IN, at(p * S));
     assert.equal(m.count(10 * S), SYN_MEMORY_WAYS);
-    assert.ok(m.belongs(key, 3, 9, IN, 10 * S) && m.belongs(key, 3, 6, IN, 10 * S));
-    assert.ok(!m.belongs(key, 3, 9, SynDirection.outbound, 10 * S), 'directions are apart');
-    assert.ok(!m.belongs(key, 3, 5, IN, 10 * S), 'the oldest SYNs were evicted');
-    m.remember(key, 3, 6, IN, 20 * S); // renewed: now the newest
-    m.remember(key, 3, 100, IN, 21 * S);
-    assert.ok(m.belongs(key, 3, 6, IN, 21 * S) && !m.belongs(key, 3, 7, IN, 21 * S));
+    assert.ok(m.belongs(key, 3, 9, IN, at(10 * S)) && m.belongs(key, 3, 6, IN, at(10 * S)));
+    assert.ok(!m.belongs(key, 3, 9, SynDirection.outbound, at(10 * S)), 'directions are apart');
+    assert.ok(!m.belongs(key, 3, 5, IN, at(10 * S)), 'the oldest SYNs were evicted');
+    m.remember(key, 3, 6, IN, at(20 * S)); // renewed: now the newest
+    m.remember(key, 3, 100, IN, at(21 * S));
+    assert.ok(m.belongs(key, 3, 6, IN, at(21 * S)) && !m.belongs(key, 3, 7, IN, at(21 * S)));
   });
 });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
 import { TcpFlag, TcpSegment } from '../../src/decode/segment.js';
 import { Detector, type DetectorOptions } from '../../src/detect/detector.js';
+import { DetectorClock } from '../../src/detect/detector-clock.js';
 import { RepeatFilter } from '../../src/detect/repeat-filter.js';
 import { parseAddress } from '../../src/net/address.js';
 import type { Policy } from '../../src/policy/policy.js';
@@ -116,6 +117,29 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
     assert.equal(sum(alarms), 23);
   });
 
+  it('a real host whose SYN went into the flood: its handshake ACK is an ack probe of its own (seen twice, promoted)', () => {
+    const { d, alarms } = detector({ newSourceRate: 1 }); // burst 10
+    const s = segment();
+    s.dstPort = 445;
+    for (let i = 0; i < 100; i++) {
+      setSource(s, i);
+      s.tsMicros = i;
+      d.observe(s, 0, i);
+    }
+    const real = segment();
+    real.src.set(parseAddress(REAL)!.bytes);
+    real.dstPort = 445;
+    real.srcPort = 50_001;
+    real.tsMicros = 200;
+    d.observe(real, 0, 100); // SYN: over the rate, summed into the flood, not remembered as a connection
+    real.flags = TcpFlag.ACK;
+    real.tsMicros = 300;
+    d.observe(real, 0, 101);
+    d.flush();
+    assert.deepEqual(probeAlarms(alarms).filter((a) => a.source[0] === 198).map((a) => [a.phase, a.count, a.kinds]), [['first', 1, 16]]);
+    assert.equal(sum(alarms), 102);
+  });
+
   it('an attacker repeating every spoofed source gains at most the promotion bucket (same rate and burst as new sources)', () => {
     const { d, alarms } = detector({ newSourceRate: 10 }); // burst 100 of each
     const s = segment();
@@ -161,20 +185,25 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
   });
 
   it('RepeatFilter: fixed size, remembers a source for at least one generation, forgets after two', () => {
-    const f = new RepeatFilter(1, 10 * S, 1 << 16, 7, 1000);
+    const clock = new DetectorClock();
+    const f = new RepeatFilter(1, 10 * S, clock, 1 << 16, 7, 1000);
     assert.equal(f.bytes, 2 * (1 << 16) / 8);
     const w = new Uint32Array(2);
     w[0] = 0xc6120505;
     w[1] = 4;
-    assert.equal(f.seenBefore(w, 2, 0), false);
-    assert.equal(f.seenBefore(w, 2, 1), true);
+    clock.micros = 0;
+    assert.equal(f.seenBefore(w, 2), false);
+    clock.micros = 1;
+    assert.equal(f.seenBefore(w, 2), true);
     // Two rotations by age without seeing it again: forgotten.
     const other = new Uint32Array(2);
     other[1] = 4;
     for (const t of [11 * S, 22 * S]) {
       other[0] = t;
-      f.seenBefore(other, 2, t);
+      clock.micros = t;
+      f.seenBefore(other, 2);
     }
-    assert.equal(f.seenBefore(w, 2, 23 * S), false);
+    clock.micros = 23 * S;
+    assert.equal(f.seenBefore(w, 2), false);
   });
 });
