@@ -1,6 +1,7 @@
 /** What the detector decides; formatting (ECS, EVE) happens in the deliver stage. */
 import type { Family } from '../net/address.js';
 import type { PortProtocol } from '../policy/policy.js';
+import type { TunnelSummary } from '../decode/tunnel.js';
 
 /** Probe kinds as bits, so an alarm summing several probes keeps a mask. */
 export const ProbeKind = { syn: 1, fin: 2, null: 4, xmas: 8 } as const;
@@ -88,6 +89,8 @@ export interface ProbeAlarm {
   readonly handshakeCompleted: boolean;
   /** What the port holder read from the connection (`connection` alarms, live only). */
   readonly connection?: ConnectionSummary;
+  /** The tunnels the key's probes came through (part of the key: see detector KEY_WORDS); absent when not tunnelled. */
+  readonly tunnel?: TunnelSummary;
 }
 
 export interface FloodAlarm {

@@ -13,6 +13,15 @@
  * but still yields the segment when the TCP flags were captured. A zero
  * IPv4 total length or IPv6 payload length (TSO / BIG TCP captures) means
  * "not stated": the captured bytes (or an IPv6 Jumbo Payload option) stand in.
+ *
+ * Tunnels (encap.ts) are walked from inside the IP layer: a datagram whose
+ * protocol is IP-in-IP, IPv6-in-IP, GRE, or UDP to the VXLAN/Geneve port is
+ * decoded again from the packet it carries, up to MAX_TUNNEL_DEPTH layers,
+ * which are recorded in `segment.tunnel`. The segment's addresses, TTL and
+ * ports are the innermost packet's; VLAN ids stay those of the captured
+ * frame (tags inside a tunnelled Ethernet frame are skipped, not reported).
+ * A tunnel inside an outer IP fragment is not reassembled (see README).
+ * Only non-TCP datagrams take this path: TCP pays nothing for it.
  */
 import { DecodeStatus, TcpSegment } from './segment.js';
 import { Parse } from './verdict.js';
@@ -22,6 +31,8 @@ import { ChainInfo, mayLeadToTcp, walkChain } from './ipv6-chain.js';
 import { Frag, FragmentTable, HEAD_KEEP, KEY_LEN, type Datagram } from './fragments.js';
 import { newCounters, type DecodeCounters } from './counters.js';
 import type { FrameBatch } from '../source/frame-batch.js';
+import { EncapInfo, Inner, IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP, parseGre, parseUdpTunnel } from './encap.js';
+import { MAX_TUNNEL_DEPTH, type TunnelInfo, TunnelType } from './tunnel.js';
 
 export type { DecodeCounters } from './counters.js';
 
@@ -44,6 +55,10 @@ export class Decoder {
   readonly counters: DecodeCounters = newCounters();
 
   private readonly link = new LinkInfo();
+  /** Link walk of an Ethernet frame inside a tunnel: the outer frame's VLAN ids stay in `link`. */
+  private readonly innerLink = new LinkInfo();
+  private readonly encap = new EncapInfo();
+  private readonly tunnel: TunnelInfo = this.segment.tunnel;
   private readonly chain = new ChainInfo();
   private readonly fragments: FragmentTable;
   private readonly key = new Uint8Array(KEY_LEN);
@@ -90,6 +105,10 @@ export class Decoder {
     const c = this.counters;
     c.frames++;
     this.cut = false;
+    const tunnel = this.tunnel;
+    tunnel.depth = 0;
+    tunnel.identityA = 0;
+    tunnel.identityB = 0;
     let end = offset + caplen;
     // A caller's caplen beyond the buffer would read undefined bytes.
     if (end > data.length) {
@@ -158,7 +177,7 @@ export class Decoder {
     const proto = d[off + 9];
     const frag = ((d[off + 6] << 8) | d[off + 7]) & 0x3fff; // MF + offset
     if (frag !== 0) return this.ipv4Fragment(d, off, ihl, total, ipEnd, frag, proto);
-    if (proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+    if (proto !== IPPROTO_TCP) return this.encapsulated(d, off, FAMILY_V4, proto, off + ihl, ipEnd, off + total);
 
     const seg = this.segment;
     const p = readTcp(d, off + ihl, ipEnd - off - ihl, total - ihl, seg);
@@ -197,6 +216,47 @@ export class Decoder {
       src[i] = d[srcOff + i];
       dst[i] = d[dstOff + i];
     }
+  }
+
+  /**
+   * The payload of a non-TCP datagram (IP header at `ipOff`, payload at `p`):
+   * a tunnel is decoded from what it carries, anything else is NotTcp.
+   * @param capEnd end of the datagram's captured bytes
+   * @param declEnd end of the datagram by its length fields
+   */
+  private encapsulated(d: Buffer, ipOff: number, family: 4 | 6, proto: number, p: number, capEnd: number, declEnd: number): DecodeStatus {
+    const e = this.encap;
+    let inner: Inner;
+    if (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) {
+      e.type = proto === IPPROTO_IPIP ? TunnelType.Ipv4InIp : TunnelType.Ipv6InIp;
+      e.id = -1;
+      e.pos = p;
+      inner = proto === IPPROTO_IPIP ? Inner.Ipv4 : Inner.Ipv6;
+    } else if (proto === IPPROTO_GRE) {
+      inner = parseGre(d, p, capEnd, declEnd, e);
+    } else if (proto === IPPROTO_UDP) {
+      inner = parseUdpTunnel(d, p, capEnd, declEnd, e);
+    } else {
+      return DecodeStatus.NotTcp;
+    }
+    if (inner === Inner.None || inner === Inner.NotIp) return DecodeStatus.NotTcp;
+    if (inner === Inner.Malformed || inner === Inner.Truncated) return this.verdict(inner as number as Parse);
+    const t = this.tunnel;
+    if (t.depth >= MAX_TUNNEL_DEPTH) {
+      this.counters.tunnelTooDeep++;
+      return DecodeStatus.Malformed;
+    }
+    if (t.depth === 0) this.counters.tunnelled++;
+    t.push(d, ipOff, family, e.type, e.id);
+    let pos = e.pos;
+    if (inner === Inner.Ethernet) {
+      const net = parseLink(d, pos, capEnd, LINKTYPE_ETHERNET, 0, this.innerLink);
+      if (net === Net.NotIp) return DecodeStatus.NotTcp;
+      if (net !== Net.Ipv4 && net !== Net.Ipv6) return this.verdict(net as number as Parse);
+      pos = this.innerLink.offset;
+      inner = net === Net.Ipv4 ? Inner.Ipv4 : Inner.Ipv6;
+    }
+    return inner === Inner.Ipv4 ? this.ipv4(d, pos, capEnd) : this.ipv6(d, pos, capEnd);
   }
 
   private ipv4Fragment(
@@ -275,7 +335,7 @@ export class Decoder {
     }
     if (p !== Parse.Ok) return this.verdict(p);
     if (ch.fragPos >= 0) return this.ipv6Fragment(d, off, capEnd, declEnd);
-    if (ch.proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+    if (ch.proto !== IPPROTO_TCP) return this.encapsulated(d, off, FAMILY_V6, ch.proto, ch.pos, capEnd, declEnd);
 
     const seg = this.segment;
     const tp = readTcp(d, ch.pos, capEnd - ch.pos, declEnd - ch.pos, seg);

@@ -8,6 +8,7 @@ import type { Alarm, FloodAlarm, ProbeAlarm } from '../alarm/alarm.js';
 import { PROBE_KIND_NAMES, ProbeKind } from '../alarm/alarm.js';
 import { TimestampFormatter } from '../alarm/timestamp.js';
 import { formatAddress } from '../net/address.js';
+import { tunnelIdName, type TunnelLayerSummary, type TunnelSummary } from '../decode/tunnel.js';
 
 const FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
 
@@ -23,6 +24,23 @@ function kindNames(mask: number): string[] {
 const KIND_JSON = Array.from({ length: 16 }, (_, m) => stringList(kindNames(m)));
 const KIND_WORDS = Array.from({ length: 16 }, (_, m) => kindNames(m).join('/').toUpperCase());
 const FLAG_JSON = Array.from({ length: 256 }, (_, m) => stringList(FLAG_NAMES.filter((_, bit) => m & (1 << bit))));
+
+function tunnelLayer(l: TunnelLayerSummary): string {
+  const idName = tunnelIdName(l.type);
+  const id = idName !== undefined && l.id !== undefined ? `,"${idName}":${l.id}` : '';
+  return `"type":"${l.type}"${id},"source":{"ip":"${formatAddress(l.family, l.source)}"},"destination":{"ip":"${formatAddress(l.family, l.destination)}"}`;
+}
+
+/**
+ * `,"tunnel":{…}` for a tunnelled probe: the outermost layer (the one on the
+ * captured wire) at the top, the depth, and with two or more layers all of
+ * them, outermost first. Empty when not tunnelled.
+ */
+function tunnelFields(t: TunnelSummary | undefined): string {
+  if (t === undefined || t.layers.length === 0) return '';
+  const layers = t.layers.length > 1 ? `,"layers":[${t.layers.map((l) => `{${tunnelLayer(l)}}`).join(',')}]` : '';
+  return `,"tunnel":{${tunnelLayer(t.layers[0]!)},"depth":${t.layers.length}${layers}}`;
+}
 
 export interface PartsContext {
   /** Names of the run's inputs (replayed files or live interfaces), by ProbeOrigin.input. */
@@ -77,7 +95,7 @@ export class AlarmParts {
     return (
       `${extra}"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & 15]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
       `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
-      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${connection}${where}`
+      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${connection}${tunnelFields(a.tunnel)}${where}`
     );
   }
 

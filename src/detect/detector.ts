@@ -15,6 +15,7 @@
  */
 import type { Alarm, ConnectionSummary, ProbeAlarm, ProbeOrigin, Severity } from '../alarm/alarm.js';
 import { TcpFlag, type TcpSegment } from '../decode/segment.js';
+import type { TunnelSummary } from '../decode/tunnel.js';
 import { formatAddress, parseAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
@@ -30,14 +31,25 @@ export const DEFAULT_NEW_SOURCE_RATE = 100;
 /** Sources named in a flood alarm. */
 export const FLOOD_SAMPLE = 8;
 /**
- * Key words: src[0], dst[0], port << 8 | family, src[1..3], dst[1..3]. The
- * first three are all of an IPv4 key, and the family is among them, so an
- * IPv4 key hashes 3 words instead of 9 (KeyTable `hashed`).
+ * Key words: src[0], dst[0], port << 8 | family, src[1..3], dst[1..3],
+ * tunnel identity A, B. The first three are all of an IPv4 key, and the
+ * family is among them, so an IPv4 key hashes 3 words instead of 11
+ * (KeyTable `hashed`). The tunnel words are 0 unless the probe came through
+ * a tunnel (TunnelInfo.identityA is never 0 then), so a tunnelled key, which
+ * hashes all 11, is told from an untunnelled one by its own content.
+ *
+ * The tunnel is part of the key because two overlays may reuse the same
+ * inner addresses (two tenants' 10.0.0.5): keyed together, the second
+ * host's probes would be summed into the first's alarm and hidden. Keyed
+ * apart, the worst case is one scan seen through two tunnels raising two
+ * sets of correct alarms.
  */
-const KEY_WORDS = 9;
+const KEY_WORDS = 11;
 const KEY_PORT_FAMILY = 2;
-/** Source words: src[0], family, src[1..3] (IPv4: the first two). */
-const SOURCE_WORDS = 5;
+const KEY_TUNNEL = 9;
+/** Source words: src[0], family, src[1..3], tunnel A, B (IPv4 untunnelled: the first two). */
+const SOURCE_WORDS = 7;
+const SOURCE_TUNNEL = 5;
 
 export interface DetectorOptions extends Omit<DetectionSettings, 'newSourceRate'> {
   /**
@@ -90,6 +102,8 @@ function fillKey(probe: Uint32Array, family: number, src: Uint8Array, dst: Uint8
   probe[0] = (src[0]! << 24) | (src[1]! << 16) | (src[2]! << 8) | src[3]!;
   probe[1] = (dst[0]! << 24) | (dst[1]! << 16) | (dst[2]! << 8) | dst[3]!;
   probe[KEY_PORT_FAMILY] = (port << 8) | family;
+  probe[KEY_TUNNEL] = 0;
+  probe[KEY_TUNNEL + 1] = 0;
   if (family === 4) {
     probe[3] = 0; probe[4] = 0; probe[5] = 0; probe[6] = 0; probe[7] = 0; probe[8] = 0;
     return;
@@ -100,8 +114,8 @@ function fillKey(probe: Uint32Array, family: number, src: Uint8Array, dst: Uint8
   }
 }
 
-const keyHashed = (family: number): number => (family === 4 ? 3 : KEY_WORDS);
-const sourceHashed = (family: number): number => (family === 4 ? 2 : SOURCE_WORDS);
+const keyHashed = (family: number, tunnelled: boolean): number => (tunnelled ? KEY_WORDS : family === 4 ? 3 : 9);
+const sourceHashed = (family: number, tunnelled: boolean): number => (tunnelled ? SOURCE_WORDS : family === 4 ? 2 : 5);
 
 /** Writes an address of a key back as 16 bytes: word 0 at `first`, words 1..3 from `rest`. */
 function storeAddress(words: Uint32Array, first: number, rest: number, out: Uint8Array): void {
@@ -156,6 +170,8 @@ export class Detector {
   private readonly ackTs: Float64Array;
   /** VLAN ids of the key's first probe: outer << 16 | inner. */
   private readonly keyVlan: Uint32Array;
+  /** Tunnels of the key's first probe (undefined: none); allocated per tunnelled key only. */
+  private readonly keyTunnel: (TunnelSummary | undefined)[];
   // Keys in window-start order: windows have one length, so this is expiry order.
   private readonly fifo: Int32Array;
   private fifoHead = 0;
@@ -216,6 +232,7 @@ export class Detector {
     this.ackPacket = new Float64Array(n);
     this.ackTs = new Float64Array(n);
     this.keyVlan = new Uint32Array(n);
+    this.keyTunnel = new Array<TunnelSummary | undefined>(n).fill(undefined);
     this.fifo = new Int32Array(n);
     this.sources = new KeyTable(n, SOURCE_WORDS, seed ^ 0x5bd1e995);
     this.sourcePorts = new Uint32Array(n);
@@ -344,7 +361,7 @@ export class Detector {
     this.closeExpired();
 
     this.loadKey(seg);
-    const hashed = keyHashed(seg.family);
+    const hashed = keyHashed(seg.family, seg.tunnel.depth > 0);
     let e = this.keys.find(hashed);
     if (e >= 0) {
       this.addPending(e, seg, kind, input, packet);
@@ -371,6 +388,7 @@ export class Detector {
     this.pendPortCount[e] = 0;
     this.handshake[e] = 0;
     this.keyVlan[e] = ((seg.vlanOuter << 16) | seg.vlanInner) >>> 0;
+    this.keyTunnel[e] = seg.tunnel.depth > 0 ? seg.tunnel.summary() : undefined;
     this.keyPacket[e] = packet;
     digestProbe(seg, this.keyDigest, e * 2);
     this.fifo[(this.fifoHead + this.fifoLength++) % this.fifo.length] = e;
@@ -432,7 +450,12 @@ export class Detector {
 
   /** Fills the scratch key from a segment's addresses and port. */
   private loadKey(seg: TcpSegment): void {
-    fillKey(this.keys.probe, seg.family, seg.src, seg.dst, seg.dstPort);
+    const probe = this.keys.probe;
+    fillKey(probe, seg.family, seg.src, seg.dst, seg.dstPort);
+    if (seg.tunnel.depth > 0) {
+      probe[KEY_TUNNEL] = seg.tunnel.identityA;
+      probe[KEY_TUNNEL + 1] = seg.tunnel.identityB;
+    }
   }
 
   /**
@@ -443,7 +466,7 @@ export class Detector {
     if (this.servers.length > 0 && !this.isServer(seg)) return;
     if (this.whitelist.size > 0 && this.whitelist.contains(seg.family, seg.src)) return;
     this.loadKey(seg);
-    const e = this.keys.find(keyHashed(seg.family));
+    const e = this.keys.find(keyHashed(seg.family, seg.tunnel.depth > 0));
     if (e < 0 || this.handshake[e] !== 0) return;
     this.handshake[e] = 1;
     this.ackPort[e] = seg.srcPort;
@@ -482,7 +505,9 @@ export class Detector {
     probe[2] = key[3]!;
     probe[3] = key[4]!;
     probe[4] = key[5]!;
-    const hashed = sourceHashed(seg.family);
+    probe[SOURCE_TUNNEL] = key[KEY_TUNNEL]!;
+    probe[SOURCE_TUNNEL + 1] = key[KEY_TUNNEL + 1]!;
+    const hashed = sourceHashed(seg.family, seg.tunnel.depth > 0);
     let s = this.sources.find(hashed);
     if (s < 0) {
       // Cannot fail: every source owns at least one key and both tables have the same capacity.
@@ -582,6 +607,7 @@ export class Detector {
       origin: a.origin,
       handshakeCompleted: a.handshakeCompleted === true,
       ...(a.connection ? { connection: a.connection } : {}),
+      ...(this.keyTunnel[e] ? { tunnel: this.keyTunnel[e] } : {}),
     });
   }
 
@@ -607,7 +633,7 @@ export class Detector {
     const dstBytes = new Uint8Array(16);
     dstBytes.set(dst.bytes);
     fillKey(this.keys.probe, src.family, srcBytes, dstBytes, c.destinationPort);
-    const e = this.keys.find(keyHashed(src.family));
+    const e = this.keys.find(keyHashed(src.family, false));
     const connection: ConnectionSummary = { connections: 1, sourcePort: c.sourcePort, bytes: c.bytes, firstBytes: c.firstBytes, durationMs: c.durationMs, closedBy: c.closedBy };
     const start = c.startMicros;
     const end = c.startMicros + c.durationMs * 1000;
