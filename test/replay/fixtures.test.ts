@@ -13,7 +13,7 @@ import { addProbe, canonicalIp, diffProbeMaps, probesOfAlarms, runReplay, type P
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
-const FIXTURE_DIRS = ['fixtures/live', 'fixtures/crafted'];
+const FIXTURE_DIRS = ['fixtures/live', 'fixtures/crafted', 'fixtures/tunnels'];
 
 function capturesIn(dir: string): string[] {
   const abs = join(ROOT, dir);
