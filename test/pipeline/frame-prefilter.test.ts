@@ -10,6 +10,7 @@ import { defaultPolicy } from '../../src/policy/recommended.js';
 import type { Policy } from '../../src/policy/policy.js';
 import { readCapture } from '../../src/source/capture-file.js';
 import { ethernet, fragmentIpv4, ipv4, ipv6, tcp } from '../helpers/frame-builder.js';
+import { geneve, gre, udp, vxlan } from '../helpers/tunnel-builder.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -76,5 +77,22 @@ describe('replay frame prefilter', () => {
       assert.equal(skip(ethernet(f)), false);
     }
     assert.equal(pre.skip(b(ipv4({ src: '198.18.0.1', dst: '198.18.0.2', payload: other })), 0, 40, 101), false); // raw IP: not judged
+  });
+
+  it('passes tunnels whatever they carry (the probe is behind headers it does not walk), skips other UDP', () => {
+    const policy: Policy = { name: 't', os: 'linux', ports: [{ port: 445, protocol: 'tcp' }], whitelist: [] };
+    const pre = new FramePrefilter(policy);
+    const inner = ipv4({ src: '10.0.0.5', dst: '10.0.0.1', payload: tcp({ srcPort: 1, dstPort: 445 }) });
+    const skip = (f: Uint8Array): boolean => pre.skip(Buffer.from(f), 0, f.length, 1);
+    const over4 = (protocol: number, payload: Uint8Array): Uint8Array => ethernet(ipv4({ src: '198.18.0.1', dst: '198.18.0.2', protocol, payload }));
+    const over6 = (nextHeader: number, payload: Uint8Array): Uint8Array => ethernet(ipv6({ src: 'fd00::1', dst: 'fd00::2', nextHeader, payload }));
+    for (const over of [over4, over6]) {
+      assert.equal(skip(over(4, inner)), false, 'IP-in-IP');
+      assert.equal(skip(over(41, ipv6({ src: 'fd00:1::5', dst: 'fd00:1::1', payload: tcp({ srcPort: 1, dstPort: 445 }) }))), false, 'IPv6-in-IP');
+      assert.equal(skip(over(47, gre(inner, { protocol: 0x0800 }))), false, 'GRE');
+      assert.equal(skip(over(17, udp(vxlan(ethernet(inner), { vni: 1 }), { dstPort: 4789 }))), false, 'VXLAN');
+      assert.equal(skip(over(17, udp(geneve(inner, { vni: 1, protocol: 0x0800 }), { dstPort: 6081 }))), false, 'Geneve');
+      assert.equal(skip(over(17, udp(new Uint8Array(20), { dstPort: 53 }))), true, 'DNS');
+    }
   });
 });
