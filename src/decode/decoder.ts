@@ -43,6 +43,14 @@ export interface DecoderOptions {
   fragmentTimeoutMicros?: number;
   /** Largest reassembled payload accepted, per datagram. Default 65535 + 40. */
   maxFragmentBytes?: number;
+  /**
+   * Decode the packet inside a tunnel (default true: replay). The live sensor
+   * says false: there the kernel decapsulates and the probe is captured on
+   * the tunnel's own device, so following the underlay copy too (some of
+   * which the kernel filter passes, see README "Tunnels") would count one
+   * probe twice.
+   */
+  followTunnels?: boolean;
 }
 
 const IPPROTO_TCP = 6;
@@ -69,12 +77,14 @@ export class Decoder {
    * argument to a call V8 does not inline is boxed (an allocation per frame).
    */
   private frameTs = 0;
+  private readonly followTunnels: boolean;
 
   constructor(opts: DecoderOptions = {}) {
     const max = Math.max(1, Math.floor(opts.maxFragmentDatagrams ?? 4096));
     const timeout = opts.fragmentTimeoutMicros ?? 30_000_000;
     const maxBytes = opts.maxFragmentBytes ?? 65535 + 40;
     this.fragments = new FragmentTable(max, timeout, maxBytes, this.counters);
+    this.followTunnels = opts.followTunnels ?? true;
   }
 
   /** Fragmented datagrams currently held (for stats and tests). */
@@ -225,6 +235,7 @@ export class Decoder {
    * @param declEnd end of the datagram by its length fields
    */
   private encapsulated(d: Buffer, ipOff: number, family: 4 | 6, proto: number, p: number, capEnd: number, declEnd: number): DecodeStatus {
+    if (!this.followTunnels) return DecodeStatus.NotTcp;
     const e = this.encap;
     let inner: Inner;
     if (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) {

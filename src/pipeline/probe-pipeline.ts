@@ -28,15 +28,18 @@ export interface ProbePipelineOptions {
    * pipeline that is reconfigured must not use it.
    */
   readonly prefilter?: boolean;
+  /** Decode probes inside tunnels (default true; the live sensor: false, see DecoderOptions). */
+  readonly followTunnels?: boolean;
   readonly seed?: number;
 }
 
 export class ProbePipeline {
-  readonly decoder = new Decoder();
+  readonly decoder: Decoder;
   readonly detector: Detector;
   readonly #prefilter: FramePrefilter | undefined;
 
   constructor(settings: DetectionSettings, o: ProbePipelineOptions) {
+    this.decoder = new Decoder({ followTunnels: o.followTunnels ?? true });
     this.detector = new Detector({
       ...settings,
       onAlarm: o.onAlarm,
