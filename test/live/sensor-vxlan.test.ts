@@ -46,7 +46,8 @@ describe('honeyport run with a VXLAN overlay (live)', function () {
     writePolicy(policyFile, { name: 'vxlan', ports: [{ port: SMB, protocol: 'tcp' }] });
     const wire = join(suite.dir, 'underlay.pcap');
     const cap = await Tcpdump.start(t.server.ns, t.server.iface, wire);
-    const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface, dev], stateDir: join(suite.dir, 'state'), window: '2s' }));
+    const sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface, dev], stateDir: join(suite.dir, 'state'), window: '2s' });
+    suite.sensor = sensor;
     const scan = await nmap(t.attacker.ns, ['-sS', '-e', dev, '-S', atk, '-p', `${SMB},${SMB + 1}`], srv);
     assert.equal(scan.code, 0, scan.stderr);
     assert.deepEqual(scan.open, [SMB], 'the decoy answered through the overlay');
