@@ -152,6 +152,50 @@ describe('decode: tunnels', () => {
     }
   });
 
+  it('every encapsulation cut at every byte (truncated and malformed before the inner TCP flags, the probe after) or with any byte changed (never thrown)', () => {
+    const eth = ethernet(inner4);
+    const frames: [string, Uint8Array][] = [
+      ['ipip', outer4(4, inner4)],
+      ['sit', outer4(41, inner6)],
+      ['ip6tnl', outer6(4, inner4)],
+      ['gre key seq csum', outer4(GRE, gre(inner4, { protocol: 0x0800, key: 1, sequence: 2, checksum: true }))],
+      ['gretap over IPv6', outer6(GRE, gre(eth, { protocol: 0x6558 }))],
+      ['erspan II', outer4(GRE, gre(erspan(eth, { type: 2, session: 5 }), { protocol: 0x88be, sequence: 1 }))],
+      ['erspan III platform', outer6(GRE, gre(erspan(eth, { type: 3, session: 5, platform: true }), { protocol: 0x22eb, sequence: 1 }))],
+      ['vxlan over IPv6', outer6(UDP, udp(vxlan(eth, { vni: 1 }), { dstPort: 4789 }))],
+      ['geneve options', outer4(UDP, udp(geneve(eth, { vni: 1, protocol: 0x6558, optionWords: 2 }), { dstPort: 6081 }))],
+      ['nested', outer4(GRE, gre(ipv6({ src: 'fd00::1', dst: 'fd00::2', nextHeader: UDP, payload: udp(vxlan(eth, { vni: 1 }), { dstPort: 4789 }) }), { protocol: 0x86dd }))],
+    ];
+    // Any byte of any of them set to 0x00, 0xff or 0x45: never an exception, and every Malformed counted once.
+    const d = fresh();
+    let malformed = 0;
+    for (const [, whole] of frames) {
+      for (let i = 0; i < whole.length; i++) {
+        for (const v of [0x00, 0xff, 0x45]) {
+          const f = whole.slice();
+          f[i] = v;
+          if (decodeAt(d, f, LinkType.ETHERNET) === DecodeStatus.Malformed) malformed++;
+        }
+      }
+    }
+    assert.equal(d.counters.malformed, malformed);
+    for (const [name, whole] of frames) {
+      // The inner SYN has a bare 20-byte TCP header: its flags end 6 bytes before the frame does.
+      const flagsEnd = whole.length - 6;
+      for (let n = 0; n <= whole.length; n++) {
+        const d = fresh();
+        const st = decodeAt(d, whole.subarray(0, n), LinkType.ETHERNET);
+        if (n >= flagsEnd) {
+          assert.equal(st, DecodeStatus.Segment, `${name} cut at ${n}`);
+          assert.equal(d.segment.dstPort, 445, `${name} cut at ${n}`);
+        } else {
+          assert.equal(st, DecodeStatus.Malformed, `${name} cut at ${n}`);
+          assert.deepEqual([d.counters.truncated, d.counters.malformed], [1, 1], `${name} cut at ${n}`);
+        }
+      }
+    }
+  });
+
   it('damaged tunnel headers are malformed, cut ones truncated, never thrown', () => {
     const malformed = [
       outer4(UDP, udp(vxlan(ethernet(inner4), { vni: 1, flags: 0 }), { dstPort: 4789 })), // no I flag
