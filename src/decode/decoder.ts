@@ -28,7 +28,7 @@ import { Parse } from './verdict.js';
 import { LinkInfo, Net, parseLink } from './link.js';
 import { readTcp } from './tcp.js';
 import { ChainInfo, mayLeadToTcp, walkChain } from './ipv6-chain.js';
-import { Frag, FragmentTable, HEAD_KEEP, KEY_LEN, type Datagram } from './fragments.js';
+import { Frag, FragmentTable, HEAD_KEEP, KEY_LEN, KEY_OVERLAY, type Datagram } from './fragments.js';
 import { newCounters, type DecodeCounters } from './counters.js';
 import type { FrameBatch } from '../source/frame-batch.js';
 import { EncapInfo, Inner, IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP, parseGre, parseUdpTunnel } from './encap.js';
@@ -270,6 +270,20 @@ export class Decoder {
     return inner === Inner.Ipv4 ? this.ipv4(d, pos, capEnd) : this.ipv6(d, pos, capEnd);
   }
 
+  /** The frame's tunnel identity into a fragment key (zeros when not tunnelled). */
+  private keyOverlay(key: Uint8Array): void {
+    const a = this.tunnel.identityA;
+    const b = this.tunnel.identityB;
+    key[KEY_OVERLAY] = a >>> 24;
+    key[KEY_OVERLAY + 1] = (a >>> 16) & 0xff;
+    key[KEY_OVERLAY + 2] = (a >>> 8) & 0xff;
+    key[KEY_OVERLAY + 3] = a & 0xff;
+    key[KEY_OVERLAY + 4] = b >>> 24;
+    key[KEY_OVERLAY + 5] = (b >>> 16) & 0xff;
+    key[KEY_OVERLAY + 6] = (b >>> 8) & 0xff;
+    key[KEY_OVERLAY + 7] = b & 0xff;
+  }
+
   private ipv4Fragment(
     d: Buffer,
     off: number,
@@ -304,6 +318,7 @@ export class Decoder {
       key[8 + i] = 0;
       key[24 + i] = 0;
     }
+    this.keyOverlay(key);
     const r = this.fragments.add(key, this.frameTs, start, declLen, more, d, off + ihl, capLen, d[off + 8], proto);
     if (r === Frag.Pending) return DecodeStatus.Pending;
     if (r < 0) return DecodeStatus.Malformed;
@@ -381,6 +396,7 @@ export class Decoder {
       key[8 + i] = d[off + 8 + i];
       key[24 + i] = d[off + 24 + i];
     }
+    this.keyOverlay(key);
     const r = this.fragments.add(key, this.frameTs, start, declLen, more, d, ch.pos, capLen, d[off + 7], ch.proto);
     if (r === Frag.Pending) return DecodeStatus.Pending;
     if (r < 0) return DecodeStatus.Malformed;

@@ -33,8 +33,14 @@
  */
 import type { DecodeCounters } from './counters.js';
 
-/** family(1) proto(1) pad(2) id(4) src(16) dst(16). */
-export const KEY_LEN = 40;
+/**
+ * family(1) proto(1) pad(2) id(4) src(16) dst(16) overlay(8): the overlay is
+ * the tunnel identity (TunnelInfo.identityA/B, zero when not tunnelled), so
+ * two overlays reusing inner addresses and IP ids never share a datagram.
+ */
+export const KEY_LEN = 48;
+/** Offset of the overlay identity in a key. */
+export const KEY_OVERLAY = 40;
 /**
  * Bytes of the fragmented payload kept and compared: the TCP header (≤ 60)
  * behind IPv6 extension headers, which RFC 7112 (and Linux) require to sit in

@@ -138,6 +138,23 @@ describe('decode: tunnels', () => {
     assert.equal(d.segment.tunnel.layers[0]!.id, 9);
   });
 
+  it('fragments of two overlays reusing the same inner addresses and IP id are two datagrams, not one conflict', () => {
+    const a = ipv4({ src: '10.0.0.5', dst: '10.0.0.1', id: 77, payload: tcp({ srcPort: 1, dstPort: 445, flags: TcpFlag.SYN }) });
+    const b = ipv4({ src: '10.0.0.5', dst: '10.0.0.1', id: 77, payload: tcp({ srcPort: 2, dstPort: 139, flags: TcpFlag.SYN }) });
+    const wrap = (vni: number) => (f: Uint8Array): Uint8Array => outer4(UDP, udp(vxlan(ethernet(f), { vni }), { dstPort: 4789 }));
+    const fa = fragmentIpv4(a, 8).map(wrap(100));
+    const fb = fragmentIpv4(b, 8).map(wrap(200));
+    const d = fresh();
+    const done: string[] = [];
+    for (let i = 0; i < fa.length; i++) {
+      for (const f of [fa[i]!, fb[i]!]) {
+        if (decodeAt(d, f, LinkType.ETHERNET) === DecodeStatus.Segment) done.push(`${d.segment.dstPort}@${d.segment.tunnel.layers[0]!.id}`);
+      }
+    }
+    assert.deepEqual(done, ['445@100', '139@200']);
+    assert.equal(d.counters.fragmentOverlaps, 0);
+  });
+
   it('not tunnels: UDP to other ports, GRE version 1, ARP inside VXLAN, other GRE payloads', () => {
     const cases = [
       outer4(UDP, udp(vxlan(ethernet(inner4), { vni: 1 }), { dstPort: 8472 })),
