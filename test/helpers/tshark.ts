@@ -295,8 +295,11 @@ function tunnelOf(protocols: string[], ids: Record<string, string>, v4: string[]
   if (ipLayers.length < 2) return undefined;
   const first = protocols.findIndex((p) => p === 'ip' || p === 'ipv6');
   const outer = protocols[first] === 'ip' ? v4 : v6;
-  const next = protocols[first + 1];
-  const after = protocols[first + 2];
+  // IPv6 extension headers (ipv6.dstopts, ipv6.hopopts …) sit between the outer header and the tunnel.
+  let at = first + 1;
+  while (protocols[at]?.startsWith('ipv6.')) at++;
+  const next = protocols[at];
+  const after = protocols[at + 1];
   let type: string;
   let id: string | undefined;
   if (next === 'ip') type = 'ipv4-in-ip';
