@@ -70,6 +70,7 @@ describe('tunnelled probes vs tshark, per overlay', function () {
 
       const run = runReplay(file, { cliPath: CLI, policyFile: POLICY, window: '3600s' });
       assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stderr, /, [1-9]\d* decoded inside tunnels, /, 'the summary says tunnels were decoded');
       const actual = new Map<string, number>();
       for (const a of run.alarms) {
         const t = alarmTunnel(a);
