@@ -20,7 +20,9 @@
  * which are recorded in `segment.tunnel`. The segment's addresses, TTL and
  * ports are the innermost packet's; VLAN ids stay those of the captured
  * frame (tags inside a tunnelled Ethernet frame are skipped, not reported).
- * A tunnel inside an outer IP fragment is not reassembled (see README).
+ * An outer datagram carrying GRE or IP-in-IP is reassembled like a TCP one
+ * (its first HEAD_KEEP bytes kept), then decoded from the rebuilt bytes;
+ * fragmented VXLAN/Geneve is not (see mayTunnelInFragments).
  * Only non-TCP datagrams take this path: TCP pays nothing for it.
  */
 import { DecodeStatus, TcpSegment } from './segment.js';
@@ -78,6 +80,18 @@ export class Decoder {
    */
   private frameTs = 0;
   private readonly followTunnels: boolean;
+  /**
+   * A reassembled datagram that carries a tunnel, rebuilt here (a minimal
+   * outer header with the key's addresses, then the kept head) before its
+   * table slot is released, so decoding what it carries — which may itself
+   * be a fragment — never reads a slot the table is reusing.
+   */
+  private readonly carriedBytes = Buffer.alloc(40 + HEAD_KEEP);
+  /** IP protocol of the carried tunnel, -1: none; offsets into carriedBytes. */
+  private carried = -1;
+  private carriedPos = 0;
+  private carriedKnown = 0;
+  private carriedTotal = 0;
 
   constructor(opts: DecoderOptions = {}) {
     const max = Math.max(1, Math.floor(opts.maxFragmentDatagrams ?? 4096));
@@ -294,7 +308,7 @@ export class Decoder {
     proto: number,
   ): DecodeStatus {
     this.counters.ipv4Fragments++;
-    if (proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+    if (proto !== IPPROTO_TCP && !this.mayTunnelInFragments(proto)) return DecodeStatus.NotTcp;
     const more = (frag & 0x2000) !== 0;
     const start = (frag & 0x1fff) << 3;
     let declLen = total - ihl;
@@ -376,7 +390,7 @@ export class Decoder {
     this.counters.ipv6Fragments++;
     const ch = this.chain;
     const fp = ch.fragPos;
-    if (!mayLeadToTcp(ch.proto)) return DecodeStatus.NotTcp;
+    if (!mayLeadToTcp(ch.proto) && !this.mayTunnelInFragments(ch.proto)) return DecodeStatus.NotTcp;
     const fo = (d[fp + 2] << 8) | d[fp + 3];
     const more = (fo & 1) !== 0;
     const start = fo & 0xfff8;
@@ -407,9 +421,60 @@ export class Decoder {
   private finish(i: number, family: number): DecodeStatus {
     const table = this.fragments;
     const g: Datagram = table.get(i);
-    const status = this.fromDatagram(g, family);
+    this.carried = -1;
+    let status = this.fromDatagram(g, family);
     table.release(i);
+    if (this.carried >= 0) status = this.decodeCarried(family === FAMILY_V4 ? FAMILY_V4 : FAMILY_V6);
     if (status === DecodeStatus.Segment) this.counters.reassembled++;
+    return status;
+  }
+
+  /**
+   * IP protocols whose fragments are held for the tunnel they carry: GRE,
+   * IP-in-IP and IPv6-in-IP (every such datagram is a tunnel). Not UDP: a
+   * later fragment cannot say whether it is VXLAN or DNS, so every
+   * fragmented UDP datagram would take a slot; and VXLAN and Geneve forbid
+   * their endpoints to fragment (RFC 7348 §4.3, RFC 8926 §4.1.1), letting
+   * the receiving endpoint discard fragments a router made.
+   */
+  private mayTunnelInFragments(proto: number): boolean {
+    return this.followTunnels && (proto === IPPROTO_GRE || proto === IPPROTO_IPIP || proto === IPPROTO_IPV6);
+  }
+
+  /** Copies a reassembled tunnel datagram into carriedBytes (see there); NotTcp until decodeCarried. */
+  private keepCarried(g: Datagram, family: number, proto: number, pos: number, known: number, total: number): DecodeStatus {
+    const s = this.carriedBytes;
+    const k = g.key;
+    const h = family === FAMILY_V4 ? 20 : 40;
+    // TunnelInfo.push reads only the addresses, at their usual offsets.
+    s[0] = family === FAMILY_V4 ? 0x45 : 0x60;
+    for (let j = 0; j < 16; j++) {
+      if (family === FAMILY_V4) {
+        if (j < 4) {
+          s[12 + j] = k[8 + j]!;
+          s[16 + j] = k[24 + j]!;
+        }
+      } else {
+        s[8 + j] = k[8 + j]!;
+        s[24 + j] = k[24 + j]!;
+      }
+    }
+    const head = g.head;
+    for (let j = 0; j < known; j++) s[h + j] = head[j]!;
+    this.carried = proto;
+    this.carriedPos = h + pos;
+    this.carriedKnown = h + known;
+    this.carriedTotal = h + total;
+    return DecodeStatus.NotTcp;
+  }
+
+  private decodeCarried(family: 4 | 6): DecodeStatus {
+    const cut = this.cut;
+    const status = this.encapsulated(this.carriedBytes, 0, family, this.carried, this.carriedPos, this.carriedKnown, this.carriedTotal);
+    // Bytes past the kept head are missing by design, not cut by the capture
+    // (each fragment's own cut was counted with its frame).
+    this.cut = cut;
+    if (status === DecodeStatus.Segment) this.segment.reassembled = true;
     return status;
   }
 
@@ -424,8 +489,10 @@ export class Decoder {
       const declEnd = total > HEAD_KEEP ? HEAD_KEEP : total;
       const p = walkChain(g.head, 0, known, declEnd, g.proto, false, ch);
       if (p !== Parse.Ok) return this.verdict(p);
-      if (ch.proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+      if (ch.proto !== IPPROTO_TCP) return this.mayTunnelInFragments(ch.proto) ? this.keepCarried(g, family, ch.proto, ch.pos, known, total) : DecodeStatus.NotTcp;
       tcpOff = ch.pos;
+    } else if (g.proto !== IPPROTO_TCP) {
+      return this.keepCarried(g, family, g.proto, 0, known, total);
     }
     const tp = readTcp(g.head, tcpOff, known - tcpOff, total - tcpOff, seg);
     if (tp !== Parse.Ok) return this.verdict(tp);

@@ -222,7 +222,8 @@ export class FragmentTable {
     // IPv4: the TCP header starts the payload; its data offset (byte 12), once
     // held, says where payload begins; until then assume the longest header.
     const headerEnd = have[12] === 1 ? Math.max(20, (head[12]! >> 4) * 4) : IPV4_COMPARED;
-    const compareEnd = key[0] === 4 ? Math.min(keepEnd, headerEnd) : keepEnd;
+    // A tunnel's payload (IPv4 protocol other than TCP) holds inner headers all through the head: compare it all, as for IPv6.
+    const compareEnd = key[0] === 4 && key[1] === 6 ? Math.min(keepEnd, headerEnd) : keepEnd;
     for (let k = start, p = dataOff; k < compareEnd; k++, p++) {
       if (have[k] === 1 && head[k] !== d[p]) return this.conflict(i);
     }

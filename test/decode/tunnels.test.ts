@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { LinkType } from '../../src/source/frame-batch.js';
 import { TcpFlag } from '../../src/decode/segment.js';
 import { MAX_TUNNEL_DEPTH, TunnelType } from '../../src/decode/tunnel.js';
-import { ethernet, fragmentIpv4, ipv4, ipv6, tcp } from '../helpers/frame-builder.js';
+import { ethernet, fragmentIpv4, fragmentIpv6, ipv4, ipv6, tcp } from '../helpers/frame-builder.js';
 import { erspan, geneve, gre, udp, vxlan } from '../helpers/tunnel-builder.js';
 import { addr, decodeAt, DecodeStatus, fresh } from './harness.js';
 
@@ -153,6 +153,47 @@ describe('decode: tunnels', () => {
     }
     assert.deepEqual(done, ['445@100', '139@200']);
     assert.equal(d.counters.fragmentOverlaps, 0);
+  });
+
+  it('an outer datagram fragmented around GRE or IP-in-IP is reassembled, then decoded (IPv4 and IPv6 outer)', () => {
+    const big = ipv4({ src: '10.0.0.5', dst: '10.0.0.1', ttl: 63, payload: tcp({ srcPort: 40001, dstPort: 445, flags: TcpFlag.SYN, payload: 1400 }) });
+    const g4 = ipv4({ src: '198.18.0.1', dst: '198.18.0.2', id: 9, protocol: GRE, payload: gre(ethernet(big), { protocol: 0x6558, key: 33 }) });
+    const ipip = ipv4({ src: '198.18.0.1', dst: '198.18.0.2', id: 10, protocol: 4, payload: big });
+    for (const pieces of [fragmentIpv4(g4, 1000), fragmentIpv4(g4, 8).reverse(), fragmentIpv4(ipip, 16)]) {
+      const d = fresh();
+      const st = pieces.map((f) => decodeAt(d, ethernet(f), LinkType.ETHERNET));
+      assert.equal(st.at(-1), DecodeStatus.Segment);
+      assert.ok(st.slice(0, -1).every((x) => x === DecodeStatus.Pending));
+      assert.deepEqual([addr(d.segment, 'src'), d.segment.dstPort, d.segment.ttl, d.segment.reassembled, d.segment.payloadLength], ['10.0.0.5', 445, 63, true, 1400]);
+      assert.deepEqual([layer(d).src, layer(d).dst], ['198.18.0.1', '198.18.0.2']);
+      assert.deepEqual([d.counters.reassembled, d.counters.truncated, d.counters.malformed], [1, 0, 0]);
+    }
+    // Fragmented VXLAN is not held (its endpoints must not fragment; a later UDP fragment cannot be told from DNS).
+    const vx = ipv4({ src: '198.18.0.1', dst: '198.18.0.2', id: 11, protocol: UDP, payload: udp(vxlan(ethernet(big), { vni: 33 }), { dstPort: 4789 }) });
+    const dv = fresh();
+    assert.ok(fragmentIpv4(vx, 1000).every((f) => decodeAt(dv, ethernet(f), LinkType.ETHERNET) === DecodeStatus.NotTcp));
+    assert.equal(dv.fragmentsInProgress, 0);
+    const g6 = ipv6({ src: 'fd00:18::1', dst: 'fd00:18::2', nextHeader: GRE, payload: gre(big, { protocol: 0x0800, key: 4 }) });
+    const d = fresh();
+    const st = fragmentIpv6(g6, 512).map((f) => decodeAt(d, ethernet(f), LinkType.ETHERNET));
+    assert.equal(st.at(-1), DecodeStatus.Segment);
+    assert.deepEqual(layer(d), { type: TunnelType.Gre, id: 4, src: 'fd00:18:0:0:0:0:0:1', dst: 'fd00:18:0:0:0:0:0:2' });
+    // The live sensor's decoder does not follow tunnels: the fragments are not even held.
+    const live = fresh({ followTunnels: false });
+    assert.ok(fragmentIpv4(g4, 1000).every((f) => decodeAt(live, ethernet(f), LinkType.ETHERNET) === DecodeStatus.NotTcp));
+    assert.equal(live.fragmentsInProgress, 0);
+  });
+
+  it('outer fragments that disagree on the inner headers discard the datagram (two readings of the probe)', () => {
+    const gt = (port: number): Uint8Array =>
+      ipv4({ src: '198.18.0.1', dst: '198.18.0.2', id: 5, protocol: GRE, payload: gre(ethernet(ipv4({ src: '10.0.0.5', dst: '10.0.0.1', payload: tcp({ srcPort: 1, dstPort: port, flags: TcpFlag.SYN, payload: 64 }) })), { protocol: 0x6558 }) });
+    const a = fragmentIpv4(gt(445), 32);
+    const b = fragmentIpv4(gt(139), 32);
+    const d = fresh();
+    // b's second piece holds the inner TCP ports: a different reading of bytes a's pieces already gave.
+    const st = [a[0]!, a[1]!, b[1]!, ...a.slice(2)].map((f) => decodeAt(d, ethernet(f), LinkType.ETHERNET));
+    assert.ok(!st.includes(DecodeStatus.Segment), `statuses ${st}`);
+    assert.equal(d.counters.fragmentOverlaps, 1);
   });
 
   it('not tunnels: UDP to other ports, GRE version 1, ARP inside VXLAN, other GRE payloads', () => {

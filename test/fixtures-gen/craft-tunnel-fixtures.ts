@@ -4,7 +4,8 @@
  * platform subheader, Geneve options around plain IP, GRE with checksum, key
  * and sequence behind the Destination Options header ip6tnl/ip6gre add,
  * three tunnels nested, a tag inside VXLAN, an inner datagram fragmented
- * inside GRE, a capture cut after the inner TCP flags). Its expect file comes
+ * inside GRE, outer datagrams fragmented around GRE (IPv4 and IPv6), a capture cut
+ * after the inner TCP flags). Its expect file comes
  * from tshark like the others (expect-from-tshark fixtures/tunnels), so these
  * shapes are checked against an independent dissector too.
  *
@@ -15,7 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import { TcpFlag } from '../../src/decode/segment.js';
 import { writePcap, type PcapFrame } from '../helpers/capture-writer.js';
-import { ethernet, fragmentIpv4, ipv4, ipv6, mssOption, tcp } from '../helpers/frame-builder.js';
+import { ethernet, fragmentIpv4, fragmentIpv6, ipv4, ipv6, mssOption, tcp } from '../helpers/frame-builder.js';
 import { erspan, geneve, gre, udp, vxlan } from '../helpers/tunnel-builder.js';
 
 const T0 = 1_700_000_000_000_000;
@@ -49,6 +50,10 @@ function frames(): PcapFrame[] {
   add(out4(17, udp(vxlan(ethernet(greIn), { vni: 800 }), { dstPort: 4789 })));
   add(out4(17, udp(vxlan(ethernet(syn4(9), { vlans: [42] }), { vni: 900 }), { dstPort: 4789 }))); // a tag inside
   for (const f of fragmentIpv4(syn4(10), 8)) add(out4(47, gre(f, { protocol: 0x0800, key: 10 })));
+  // The outer datagram fragmented around GRE (a SYN with 1,400 payload bytes), IPv4 and IPv6 outer.
+  const big = (n: number): Uint8Array => ipv4({ src: `10.9.${n}.5`, dst: '10.9.0.1', payload: tcp({ srcPort: 40000 + n, dstPort: 445, flags: SYN, payload: 1400 }) });
+  for (const f of fragmentIpv4(ipv4({ src: '198.18.0.1', dst: '198.18.0.2', id: 12, protocol: 47, payload: gre(ethernet(big(12)), { protocol: 0x6558, key: 12 }) }), 1000)) add(f);
+  for (const f of fragmentIpv6(out6(47, gre(big(13), { protocol: 0x0800, key: 13 })), 1000).reverse()) add(f);
   // Cut after the inner TCP flags (a snap length): still a probe.
   const cut = ethernet(out4(17, udp(vxlan(ethernet(syn4(11)), { vni: 1100 }), { dstPort: 4789 })));
   list.push({ data: cut.subarray(0, cut.length - 8), origLen: cut.length });
