@@ -22,7 +22,11 @@ function frame(rng: Rng): Uint8Array {
   const seg = tcp({ srcPort: 1024 + rng.int(60000), dstPort: rng.pick(DECOY_PORTS), flags: rng.pick(TcpFlags), payload: rng.chance(0.2) ? rng.int(40) : 0 });
   if (k <= 5) return ethernet(ipv4({ src: src4, dst: '198.18.0.1', payload: seg }), rng.chance(0.2) ? { vlans: [rng.int(4095), ...(rng.chance(0.3) ? [rng.int(4095)] : [])] } : {});
   if (k <= 7) return ethernet(ipv6({ src: rng.chance(0.3) ? `::ffff:${src4}` : `fd00:18::${rng.int(65536).toString(16)}`, dst: 'fd00:18::1', payload: seg }));
-  if (k === 9) return ethernet(tunnelled(rng, ipv4({ src: src4, dst: '198.18.0.1', payload: seg }), 1 + rng.int(5)));
+  if (k === 9) {
+    const t = tunnelled(rng, ipv4({ src: src4, dst: '198.18.0.1', payload: seg }), 1 + rng.int(5));
+    // Now and then one fragment of the outer datagram (the decoder holds those around GRE and IP-in-IP).
+    return ethernet(t[0]! >> 4 === 4 && rng.chance(0.3) ? rng.pick(fragmentIpv4(t, 8 * (1 + rng.int(8)))) : t);
+  }
   const pieces = fragmentIpv4(ipv4({ src: src4, dst: '198.18.0.1', payload: seg, id: rng.int(65536) }), 8);
   return ethernet(rng.pick(pieces));
 }
