@@ -4,7 +4,9 @@
  * Replay: version 5 (name-based, SHA-1) over the alarm's content — policy,
  * key (family, source, destination, port, protocol), VLAN tags, phase, first and last
  * probe time, count, and the digest of the first covered probe's TCP header
- * (flood alarms: port, phase, times, reason, count, sample). Replaying the
+ * (flood alarms: port, phase, times, reason, count, sample), and for a
+ * tunnelled probe its tunnel layers (type, id, outer addresses; nothing is
+ * added for an untunnelled one, so its id is what it always was). Replaying the
  * same capture therefore gives the same ids, so a SIEM may de-duplicate on
  * them (an Elasticsearch `create` answering 409 means "already indexed"), and
  * two alarms get one id only if they agree on all of that content, file
@@ -83,7 +85,9 @@ class NameWriter {
 function worstCase(a: Alarm): number {
   const text = a.ruleName.length + (a.action === 'honeypot-flood' ? a.sampleSources.reduce((n, x) => n + x.length, 0) + 40 : 60);
   const strings = a.action === 'honeypot-flood' ? 6 + a.sampleSources.length : 6;
-  return text * 3 + strings * 4 + 16 * 8 + 2 * 16;
+  // Per tunnel layer: a type string (≤ 12 ASCII + 4), three numbers and two addresses.
+  const tunnel = a.action === 'honeypot-flood' || a.tunnel === undefined ? 0 : 16 + a.tunnel.layers.length * (16 + 3 * 8 + 2 * 16);
+  return text * 3 + strings * 4 + 16 * 8 + 2 * 16 + tunnel;
 }
 
 /** The replay id: version 5 over the alarm's identifying content (see the header). */
@@ -98,6 +102,10 @@ function contentId(a: Alarm): string {
     w.num(a.family).bytes(a.source).bytes(a.destination).num(a.vlan).num(a.innerVlan);
     if (a.origin.digest !== undefined) w.str('probe').str(a.origin.digest);
     else w.str('connection').num(a.connection?.sourcePort ?? a.sourcePort);
+    if (a.tunnel !== undefined) {
+      w.str('tunnel').num(a.tunnel.layers.length);
+      for (const l of a.tunnel.layers) w.str(l.type).num(l.id ?? -1).num(l.family).bytes(l.source).bytes(l.destination);
+    }
   }
   return v5(new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.at));
 }

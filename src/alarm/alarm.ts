@@ -2,6 +2,7 @@
 import type { Fingerprint } from '../fingerprint/fingerprint.js';
 import type { Family } from '../net/address.js';
 import type { PortProtocol } from '../policy/policy.js';
+import type { TunnelSummary } from '../decode/tunnel.js';
 
 /** Probe kinds as bits, so an alarm summing several probes keeps a mask. */
 export const ProbeKind = { syn: 1, fin: 2, null: 4, xmas: 8, ack: 16, odd: 32 } as const;
@@ -95,6 +96,8 @@ export interface ProbeAlarm {
   readonly handshakeCompleted: boolean;
   /** What the port holder read from the connection (`connection` alarms, live only). */
   readonly connection?: ConnectionSummary;
+  /** The tunnels the key's probes came through (part of the key: see detector KEY_WORDS); absent when not tunnelled. */
+  readonly tunnel?: TunnelSummary;
 }
 
 export interface FloodAlarm {

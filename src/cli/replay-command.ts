@@ -94,7 +94,9 @@ export function summaryLine(r: ReplayResult, alarms: number, floods: number): st
     `honeyport: ${r.files} file${r.files === 1 ? '' : 's'}, ${r.packets} packets in ${r.seconds.toFixed(3)} s ` +
     `(${rate(r.packets, r.seconds)} packets/s): ${r.detect.probes} probes, ${alarms} alarms` +
     `${floods ? ` (${floods} flood)` : ''}, ${r.detect.whitelisted} whitelisted, ${d.malformed} malformed, ` +
-    `${d.truncated} cut by snap length, ${d.reassembled} reassembled, ${r.damaged.length} damaged`
+    `${d.truncated} cut by snap length, ${d.reassembled} reassembled, ` +
+    // Only when there were any: the line of an untunnelled capture stays as it was.
+    `${d.tunnelled ? `${d.tunnelled} decoded inside tunnels, ` : ''}${r.damaged.length} damaged`
   );
 }
 

@@ -26,6 +26,10 @@ export interface DecodeCounters {
   fragmentTimeouts: number;
   /** Datagrams dropped to make room (table full, or too many holes). */
   fragmentEvictions: number;
+  /** Frames decoded through at least one tunnel header (GRE, VXLAN, Geneve, IP-in-IP, ...). */
+  tunnelled: number;
+  /** Frames with tunnels nested deeper than MAX_TUNNEL_DEPTH (also counted malformed). */
+  tunnelTooDeep: number;
 }
 
 export function newCounters(): DecodeCounters {
@@ -41,5 +45,7 @@ export function newCounters(): DecodeCounters {
     fragmentOverlaps: 0,
     fragmentTimeouts: 0,
     fragmentEvictions: 0,
+    tunnelled: 0,
+    tunnelTooDeep: 0,
   };
 }

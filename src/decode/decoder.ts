@@ -13,15 +13,28 @@
  * but still yields the segment when the TCP flags were captured. A zero
  * IPv4 total length or IPv6 payload length (TSO / BIG TCP captures) means
  * "not stated": the captured bytes (or an IPv6 Jumbo Payload option) stand in.
+ *
+ * Tunnels (encap.ts) are walked from inside the IP layer: a datagram whose
+ * protocol is IP-in-IP, IPv6-in-IP, GRE, or UDP to the VXLAN/Geneve port is
+ * decoded again from the packet it carries, up to MAX_TUNNEL_DEPTH layers,
+ * which are recorded in `segment.tunnel`. The segment's addresses, TTL and
+ * ports are the innermost packet's; VLAN ids stay those of the captured
+ * frame (tags inside a tunnelled Ethernet frame are skipped, not reported).
+ * An outer datagram carrying GRE or IP-in-IP is reassembled like a TCP one
+ * (its first HEAD_KEEP bytes kept), then decoded from the rebuilt bytes;
+ * fragmented VXLAN/Geneve is not (see mayTunnelInFragments).
+ * Only non-TCP datagrams take this path: TCP pays nothing for it.
  */
 import { DecodeStatus, TcpSegment } from './segment.js';
 import { Parse } from './verdict.js';
 import { LinkInfo, Net, parseLink } from './link.js';
 import { readTcp } from './tcp.js';
 import { ChainInfo, mayLeadToTcp, walkChain } from './ipv6-chain.js';
-import { Frag, FragmentTable, HEAD_KEEP, KEY_LEN, type Datagram } from './fragments.js';
+import { Frag, FragmentTable, HEAD_KEEP, KEY_LEN, KEY_OVERLAY, type Datagram } from './fragments.js';
 import { newCounters, type DecodeCounters } from './counters.js';
 import type { FrameBatch } from '../source/frame-batch.js';
+import { EncapInfo, Inner, IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP, parseGre, parseUdpTunnel } from './encap.js';
+import { MAX_TUNNEL_DEPTH, type TunnelInfo, TunnelType } from './tunnel.js';
 
 export type { DecodeCounters } from './counters.js';
 
@@ -32,6 +45,14 @@ export interface DecoderOptions {
   fragmentTimeoutMicros?: number;
   /** Largest reassembled payload accepted, per datagram. Default 65535 + 40. */
   maxFragmentBytes?: number;
+  /**
+   * Decode the packet inside a tunnel (default true: replay). The live sensor
+   * says false: there the kernel decapsulates and the probe is captured on
+   * the tunnel's own device, so following the underlay copy too (some of
+   * which the kernel filter passes, see README "Tunnels") would count one
+   * probe twice.
+   */
+  followTunnels?: boolean;
 }
 
 const IPPROTO_TCP = 6;
@@ -44,6 +65,10 @@ export class Decoder {
   readonly counters: DecodeCounters = newCounters();
 
   private readonly link = new LinkInfo();
+  /** Link walk of an Ethernet frame inside a tunnel: the outer frame's VLAN ids stay in `link`. */
+  private readonly innerLink = new LinkInfo();
+  private readonly encap = new EncapInfo();
+  private readonly tunnel: TunnelInfo = this.segment.tunnel;
   private readonly chain = new ChainInfo();
   private readonly fragments: FragmentTable;
   private readonly key = new Uint8Array(KEY_LEN);
@@ -54,12 +79,26 @@ export class Decoder {
    * argument to a call V8 does not inline is boxed (an allocation per frame).
    */
   private frameTs = 0;
+  private readonly followTunnels: boolean;
+  /**
+   * A reassembled datagram that carries a tunnel, rebuilt here (a minimal
+   * outer header with the key's addresses, then the kept head) before its
+   * table slot is released, so decoding what it carries — which may itself
+   * be a fragment — never reads a slot the table is reusing.
+   */
+  private readonly carriedBytes = Buffer.alloc(40 + HEAD_KEEP);
+  /** IP protocol of the carried tunnel, -1: none; offsets into carriedBytes. */
+  private carried = -1;
+  private carriedPos = 0;
+  private carriedKnown = 0;
+  private carriedTotal = 0;
 
   constructor(opts: DecoderOptions = {}) {
     const max = Math.max(1, Math.floor(opts.maxFragmentDatagrams ?? 4096));
     const timeout = opts.fragmentTimeoutMicros ?? 30_000_000;
     const maxBytes = opts.maxFragmentBytes ?? 65535 + 40;
     this.fragments = new FragmentTable(max, timeout, maxBytes, this.counters);
+    this.followTunnels = opts.followTunnels ?? true;
   }
 
   /** Fragmented datagrams currently held (for stats and tests). */
@@ -90,6 +129,10 @@ export class Decoder {
     const c = this.counters;
     c.frames++;
     this.cut = false;
+    const tunnel = this.tunnel;
+    tunnel.depth = 0;
+    tunnel.identityA = 0;
+    tunnel.identityB = 0;
     let end = offset + caplen;
     // A caller's caplen beyond the buffer would read undefined bytes.
     if (end > data.length) {
@@ -158,7 +201,7 @@ export class Decoder {
     const proto = d[off + 9];
     const frag = ((d[off + 6] << 8) | d[off + 7]) & 0x3fff; // MF + offset
     if (frag !== 0) return this.ipv4Fragment(d, off, ihl, total, ipEnd, frag, proto);
-    if (proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+    if (proto !== IPPROTO_TCP) return this.encapsulated(d, off, FAMILY_V4, proto, off + ihl, ipEnd, off + total);
 
     const seg = this.segment;
     const p = readTcp(d, off + ihl, ipEnd - off - ihl, total - ihl, seg);
@@ -200,6 +243,62 @@ export class Decoder {
     }
   }
 
+  /**
+   * The payload of a non-TCP datagram (IP header at `ipOff`, payload at `p`):
+   * a tunnel is decoded from what it carries, anything else is NotTcp.
+   * @param capEnd end of the datagram's captured bytes
+   * @param declEnd end of the datagram by its length fields
+   */
+  private encapsulated(d: Buffer, ipOff: number, family: 4 | 6, proto: number, p: number, capEnd: number, declEnd: number): DecodeStatus {
+    if (!this.followTunnels) return DecodeStatus.NotTcp;
+    const e = this.encap;
+    let inner: Inner;
+    if (proto === IPPROTO_IPIP || proto === IPPROTO_IPV6) {
+      e.type = proto === IPPROTO_IPIP ? TunnelType.Ipv4InIp : TunnelType.Ipv6InIp;
+      e.id = -1;
+      e.pos = p;
+      inner = proto === IPPROTO_IPIP ? Inner.Ipv4 : Inner.Ipv6;
+    } else if (proto === IPPROTO_GRE) {
+      inner = parseGre(d, p, capEnd, declEnd, e);
+    } else if (proto === IPPROTO_UDP) {
+      inner = parseUdpTunnel(d, p, capEnd, declEnd, e);
+    } else {
+      return DecodeStatus.NotTcp;
+    }
+    if (inner === Inner.None || inner === Inner.NotIp) return DecodeStatus.NotTcp;
+    if (inner === Inner.Malformed || inner === Inner.Truncated) return this.verdict(inner as number as Parse);
+    const t = this.tunnel;
+    if (t.depth >= MAX_TUNNEL_DEPTH) {
+      this.counters.tunnelTooDeep++;
+      return DecodeStatus.Malformed;
+    }
+    if (t.depth === 0) this.counters.tunnelled++;
+    t.push(d, ipOff, family, e.type, e.id);
+    let pos = e.pos;
+    if (inner === Inner.Ethernet) {
+      const net = parseLink(d, pos, capEnd, LINKTYPE_ETHERNET, 0, this.innerLink);
+      if (net === Net.NotIp) return DecodeStatus.NotTcp;
+      if (net !== Net.Ipv4 && net !== Net.Ipv6) return this.verdict(net as number as Parse);
+      pos = this.innerLink.offset;
+      inner = net === Net.Ipv4 ? Inner.Ipv4 : Inner.Ipv6;
+    }
+    return inner === Inner.Ipv4 ? this.ipv4(d, pos, capEnd) : this.ipv6(d, pos, capEnd);
+  }
+
+  /** The frame's tunnel identity into a fragment key (zeros when not tunnelled). */
+  private keyOverlay(key: Uint8Array): void {
+    const a = this.tunnel.identityA;
+    const b = this.tunnel.identityB;
+    key[KEY_OVERLAY] = a >>> 24;
+    key[KEY_OVERLAY + 1] = (a >>> 16) & 0xff;
+    key[KEY_OVERLAY + 2] = (a >>> 8) & 0xff;
+    key[KEY_OVERLAY + 3] = a & 0xff;
+    key[KEY_OVERLAY + 4] = b >>> 24;
+    key[KEY_OVERLAY + 5] = (b >>> 16) & 0xff;
+    key[KEY_OVERLAY + 6] = (b >>> 8) & 0xff;
+    key[KEY_OVERLAY + 7] = b & 0xff;
+  }
+
   private ipv4Fragment(
     d: Buffer,
     off: number,
@@ -210,7 +309,7 @@ export class Decoder {
     proto: number,
   ): DecodeStatus {
     this.counters.ipv4Fragments++;
-    if (proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+    if (proto !== IPPROTO_TCP && !this.mayTunnelInFragments(proto)) return DecodeStatus.NotTcp;
     const more = (frag & 0x2000) !== 0;
     const start = (frag & 0x1fff) << 3;
     let declLen = total - ihl;
@@ -234,6 +333,7 @@ export class Decoder {
       key[8 + i] = 0;
       key[24 + i] = 0;
     }
+    this.keyOverlay(key);
     const r = this.fragments.add(key, this.frameTs, start, declLen, more, d, off + ihl, capLen, d[off + 8], proto);
     if (r === Frag.Pending) return DecodeStatus.Pending;
     if (r < 0) return DecodeStatus.Malformed;
@@ -276,7 +376,7 @@ export class Decoder {
     }
     if (p !== Parse.Ok) return this.verdict(p);
     if (ch.fragPos >= 0) return this.ipv6Fragment(d, off, capEnd, declEnd);
-    if (ch.proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+    if (ch.proto !== IPPROTO_TCP) return this.encapsulated(d, off, FAMILY_V6, ch.proto, ch.pos, capEnd, declEnd);
 
     const seg = this.segment;
     const tp = readTcp(d, ch.pos, capEnd - ch.pos, declEnd - ch.pos, seg);
@@ -292,7 +392,7 @@ export class Decoder {
     this.counters.ipv6Fragments++;
     const ch = this.chain;
     const fp = ch.fragPos;
-    if (!mayLeadToTcp(ch.proto)) return DecodeStatus.NotTcp;
+    if (!mayLeadToTcp(ch.proto) && !this.mayTunnelInFragments(ch.proto)) return DecodeStatus.NotTcp;
     const fo = (d[fp + 2] << 8) | d[fp + 3];
     const more = (fo & 1) !== 0;
     const start = fo & 0xfff8;
@@ -312,6 +412,7 @@ export class Decoder {
       key[8 + i] = d[off + 8 + i];
       key[24 + i] = d[off + 24 + i];
     }
+    this.keyOverlay(key);
     const r = this.fragments.add(key, this.frameTs, start, declLen, more, d, ch.pos, capLen, d[off + 7], ch.proto);
     if (r === Frag.Pending) return DecodeStatus.Pending;
     if (r < 0) return DecodeStatus.Malformed;
@@ -322,9 +423,60 @@ export class Decoder {
   private finish(i: number, family: number): DecodeStatus {
     const table = this.fragments;
     const g: Datagram = table.get(i);
-    const status = this.fromDatagram(g, family);
+    this.carried = -1;
+    let status = this.fromDatagram(g, family);
     table.release(i);
+    if (this.carried >= 0) status = this.decodeCarried(family === FAMILY_V4 ? FAMILY_V4 : FAMILY_V6);
     if (status === DecodeStatus.Segment) this.counters.reassembled++;
+    return status;
+  }
+
+  /**
+   * IP protocols whose fragments are held for the tunnel they carry: GRE,
+   * IP-in-IP and IPv6-in-IP (every such datagram is a tunnel). Not UDP: a
+   * later fragment cannot say whether it is VXLAN or DNS, so every
+   * fragmented UDP datagram would take a slot; and VXLAN and Geneve forbid
+   * their endpoints to fragment (RFC 7348 §4.3, RFC 8926 §4.1.1), letting
+   * the receiving endpoint discard fragments a router made.
+   */
+  private mayTunnelInFragments(proto: number): boolean {
+    return this.followTunnels && (proto === IPPROTO_GRE || proto === IPPROTO_IPIP || proto === IPPROTO_IPV6);
+  }
+
+  /** Copies a reassembled tunnel datagram into carriedBytes (see there); NotTcp until decodeCarried. */
+  private keepCarried(g: Datagram, family: number, proto: number, pos: number, known: number, total: number): DecodeStatus {
+    const s = this.carriedBytes;
+    const k = g.key;
+    const h = family === FAMILY_V4 ? 20 : 40;
+    // TunnelInfo.push reads only the addresses, at their usual offsets.
+    s[0] = family === FAMILY_V4 ? 0x45 : 0x60;
+    for (let j = 0; j < 16; j++) {
+      if (family === FAMILY_V4) {
+        if (j < 4) {
+          s[12 + j] = k[8 + j]!;
+          s[16 + j] = k[24 + j]!;
+        }
+      } else {
+        s[8 + j] = k[8 + j]!;
+        s[24 + j] = k[24 + j]!;
+      }
+    }
+    const head = g.head;
+    for (let j = 0; j < known; j++) s[h + j] = head[j]!;
+    this.carried = proto;
+    this.carriedPos = h + pos;
+    this.carriedKnown = h + known;
+    this.carriedTotal = h + total;
+    return DecodeStatus.NotTcp;
+  }
+
+  private decodeCarried(family: 4 | 6): DecodeStatus {
+    const cut = this.cut;
+    const status = this.encapsulated(this.carriedBytes, 0, family, this.carried, this.carriedPos, this.carriedKnown, this.carriedTotal);
+    // Bytes past the kept head are missing by design, not cut by the capture
+    // (each fragment's own cut was counted with its frame).
+    this.cut = cut;
+    if (status === DecodeStatus.Segment) this.segment.reassembled = true;
     return status;
   }
 
@@ -339,8 +491,10 @@ export class Decoder {
       const declEnd = total > HEAD_KEEP ? HEAD_KEEP : total;
       const p = walkChain(g.head, 0, known, declEnd, g.proto, false, ch);
       if (p !== Parse.Ok) return this.verdict(p);
-      if (ch.proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
+      if (ch.proto !== IPPROTO_TCP) return this.mayTunnelInFragments(ch.proto) ? this.keepCarried(g, family, ch.proto, ch.pos, known, total) : DecodeStatus.NotTcp;
       tcpOff = ch.pos;
+    } else if (g.proto !== IPPROTO_TCP) {
+      return this.keepCarried(g, family, g.proto, 0, known, total);
     }
     const tp = readTcp(g.head, tcpOff, known - tcpOff, total - tcpOff, seg);
     if (tp !== Parse.Ok) return this.verdict(tp);

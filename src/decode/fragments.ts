@@ -33,8 +33,14 @@
  */
 import type { DecodeCounters } from './counters.js';
 
-/** family(1) proto(1) pad(2) id(4) src(16) dst(16). */
-export const KEY_LEN = 40;
+/**
+ * family(1) proto(1) pad(2) id(4) src(16) dst(16) overlay(8): the overlay is
+ * the tunnel identity (TunnelInfo.identityA/B, zero when not tunnelled), so
+ * two overlays reusing inner addresses and IP ids never share a datagram.
+ */
+export const KEY_LEN = 48;
+/** Offset of the overlay identity in a key. */
+export const KEY_OVERLAY = 40;
 /**
  * Bytes of the fragmented payload kept and compared: the TCP header (≤ 60)
  * behind IPv6 extension headers, which RFC 7112 (and Linux) require to sit in
@@ -216,7 +222,8 @@ export class FragmentTable {
     // IPv4: the TCP header starts the payload; its data offset (byte 12), once
     // held, says where payload begins; until then assume the longest header.
     const headerEnd = have[12] === 1 ? Math.max(20, (head[12]! >> 4) * 4) : IPV4_COMPARED;
-    const compareEnd = key[0] === 4 ? Math.min(keepEnd, headerEnd) : keepEnd;
+    // A tunnel's payload (IPv4 protocol other than TCP) holds inner headers all through the head: compare it all, as for IPv6.
+    const compareEnd = key[0] === 4 && key[1] === 6 ? Math.min(keepEnd, headerEnd) : keepEnd;
     for (let k = start, p = dataOff; k < compareEnd; k++, p++) {
       if (have[k] === 1 && head[k] !== d[p]) return this.conflict(i);
     }

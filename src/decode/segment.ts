@@ -2,6 +2,7 @@
  * The decoder's output: one TCP segment, written in place into a single
  * reusable object (no allocation per packet). Valid until the next decode().
  */
+import { TunnelInfo } from './tunnel.js';
 
 export const TcpFlag = {
   FIN: 0x01,
@@ -44,6 +45,8 @@ export class TcpSegment {
   /** Outer and inner 802.1Q/802.1ad VLAN ids seen in the frame (0 = none). */
   vlanOuter = 0;
   vlanInner = 0;
+  /** The tunnels the segment came through (depth 0: none); see tunnel.ts. */
+  readonly tunnel = new TunnelInfo();
   /** Timestamp (µs) of the frame that completed the segment. */
   tsMicros = 0;
   /**

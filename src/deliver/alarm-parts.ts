@@ -8,6 +8,7 @@ import type { Alarm, FloodAlarm, ProbeAlarm } from '../alarm/alarm.js';
 import { PROBE_KIND_NAMES, ProbeKind } from '../alarm/alarm.js';
 import { TimestampFormatter } from '../alarm/timestamp.js';
 import { formatAddress } from '../net/address.js';
+import { tunnelIdName, type TunnelLayerSummary, type TunnelSummary } from '../decode/tunnel.js';
 
 const FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
 
@@ -33,6 +34,23 @@ function fingerprintField(a: ProbeAlarm): string {
   if (!f) return '';
   const source = f.source === undefined ? '' : `,"source":${JSON.stringify(f.source)}`;
   return `,"fingerprint":{"label":${JSON.stringify(f.label)},"name":${JSON.stringify(f.name)},"match":"${f.match}","signature":${JSON.stringify(f.signature)}${source}}`;
+}
+
+function tunnelLayer(l: TunnelLayerSummary): string {
+  const idName = tunnelIdName(l.type);
+  const id = idName !== undefined && l.id !== undefined ? `,"${idName}":${l.id}` : '';
+  return `"type":"${l.type}"${id},"source":{"ip":"${formatAddress(l.family, l.source)}"},"destination":{"ip":"${formatAddress(l.family, l.destination)}"}`;
+}
+
+/**
+ * `,"tunnel":{…}` for a tunnelled probe: the outermost layer (the one on the
+ * captured wire) at the top, the depth, and with two or more layers all of
+ * them, outermost first. Empty when not tunnelled.
+ */
+function tunnelFields(t: TunnelSummary | undefined): string {
+  if (t === undefined || t.layers.length === 0) return '';
+  const layers = t.layers.length > 1 ? `,"layers":[${t.layers.map((l) => `{${tunnelLayer(l)}}`).join(',')}]` : '';
+  return `,"tunnel":{${tunnelLayer(t.layers[0]!)},"depth":${t.layers.length}${layers}}`;
 }
 
 export interface PartsContext {
@@ -88,7 +106,7 @@ export class AlarmParts {
     return (
       `${extra}"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & (KIND_MASKS - 1)]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
       `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
-      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${fingerprintField(a)}${connection}${where}`
+      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${fingerprintField(a)}${connection}${tunnelFields(a.tunnel)}${where}`
     );
   }
 

@@ -11,6 +11,7 @@ import type { Alarm } from '../alarm/alarm.js';
 import { alarmId } from '../alarm/alarm-id.js';
 import { communityId, flowId } from '../alarm/community-id.js';
 import { formatAddress } from '../net/address.js';
+import type { TunnelSummary, TunnelTypeName } from '../decode/tunnel.js';
 import { AlarmParts } from './alarm-parts.js';
 import type { FormatContext } from './format-ecs.js';
 
@@ -22,6 +23,19 @@ const EVE_SEVERITY = { low: 3, medium: 2, high: 1 } as const;
 /** EVE writes "+0000" rather than "Z". */
 export function eveTime(iso: string): string {
   return iso.endsWith('Z') ? `${iso.slice(0, -1)}+0000` : iso;
+}
+
+/** Outer IP protocol of a tunnel layer, as Suricata names it in `tunnel.proto`. */
+const EVE_TUNNEL_PROTO: Record<TunnelTypeName, string> = { 'ipv4-in-ip': 'IPIP', 'ipv6-in-ip': 'IPV6', gre: 'GRE', erspan: 'GRE', vxlan: 'UDP', geneve: 'UDP' };
+
+/**
+ * Suricata's own `tunnel` object (outer addresses, protocol, depth) for the
+ * outermost layer; the full description is in alert.metadata.honeyport.tunnel.
+ */
+function eveTunnel(t: TunnelSummary | undefined): string {
+  const l = t?.layers[0];
+  if (t === undefined || l === undefined) return '';
+  return `"tunnel":{"src_ip":"${formatAddress(l.family, l.source)}","dest_ip":"${formatAddress(l.family, l.destination)}","proto":"${EVE_TUNNEL_PROTO[l.type]}","depth":${t.layers.length}},`;
 }
 
 export class EveFormatter {
@@ -47,7 +61,7 @@ export class EveFormatter {
       const { family, source, sourcePort, destination, destinationPort } = alarm;
       const vlans = alarm.vlan ? (alarm.innerVlan ? `[${alarm.vlan},${alarm.innerVlan}]` : `[${alarm.vlan}]`) : '';
       flow =
-        `"flow_id":${flowId(family, source, sourcePort, destination, destinationPort)},${input !== undefined ? `"in_iface":${input},` : ''}${vlans ? `"vlan":${vlans},` : ''}` +
+        `"flow_id":${flowId(family, source, sourcePort, destination, destinationPort)},${input !== undefined ? `"in_iface":${input},` : ''}${vlans ? `"vlan":${vlans},` : ''}${eveTunnel(alarm.tunnel)}` +
         `"src_ip":"${formatAddress(family, source)}","src_port":${sourcePort},"dest_ip":"${formatAddress(family, destination)}",`;
     }
     const community = probe ? `,"community_id":"${communityId(alarm.family, alarm.source, alarm.sourcePort, alarm.destination, alarm.destinationPort)}"` : '';

@@ -4,6 +4,7 @@
  * caller's `onAlarm`. A field every alarm should carry is added here, once.
  * Runs once per alarm, never per packet, so it may allocate.
  */
+import type { TunnelSummary } from '../decode/tunnel.js';
 import type { Alarm, ConnectionSummary, FloodAlarm, ProbeAlarm, ProbeOrigin, Severity } from '../alarm/alarm.js';
 import type { Family } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
@@ -35,6 +36,8 @@ export interface KeyView {
   readonly touched: number;
   /** VLAN ids of its first probe: outer << 16 | inner. */
   readonly vlan: number;
+  /** The tunnels the key's first probe came through; undefined: none. */
+  readonly tunnel: TunnelSummary | undefined;
 }
 
 /** What a flood alarm says beyond its port. */
@@ -65,7 +68,7 @@ export class AlarmBuilder {
     const portsTouched: number[] = [];
     const ports = this.policy.ports;
     for (let i = 0; i < ports.length; i++) if (key.touched & (1 << i)) portsTouched.push(ports[i]!.port);
-    this.probeAlarm(phase, keyFamily(key.words, key.base), keySource(key.words, key.base), keyDestination(key.words, key.base), key.portIndex, portsTouched, key.vlan, a);
+    this.probeAlarm(phase, keyFamily(key.words, key.base), keySource(key.words, key.base), keyDestination(key.words, key.base), key.portIndex, portsTouched, key.vlan, a, key.tunnel);
   }
 
   /** A connection alarm about a key that is not (or no longer) tracked. */
@@ -75,7 +78,7 @@ export class AlarmBuilder {
 
   private probeAlarm(
     phase: ProbeAlarm['phase'], family: Family, source: Uint8Array, destination: Uint8Array, portIndex: number,
-    portsTouched: number[], vlan: number, a: ProbeAlarmParts,
+    portsTouched: number[], vlan: number, a: ProbeAlarmParts, tunnel?: TunnelSummary,
   ): void {
     const policyPort = this.policy.ports[portIndex]!;
     this.counters.alarms++;
@@ -104,6 +107,7 @@ export class AlarmBuilder {
       origin: a.origin,
       handshakeCompleted: a.handshakeCompleted === true,
       ...(a.connection ? { connection: a.connection } : {}),
+      ...(tunnel ? { tunnel } : {}),
     });
   }
 

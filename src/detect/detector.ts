@@ -177,7 +177,7 @@ export class Detector {
     }
     const kind = probeKindOf(seg.flags);
     if (kind === 0) return;
-    windows.load(seg.family, seg.src, seg.dst, seg.dstPort);
+    windows.load(seg.family, seg.src, seg.dst, seg.dstPort, seg.tunnel.identityA, seg.tunnel.identityB);
     // Times stay in fields (seg.tsMicros, this.clock) rather than arguments:
     // a double passed to a call V8 does not inline is boxed, a heap
     // allocation per packet that shows as steady scavenges under a flood.
@@ -246,7 +246,7 @@ export class Detector {
    */
   private promote(seg: TcpSegment, portIndex: number): boolean {
     const sources = this.sources;
-    const known = sources.lookup(this.windows.probe, seg.family) >= 0 || this.repeats.seenBefore(sources.probe, sourceHashed(seg.family));
+    const known = sources.lookup(this.windows.probe, seg.family) >= 0 || this.repeats.seenBefore(sources.probe, sourceHashed(sources.probe, seg.family));
     if (!known || !this.flood.takePromotion(portIndex)) return false;
     this.counters.promoted++;
     return true;
@@ -261,7 +261,7 @@ export class Detector {
    * and, seen twice, is promoted to its own alarm.
    */
   private rememberSyn(seg: TcpSegment): void {
-    this.synMemory.remember(this.windows.probe, keyHashed(seg.family), seg.srcPort, SynDirection.inbound, seg);
+    this.synMemory.remember(this.windows.probe, keyHashed(this.windows.probe, seg.family), seg.srcPort, SynDirection.inbound, seg);
   }
 
   /**
@@ -271,7 +271,7 @@ export class Detector {
    */
   private belongsToConnection(seg: TcpSegment): boolean {
     const m = this.synMemory;
-    const hashed = keyHashed(seg.family);
+    const hashed = keyHashed(this.windows.probe, seg.family);
     const words = this.windows.probe;
     if (m.belongs(words, hashed, seg.srcPort, SynDirection.outbound, seg)) return true;
     return (seg.flags & TcpFlag.SYN) === 0 && m.belongs(words, hashed, seg.srcPort, SynDirection.inbound, seg);
@@ -285,8 +285,8 @@ export class Detector {
    */
   private observeOutboundSyn(seg: TcpSegment): void {
     if (this.admission.indexOf(seg.srcPort, seg.family) < 0) return;
-    this.windows.load(seg.family, seg.dst, seg.src, seg.srcPort);
-    this.synMemory.remember(this.windows.probe, keyHashed(seg.family), seg.dstPort, SynDirection.outbound, seg);
+    this.windows.load(seg.family, seg.dst, seg.src, seg.srcPort, seg.tunnel.identityA, seg.tunnel.identityB);
+    this.synMemory.remember(this.windows.probe, keyHashed(this.windows.probe, seg.family), seg.dstPort, SynDirection.outbound, seg);
   }
 
   /** Moves time forward to `nowMicros`, closing windows that ended. */

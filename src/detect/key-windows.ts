@@ -15,6 +15,7 @@ import type { KeyView, ProbeAlarmParts } from './alarm-builder.js';
 import type { DetectorClock } from './detector-clock.js';
 import { KeyTable } from './key-table.js';
 import { digestProbe, digestText } from './probe-digest.js';
+import type { TunnelSummary } from '../decode/tunnel.js';
 import { fillKey, KEY_WORDS, keyHashed } from './probe-key.js';
 import { probeSeverity } from './severity.js';
 
@@ -55,6 +56,8 @@ export class KeyWindows {
   private readonly ackTs: Float64Array;
   /** VLAN ids of the key's first probe: outer << 16 | inner. */
   private readonly keyVlan: Uint32Array;
+  /** Tunnels of the key's first probe (undefined: none); an object per tunnelled key only. */
+  private readonly keyTunnel: (TunnelSummary | undefined)[];
   // Keys in window-start order.
   private readonly fifo: Int32Array;
   private fifoHead = 0;
@@ -86,6 +89,7 @@ export class KeyWindows {
     this.ackPacket = new Float64Array(n);
     this.ackTs = new Float64Array(n);
     this.keyVlan = new Uint32Array(n);
+    this.keyTunnel = new Array<TunnelSummary | undefined>(n).fill(undefined);
     this.fifo = new Int32Array(n);
   }
 
@@ -99,13 +103,13 @@ export class KeyWindows {
   }
 
   /** Fills the scratch key from addresses and port. */
-  load(family: number, src: Uint8Array, dst: Uint8Array, port: number): void {
-    fillKey(this.keys.probe, family, src, dst, port);
+  load(family: number, src: Uint8Array, dst: Uint8Array, port: number, tunnelA = 0, tunnelB = 0): void {
+    fillKey(this.keys.probe, family, src, dst, port, tunnelA, tunnelB);
   }
 
   /** Entry of the loaded key, or -1. */
   find(family: number): number {
-    return this.keys.find(keyHashed(family));
+    return this.keys.find(keyHashed(this.keys.probe, family));
   }
 
   /**
@@ -113,7 +117,7 @@ export class KeyWindows {
    * probe `seg`; -1 when the table is full.
    */
   open(seg: TcpSegment, source: number, portIndex: number, input: number, packet: number): number {
-    const e = this.keys.insert(keyHashed(seg.family));
+    const e = this.keys.insert(keyHashed(this.keys.probe, seg.family));
     if (e < 0) return -1;
     this.keySource[e] = source;
     this.keyPortIndex[e] = portIndex;
@@ -126,6 +130,7 @@ export class KeyWindows {
     this.pendPortCount[e] = 0;
     this.handshake[e] = Handshake.none;
     this.keyVlan[e] = ((seg.vlanOuter << 16) | seg.vlanInner) >>> 0;
+    this.keyTunnel[e] = seg.tunnel.depth > 0 ? seg.tunnel.summary() : undefined;
     this.keyPacket[e] = packet;
     digestProbe(seg, this.keyDigest, e * 2);
     this.fifo[(this.fifoHead + this.fifoLength++) % this.fifo.length] = e;
@@ -229,7 +234,7 @@ export class KeyWindows {
 
   /** Key `e` as an alarm names it; `touched`: its source's port bits. */
   view(e: number, touched: number): KeyView {
-    return { words: this.keys.keys, base: e * KEY_WORDS, portIndex: this.keyPortIndex[e]!, touched, vlan: this.keyVlan[e]! };
+    return { words: this.keys.keys, base: e * KEY_WORDS, portIndex: this.keyPortIndex[e]!, touched, vlan: this.keyVlan[e]!, tunnel: this.keyTunnel[e] };
   }
 
   /** What key `e`'s follow-up alarm says, or null when it has nothing to say. */

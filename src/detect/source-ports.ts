@@ -24,7 +24,7 @@ export class SourcePorts {
   /** The source of the filled deduplication `key`: its entry, or -1 when it has no live key. Leaves its words in `probe`. */
   lookup(key: Uint32Array, family: number): number {
     fillSourceFromKey(this.sources.probe, key, family);
-    return this.sources.find(sourceHashed(family));
+    return this.sources.find(sourceHashed(this.sources.probe, family));
   }
 
   /** The scratch source key (see lookup). */
@@ -35,7 +35,7 @@ export class SourcePorts {
   /** Counts one more key of the source in the filled deduplication `key`, on `portIndex`; returns the source entry. */
   track(key: Uint32Array, family: number, portIndex: number): number {
     fillSourceFromKey(this.sources.probe, key, family);
-    const hashed = sourceHashed(family);
+    const hashed = sourceHashed(this.sources.probe, family);
     let s = this.sources.find(hashed);
     if (s < 0) {
       // Cannot fail: every source owns at least one key and both tables have the same capacity.

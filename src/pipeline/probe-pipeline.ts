@@ -29,6 +29,8 @@ export interface ProbePipelineOptions {
    * pipeline that is reconfigured must not use it.
    */
   readonly prefilter?: boolean;
+  /** Decode probes inside tunnels (default true; the live sensor: false, see DecoderOptions). */
+  readonly followTunnels?: boolean;
   readonly seed?: number;
   /**
    * Sees every decoded segment before the detector (the forensic summary's
@@ -39,7 +41,7 @@ export interface ProbePipelineOptions {
 }
 
 export class ProbePipeline {
-  readonly decoder = new Decoder();
+  readonly decoder: Decoder;
   readonly detector: Detector;
   /** Probes by port, protocol and kind: every probe the detector counts, counted here once more. */
   readonly probeTally = new ProbeTally();
@@ -47,6 +49,7 @@ export class ProbePipeline {
   readonly #tap: ((seg: TcpSegment) => void) | undefined;
 
   constructor(settings: DetectionSettings, o: ProbePipelineOptions) {
+    this.decoder = new Decoder({ followTunnels: o.followTunnels ?? true });
     this.detector = new Detector({
       ...settings,
       onAlarm: o.onAlarm,

@@ -125,7 +125,7 @@ export class Sensor {
     options: SensorOptions,
     private readonly capture: LiveCapture,
   ) {
-    this.pipeline = new ProbePipeline(options.detection, { onAlarm: options.onAlarm, admitAll: false });
+    this.pipeline = new ProbePipeline(options.detection, { onAlarm: options.onAlarm, admitAll: false, followTunnels: false });
     this.detector = this.pipeline.detector;
     this.inputNames = [...options.interfaceTable.values()];
     const indexes = [...options.interfaceTable.keys()];

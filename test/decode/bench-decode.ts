@@ -6,6 +6,7 @@
 import { Decoder } from '../../src/decode/decoder.js';
 import { LinkType } from '../../src/source/frame-batch.js';
 import { ethernet, ipv4, ipv6, tcp } from '../helpers/frame-builder.js';
+import { gre, udp, vxlan } from '../helpers/tunnel-builder.js';
 
 export interface BenchResult {
   name: string;
@@ -64,7 +65,17 @@ export function benchDecoder(seconds = 2): BenchResult[] {
       }),
       { vlans: [10] },
     );
-  return [run('ethernet/ipv4/tcp-ack', ack4, seconds), run('ethernet/vlan/ipv6/tcp-ack', ack6, seconds)];
+  // A mirror session's frames: the same ACKs inside VXLAN, and inside VXLAN inside GRE.
+  const vx = (i: number): Uint8Array =>
+    ethernet(ipv4({ src: '198.18.0.1', dst: '198.18.0.2', protocol: 17, payload: udp(vxlan(ack4(i), { vni: 7 }), { srcPort: 49152 + (i & 1023), dstPort: 4789 }) }));
+  const greVx = (i: number): Uint8Array =>
+    ethernet(ipv4({ src: '198.18.0.1', dst: '198.18.0.2', protocol: 47, payload: gre(vx(i).subarray(14), { protocol: 0x0800, key: 9 }) }));
+  return [
+    run('ethernet/ipv4/tcp-ack', ack4, seconds),
+    run('ethernet/vlan/ipv6/tcp-ack', ack6, seconds),
+    run('vxlan/ethernet/ipv4/tcp-ack', vx, seconds),
+    run('gre/vxlan/ethernet/ipv4/tcp-ack', greVx, seconds),
+  ];
 }
 
 if (process.argv[1]?.endsWith('bench-decode.js')) {

@@ -170,7 +170,7 @@ describe('alarm formats against the official schemas', function () {
     all = [];
   });
 
-  it('cover every shape: probes, follow-ups, floods, IPv6, VLAN, handshakes, live, loss', () => {
+  it('cover every shape: probes, follow-ups, floods, IPv6, VLAN, handshakes, tunnels, live, loss', () => {
     const actions = new Set(all.map((d) => (d.ecs.event as { action: string }).action));
     assert.deepEqual([...actions].sort(), ['honeyport-alarms-lost', 'honeyport-sensor-state', 'honeyport-state-lost', 'honeypot-flood', 'honeypot-port-probe']);
     const has = (f: (d: Record<string, unknown>) => boolean): boolean => all.some((d) => f(d.ecs));
@@ -178,6 +178,8 @@ describe('alarm formats against the official schemas', function () {
     assert.ok(has((d) => (d.network as { vlan?: unknown }).vlan !== undefined), 'VLAN probe');
     assert.ok(has((d) => (d.honeyport as { alarm?: string }).alarm === 'follow-up'), 'follow-up');
     assert.ok(has((d) => (d.honeyport as { connection?: unknown }).connection !== undefined), 'handshake');
+    assert.ok(has((d) => ((d.honeyport as { tunnel?: { depth: number } }).tunnel?.depth ?? 0) >= 2), 'nested tunnel');
+    assert.ok(all.some((d) => d.eve.tunnel !== undefined), 'EVE tunnel object');
   });
 
   it('ECS: every field outside honeyport.* is an ECS 8.11 field of a compatible type, with allowed event categorisation', function () {

@@ -9,6 +9,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { ethernet, fragmentIpv4, ipv4, ipv6, tcp } from '../helpers/frame-builder.js';
+import { erspan, geneve, gre, udp, vxlan } from '../helpers/tunnel-builder.js';
 import { Rng, mutateBytes } from './rng.js';
 
 const DECOY_PORTS = [445, 135, 139, 3389, 5985, 22, 80];
@@ -21,8 +22,40 @@ function frame(rng: Rng): Uint8Array {
   const seg = tcp({ srcPort: 1024 + rng.int(60000), dstPort: rng.pick(DECOY_PORTS), flags: rng.pick(TcpFlags), payload: rng.chance(0.2) ? rng.int(40) : 0 });
   if (k <= 5) return ethernet(ipv4({ src: src4, dst: '198.18.0.1', payload: seg }), rng.chance(0.2) ? { vlans: [rng.int(4095), ...(rng.chance(0.3) ? [rng.int(4095)] : [])] } : {});
   if (k <= 7) return ethernet(ipv6({ src: rng.chance(0.3) ? `::ffff:${src4}` : `fd00:18::${rng.int(65536).toString(16)}`, dst: 'fd00:18::1', payload: seg }));
+  if (k === 9) {
+    const t = tunnelled(rng, ipv4({ src: src4, dst: '198.18.0.1', payload: seg }), 1 + rng.int(5));
+    // Now and then one fragment of the outer datagram (the decoder holds those around GRE and IP-in-IP).
+    return ethernet(t[0]! >> 4 === 4 && rng.chance(0.3) ? rng.pick(fragmentIpv4(t, 8 * (1 + rng.int(8)))) : t);
+  }
   const pieces = fragmentIpv4(ipv4({ src: src4, dst: '198.18.0.1', payload: seg, id: rng.int(65536) }), 8);
   return ethernet(rng.pick(pieces));
+}
+
+/** `packet` inside `layers` random tunnels (beyond the decoder's depth limit at times), outer IPv4 or IPv6. */
+function tunnelled(rng: Rng, packet: Uint8Array, layers: number): Uint8Array {
+  let p = packet;
+  for (let i = 0; i < layers; i++) {
+    const v6 = p[0]! >> 4 === 6;
+    const et = v6 ? 0x86dd : 0x0800;
+    let proto: number;
+    let payload: Uint8Array;
+    switch (rng.int(6)) {
+      case 0: [proto, payload] = [v6 ? 41 : 4, p]; break;
+      case 1: [proto, payload] = [47, gre(p, { protocol: et, ...(rng.chance(0.5) ? { key: rng.int(1 << 30) } : {}), checksum: rng.chance(0.3) })]; break;
+      case 2: [proto, payload] = [47, gre(ethernet(p), { protocol: 0x6558 })]; break;
+      case 3: [proto, payload] = [47, gre(erspan(ethernet(p), { type: rng.chance(0.5) ? 2 : 3, session: rng.int(1024), platform: rng.chance(0.3) }), { protocol: rng.chance(0.5) ? 0x88be : 0x22eb, sequence: rng.int(1000) })]; break;
+      case 4: [proto, payload] = [17, udp(vxlan(ethernet(p), { vni: rng.int(1 << 24) }), { dstPort: 4789, srcPort: 1024 + rng.int(60000) })]; break;
+      default: {
+        // Geneve names what it carries: Ethernet (0x6558) or the IP version.
+        const l2 = rng.chance(0.5);
+        [proto, payload] = [17, udp(geneve(l2 ? ethernet(p) : p, { vni: rng.int(1 << 24), protocol: l2 ? 0x6558 : et, optionWords: rng.int(4) }), { dstPort: 6081 })];
+      }
+    }
+    p = rng.chance(0.5)
+      ? ipv4({ src: '198.19.0.1', dst: '198.19.0.2', protocol: proto, payload })
+      : ipv6({ src: 'fd00:19::1', dst: 'fd00:19::2', nextHeader: proto, payload });
+  }
+  return p;
 }
 
 function pad4(n: number): number { return (n + 3) & ~3; }

@@ -30,7 +30,7 @@ export const REFERENCES = join(SHARED, 'references');
 const CAPTURE = /\.(pcap|pcapng|cap)(\.gz)?$/;
 
 export function fixtureCaptures(): string[] {
-  return ['fixtures/live', 'fixtures/crafted'].flatMap((d) => {
+  return ['fixtures/live', 'fixtures/crafted', 'fixtures/tunnels'].flatMap((d) => {
     const abs = join(ROOT, d);
     return existsSync(abs) ? readdirSync(abs).filter((n) => CAPTURE.test(n)).sort().map((n) => join(abs, n)) : [];
   });

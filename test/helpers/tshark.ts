@@ -57,14 +57,27 @@ export interface TsharkSegment {
   readonly timeMicros: number;
   /** TCP flags byte (FIN..CWR). */
   readonly flags: number;
+  /** The outermost tunnel when the segment came through one or more (innermost addresses above). */
+  readonly tunnel?: TsharkTunnel;
+}
+
+/** A tunnel as tshark dissected it: the outermost layer, in honeyport's names. */
+export interface TsharkTunnel {
+  readonly type: string;
+  readonly source: string;
+  readonly destination: string;
+  /** VNI, GRE key or ERSPAN session id, when the encapsulation has one. */
+  readonly id?: number;
+  /** IP headers around the innermost one. */
+  readonly depth: number;
 }
 
 export interface TsharkRead {
   readonly segments: TsharkSegment[];
   /** tshark reported the file as damaged/cut short; segments cover the readable prefix. */
   readonly damaged: boolean;
-  /** Frames with a TCP layer that were left out: tunnels (two IP headers). */
-  readonly skippedTunnelled: number;
+  /** Segments that came through a tunnel (two or more IP headers); their addresses are the innermost. */
+  readonly tunnelled: number;
   readonly stderr: string;
 }
 
@@ -315,13 +328,42 @@ export function tsharkVersion(): string | null {
   return r.stdout.split('\n')[0] ?? 'tshark';
 }
 
-const TSHARK_FIELDS = ['frame.number', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.dstport', 'tcp.flags', 'tcp.srcport', 'frame.time_epoch'];
+const TSHARK_FIELDS = [
+  'frame.number', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.dstport', 'tcp.flags', 'tcp.srcport', 'frame.time_epoch',
+  'frame.protocols', 'vxlan.vni', 'geneve.vni', 'gre.key', 'erspan.spanid',
+];
+
+/** The outermost tunnel of a frame from its protocol list (`eth:ethertype:ip:udp:vxlan:…`). */
+function tunnelOf(protocols: string[], ids: Record<string, string>, v4: string[][], v6: string[][]): TsharkTunnel | undefined {
+  const ipLayers = protocols.filter((p) => p === 'ip' || p === 'ipv6');
+  if (ipLayers.length < 2) return undefined;
+  const first = protocols.findIndex((p) => p === 'ip' || p === 'ipv6');
+  const outer = protocols[first] === 'ip' ? v4 : v6;
+  // IPv6 extension headers (ipv6.dstopts, ipv6.hopopts …) sit between the outer header and the tunnel.
+  let at = first + 1;
+  while (protocols[at]?.startsWith('ipv6.')) at++;
+  const next = protocols[at];
+  const after = protocols[at + 1];
+  let type: string;
+  let id: string | undefined;
+  if (next === 'ip') type = 'ipv4-in-ip';
+  else if (next === 'ipv6') type = 'ipv6-in-ip';
+  else if (next === 'gre' && after === 'erspan') [type, id] = ['erspan', ids.erspan];
+  else if (next === 'gre') [type, id] = ['gre', ids.gre];
+  else if (next === 'udp' && after === 'vxlan') [type, id] = ['vxlan', ids.vxlan];
+  else if (next === 'udp' && after === 'geneve') [type, id] = ['geneve', ids.geneve];
+  else type = `unknown:${next}`;
+  const firstOf = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v.split(',')[0]));
+  const n = firstOf(id);
+  return { type, source: canonicalIp(outer[0]![0]!), destination: canonicalIp(outer[1]![0]!), depth: ipLayers.length - 1, ...(n !== undefined ? { id: n } : {}) };
+}
 
 /**
  * Every TCP segment tshark sees, with IPv4/IPv6 reassembly on. TCP headers
  * quoted inside ICMP errors are left out (they are not packets sent to the
- * port), and so are tunnelled frames with two IP headers (honeyport does
- * not decode tunnels; counted in `skippedTunnelled`).
+ * port). A tunnelled frame (two or more IP headers, `frame.protocols`
+ * says in which order) gives its innermost addresses, and its outermost
+ * tunnel in `tunnel`.
  */
 export function readTsharkSegments(file: string): TsharkRead {
   if (!existsSync(file)) throw new Error(`no such file: ${file}`);
@@ -345,31 +387,35 @@ export function readTsharkSegments(file: string): TsharkRead {
   const damaged = /damaged or corrupt|cut short|appears to be damaged|isn't a capture file|unknown file format/i.test(stderr);
   if (r.status !== 0 && !damaged) throw new Error(`tshark failed on ${file} (${r.status}): ${stderr}`);
   const segments: TsharkSegment[] = [];
-  let skippedTunnelled = 0;
+  let tunnelled = 0;
   for (const line of r.stdout.split('\n')) {
     if (line === '') continue;
-    const [frame, ipSrc, ipDst, ip6Src, ip6Dst, dport, flags, sport, time] = line.split('\t');
-    const v4 = (ipSrc ?? '') !== '';
-    const v6 = (ip6Src ?? '') !== '';
-    const multi = [ipSrc, ip6Src, dport].some((f) => (f ?? '').includes(','));
-    if ((v4 && v6) || multi) {
-      skippedTunnelled++;
-      continue;
-    }
-    if (!v4 && !v6) continue;
-    if (dport === undefined || dport === '' || flags === undefined || flags === '') continue;
+    const [frame, ipSrc, ipDst, ip6Src, ip6Dst, dport, flags, sport, time, protocols, vxlanVni, geneveVni, greKey, erspanId] = line.split('\t');
+    if (dport === undefined || dport === '' || dport.includes(',') || flags === undefined || flags === '') continue;
+    const list = (v: string | undefined): string[] => (v ?? '') === '' ? [] : v!.split(',');
+    const v4: string[][] = [list(ipSrc), list(ipDst)];
+    const v6: string[][] = [list(ip6Src), list(ip6Dst)];
+    const layers = (protocols ?? '').split(':');
+    // The innermost IP header is the last `ip`/`ipv6` layer; without a protocol list, the only one.
+    const innermost = layers.filter((p) => p === 'ip' || p === 'ipv6').at(-1) ?? (v4[0]!.length > 0 ? 'ip' : v6[0]!.length > 0 ? 'ipv6' : undefined);
+    if (innermost === undefined) continue;
+    const inner = innermost === 'ip' ? v4 : v6;
+    if (inner[0]!.length === 0) continue;
+    const tunnel = tunnelOf(layers, { vxlan: vxlanVni ?? '', geneve: geneveVni ?? '', gre: greKey ?? '', erspan: erspanId ?? '' }, v4, v6);
+    if (tunnel !== undefined) tunnelled++;
     segments.push({
       frame: Number(frame),
-      type: v4 ? 'ipv4' : 'ipv6',
-      source: canonicalIp(v4 ? ipSrc! : ip6Src!),
-      destination: canonicalIp(v4 ? ipDst! : ip6Dst!),
+      type: innermost === 'ip' ? 'ipv4' : 'ipv6',
+      source: canonicalIp(inner[0]!.at(-1)!),
+      destination: canonicalIp(inner[1]!.at(-1)!),
       port: Number(dport),
       sourcePort: Number(sport),
       timeMicros: epochMicros(time ?? ''),
       flags: parseInt(flags, 16) & 0xff,
+      ...(tunnel !== undefined ? { tunnel } : {}),
     });
   }
-  return { segments, damaged, skippedTunnelled, stderr };
+  return { segments, damaged, tunnelled, stderr };
 }
 
 /** "1764454253.881483000" → microseconds, exactly (no float rounding of the fraction). */

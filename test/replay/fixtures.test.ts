@@ -13,7 +13,7 @@ import { addProbe, canonicalIp, diffProbeMaps, PROBE_KIND_ORDER, probesOfAlarms,
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
-const FIXTURE_DIRS = ['fixtures/live', 'fixtures/crafted', 'fixtures/scanners'];
+const FIXTURE_DIRS = ['fixtures/live', 'fixtures/crafted', 'fixtures/scanners', 'fixtures/tunnels'];
 
 function capturesIn(dir: string): string[] {
   const abs = join(ROOT, dir);

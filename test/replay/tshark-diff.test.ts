@@ -120,7 +120,7 @@ describe('honeyport replay vs tshark', function () {
   });
 
   describe('fixtures/', () => {
-    const files = ['fixtures/live', 'fixtures/crafted', 'fixtures/scanners'].flatMap((d) => capturesIn(join(ROOT, d)));
+    const files = ['fixtures/live', 'fixtures/crafted', 'fixtures/scanners', 'fixtures/tunnels'].flatMap((d) => capturesIn(join(ROOT, d)));
     for (const file of files) {
       const rel = relative(ROOT, file);
       it(rel, () => {

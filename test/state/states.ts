@@ -42,7 +42,7 @@ export function snapshot(over: Partial<SensorSnapshot> = {}): SensorSnapshot {
     policyDigest: policyDigest(statePolicy),
     ports: everyStatus,
     capture: { received: 10, kernelDrops: 1, queueFreezes: 0, handoffDrops: 2, delivered: 8, batches: 3, blocks: 3, outgoingSkipped: 0, unsupportedLink: 0, overflow: 0, malformedBlocks: 0, socketErrors: 0 },
-    decode: { frames: 8, malformed: 1, truncated: 0, notIp: 0, unknownLinktype: 0, ipv4Fragments: 0, ipv6Fragments: 0, reassembled: 0, fragmentOverlaps: 0, fragmentTimeouts: 0, fragmentEvictions: 0 },
+    decode: { frames: 8, malformed: 1, truncated: 0, notIp: 0, unknownLinktype: 0, ipv4Fragments: 0, ipv6Fragments: 0, reassembled: 0, fragmentOverlaps: 0, fragmentTimeouts: 0, fragmentEvictions: 0, tunnelled: 0, tunnelTooDeep: 0 },
     detect: { segments: 7, probes: 6, whitelisted: 1, otherDestination: 0, alarms: 3, floodProbes: 0, connections: 1, promoted: 0 },
     trackedKeys: 2,
     connections: { accepted: 1, refusedOverLimit: 0, bytes: 5, active: 0, acceptErrors: 0 },
