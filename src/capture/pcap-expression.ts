@@ -1,0 +1,62 @@
+/**
+ * The kernel filter of filter-builder.ts as a libpcap filter expression, for
+ * the libpcap backend (`cap` compiles an expression string, not cBPF bytes).
+ *
+ * Same decisions, link by link where libpcap can express them:
+ * - TCP over IPv4 to a `tcp` port, TCP right behind the fixed IPv6 header to
+ *   a `tcp6` port, with the probe flag rule of `passesKernelFlagRule`;
+ * - passed whole because the filter cannot judge them: IPv4 fragments of TCP
+ *   (MF or an offset) and IPv6 whose next header is one Linux walks before
+ *   TCP (IPV6_UNDECIDED_NEXT_HEADERS);
+ * - `inbound` only when asked (libpcap supports the direction qualifier on
+ *   Linux live captures, not on Windows or in savefiles).
+ *
+ * Limits, and why: libpcap's `tcp[...]` offsets are IPv4-only, so IPv6 uses
+ * `ip6[40 + n]`; IPv4 options are honoured by `tcp[...]` (libpcap adds the
+ * IHL). Stacked VLAN tags are not walked: the OS strips one tag before the
+ * filter runs on Linux, a second tag hides the frame from this filter (the
+ * AF_PACKET filter walks two). The snap length is libpcap's (cap asks for
+ * 65535), so every passed frame is kept whole.
+ */
+import type { Policy } from '../policy/policy.js';
+import { IPV6_UNDECIDED_NEXT_HEADERS } from './filter-builder.js';
+
+/** `passesKernelFlagRule` over the flags byte `at` (e.g. `tcp[13]`). */
+function flagRule(at: string): string {
+  // SYN without ACK; or, SYN clear, the six classic flags being none (NULL),
+  // FIN, ACK or FIN+PSH+URG (XMAS).
+  const classic = [0x00, 0x01, 0x10, 0x29].map((v) => `(${at} & 0x3f) == 0x${v.toString(16).padStart(2, '0')}`);
+  return `((${at} & 0x12) == 0x02 or ${classic.join(' or ')})`;
+}
+
+const anyOf = (parts: readonly string[]): string => (parts.length === 1 ? parts[0]! : `(${parts.join(' or ')})`);
+
+export interface PcapExpressionOptions {
+  /** Prefix `inbound and` (Linux live captures only); default false. */
+  readonly inboundOnly?: boolean;
+}
+
+/**
+ * The expression for the policy's ports; for a policy without ports one that
+ * matches nothing (`less 1`: no frame is shorter than one byte).
+ */
+export function buildPcapExpression(policy: Pick<Policy, 'ports'>, opts: PcapExpressionOptions = {}): string {
+  const v4Ports = [...new Set(policy.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port))];
+  const v6Ports = [...new Set(policy.ports.filter((p) => p.protocol === 'tcp6').map((p) => p.port))];
+  for (const p of [...v4Ports, ...v6Ports]) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`port ${p} is not 1-65535`);
+  }
+  const branches: string[] = [];
+  if (v4Ports.length > 0) {
+    const ports = anyOf(v4Ports.map((p) => `tcp[2:2] == ${p}`));
+    branches.push(`(ip and ip[9] == 6 and ((ip[6:2] & 0x3fff) != 0 or (${ports} and ${flagRule('tcp[13]')})))`);
+  }
+  if (v6Ports.length > 0) {
+    const ports = anyOf(v6Ports.map((p) => `ip6[42:2] == ${p}`));
+    const undecided = IPV6_UNDECIDED_NEXT_HEADERS.map((nh) => `ip6[6] == ${nh}`);
+    branches.push(`(ip6 and ((ip6[6] == 6 and ${ports} and ${flagRule('ip6[53]')}) or ${undecided.join(' or ')}))`);
+  }
+  if (branches.length === 0) return 'less 1';
+  const all = anyOf(branches);
+  return opts.inboundOnly ? `inbound and ${all}` : all;
+}
