@@ -15,7 +15,6 @@
  * windows of kept ports and all counters carry over.
  */
 import { openAfPacketCapture } from '../capture/afpacket.js';
-import { buildCaptureFilter } from '../capture/filter-builder.js';
 import type { CaptureCounters, LiveCapture, LiveCaptureFactory } from '../capture/live-capture.js';
 import type { Alarm } from '../alarm/alarm.js';
 import type { Decoder } from '../decode/decoder.js';
@@ -125,7 +124,7 @@ export class Sensor {
     const policy = options.detection.policy;
     const capture = (options.openCapture ?? openAfPacketCapture)({
       interfaces: options.interfaces,
-      filter: buildCaptureFilter(policy),
+      filter: { ports: policy.ports },
       ringBlockSize: options.ringBlockSize,
       ringBlockCount: options.ringBlockCount,
       blockTimeoutMs: BLOCK_TIMEOUT_MS,
@@ -203,7 +202,7 @@ export class Sensor {
     for (const p of this.policy.ports) {
       this.detector.admit(p.port, p.protocol, held.some((h) => h.port === p.port && h.protocol === p.protocol));
     }
-    this.capture.setFilter(buildCaptureFilter({ ports: held }));
+    this.capture.setFilter({ ports: held });
   }
 
   /**
@@ -227,7 +226,7 @@ export class Sensor {
       .filter((r) => r.untilMs > nowMs && !policy.ports.some(same(r.port)) && !leaving.some(same(r.port)))
       .slice(-MAX_PORTS);
     const transition = [...policy.ports, ...leaving, ...stillRetiring.map((r) => r.port)];
-    this.capture.setFilter(buildCaptureFilter({ ports: [...policy.ports, ...leaving] }));
+    this.capture.setFilter({ ports: [...policy.ports, ...leaving] });
     this.detector.reconfigure({ ...policy, ports: transition });
     this.policy = policy;
     const statuses = await ports.apply(policy);

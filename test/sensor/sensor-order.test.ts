@@ -13,9 +13,9 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 
 import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
-import type { BpfProgram } from '../../src/capture/bpf-program.js';
 import { BpfVm } from '../../src/capture/bpf-vm.js';
-import type { CaptureCounters, LiveCapture, LiveCaptureOptions, OnBatch } from '../../src/capture/live-capture.js';
+import { buildCaptureFilter } from '../../src/capture/filter-builder.js';
+import type { CaptureCounters, CaptureFilterSpec, LiveCapture, LiveCaptureOptions, OnBatch } from '../../src/capture/live-capture.js';
 import { Sensor } from '../../src/sensor/sensor.js';
 import { FrameBatch, LinkType } from '../../src/source/frame-batch.js';
 import { ethernet, ipv4, tcp } from '../helpers/frame-builder.js';
@@ -49,10 +49,10 @@ class FakeCapture implements LiveCapture {
   readonly steps: Step[] = [];
   onBatch: OnBatch | undefined;
 
-  constructor(private filter: BpfProgram, private readonly candidates: readonly number[]) {}
+  constructor(private filter: CaptureFilterSpec, private readonly candidates: readonly number[]) {}
 
   private record(what: Step['what']): void {
-    const vm = new BpfVm(this.filter);
+    const vm = new BpfVm(buildCaptureFilter(this.filter));
     const covered = this.candidates.filter((p) => {
       const f = synFrame(p);
       return vm.run(f, 0, f.length) > 0;
@@ -67,7 +67,7 @@ class FakeCapture implements LiveCapture {
     this.record('start');
   }
 
-  setFilter(filter: BpfProgram): void {
+  setFilter(filter: CaptureFilterSpec): void {
     this.filter = filter;
     this.record('filter');
   }
