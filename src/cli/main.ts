@@ -9,6 +9,7 @@ import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { parseDetectionFlags, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
+import { CAPTURE_BACKENDS, defaultCaptureBackend, type CaptureBackend } from '../capture/capture-backend.js';
 
 /** zod and yaml cost ~100 ms to load: only pay for them when a policy file is read. */
 async function policyFrom(file: string | undefined): Promise<Policy> {
@@ -67,10 +68,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
+    .addOption(new Option('--capture <backend>', 'capture backend: afpacket (Linux) or pcap (libpcap/Npcap through the cap package)').choices(CAPTURE_BACKENDS).default(defaultCaptureBackend()))
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; capture: CaptureBackend; stateDir: string; allowPublicAddress?: boolean }) => {
       const detection = parseDetectionFlags(o);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const policy = await policyFrom(o.policy);
@@ -84,6 +86,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,
         ringMiB,
+        capture: o.capture,
         delivery: o,
       }));
     });

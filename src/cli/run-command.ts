@@ -1,5 +1,6 @@
 /** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
 import { hostname } from 'node:os';
+import { captureFactory, type CaptureBackend } from '../capture/capture-backend.js';
 import type { Alarm } from '../alarm/alarm.js';
 import type { FormatContext } from '../deliver/format-ecs.js';
 import type { Delivery } from '../deliver/delivery.js';
@@ -23,6 +24,7 @@ export interface RunCommandOptions extends DetectionSettings {
   readonly allowPublicAddress: boolean;
   readonly stateDir: string;
   readonly ringMiB: number;
+  readonly capture: CaptureBackend;
   readonly delivery: DeliveryFlags;
 }
 
@@ -47,6 +49,13 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const eligibility = checkEligibility({ policy: o.policy, allowPublicAddress: o.allowPublicAddress });
   if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
   for (const w of eligibility.warnings) log(`warning: ${w}`);
+
+  let openCapture;
+  try {
+    openCapture = await captureFactory(o.capture);
+  } catch (err) {
+    throw new CliError((err as Error).message, ExitCode.FAILURE);
+  }
 
   const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
   const interfaceTable = interfaceIndexTable();
@@ -73,6 +82,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       ringBlockSize: blockSize,
       ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),
       interfaceTable,
+      openCapture,
       onAlarm: publish,
       onPortsHeld: (statuses) => {
         for (const s of statuses) log(statusLine(s));

@@ -1,0 +1,130 @@
+/**
+ * The libpcap backend's own logic with a stand-in for cap's Cap: frames
+ * batched per event-loop turn, the receive buffers held for the capture's
+ * life, the new filter opened before the old one closes, one-line errors.
+ * (Live captures with real attacks: test/live/sensor-pcap.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { captureFactory } from '../../src/capture/capture-backend.js';
+import type { LiveCaptureOptions } from '../../src/capture/live-capture.js';
+import { PcapCapture } from '../../src/capture/pcap.js';
+import { LinkType, type FrameBatch } from '../../src/source/frame-batch.js';
+
+const log: string[] = [];
+const open: FakeCap[] = [];
+
+class FakeCap {
+  static linkType = 'ETHERNET';
+  buffer: Buffer | undefined;
+  listener: ((n: number, t: boolean) => void) | undefined;
+  closed = false;
+  open(device: string, filter: string, _size: number, buffer: Buffer): string {
+    this.buffer = buffer;
+    log.push(`open ${device} ${filter.includes('445') ? '445' : '-'}${filter.includes('22') ? ' 22' : ''}`);
+    open.push(this);
+    return FakeCap.linkType;
+  }
+  on(_e: 'packet', l: (n: number, t: boolean) => void): void {
+    this.listener = l;
+  }
+  close(): void {
+    this.closed = true;
+    log.push('close');
+  }
+  /** What cap does per packet: copy into the held buffer, emit. */
+  deliver(bytes: number[]): void {
+    Buffer.from(bytes).copy(this.buffer!);
+    this.listener!(bytes.length, false);
+  }
+}
+
+const options = (ports: number[]): LiveCaptureOptions => ({
+  interfaces: ['eth-test'],
+  filter: { ports: ports.map((port) => ({ port, protocol: 'tcp' as const })) },
+  ringBlockSize: 4096,
+  ringBlockCount: 4,
+  blockTimeoutMs: 4,
+  handoffWaitMs: 0,
+});
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('libpcap backend (stand-in cap)', () => {
+  beforeEach(() => {
+    log.length = 0;
+    open.length = 0;
+    FakeCap.linkType = 'ETHERNET';
+  });
+
+  it('hands the frames of one read loop to JS as one batch, bytes and link type intact', async () => {
+    const c = new PcapCapture(options([445]), FakeCap);
+    const seen: { count: number; frames: string[]; link: number }[] = [];
+    c.start((b: FrameBatch) => {
+      const frames = [];
+      for (let i = 0; i < b.count; i++) frames.push(b.data.subarray(b.offset[i], b.offset[i]! + b.caplen[i]!).toString('hex'));
+      seen.push({ count: b.count, frames, link: b.linktype[0]! });
+    });
+    open[0]!.deliver([1, 2, 3]);
+    open[0]!.deliver([4, 5]);
+    open[0]!.deliver([6]);
+    assert.equal(seen.length, 0, 'nothing before the read loop ends');
+    await turn();
+    assert.deepEqual(seen, [{ count: 3, frames: ['010203', '0405', '06'], link: LinkType.ETHERNET }]);
+    assert.equal(c.stats().delivered, 3);
+    assert.equal(c.stats().batches, 1);
+    c.close();
+  });
+
+  it('keeps every receive buffer referenced until closed, also across a filter swap', async () => {
+    const c = new PcapCapture(options([445]), FakeCap);
+    c.start(() => {});
+    c.setFilter({ ports: [{ port: 22, protocol: 'tcp' }] });
+    // The first handle is not closed yet: its buffer must still be the one cap writes to.
+    assert.equal(open[0]!.closed, false);
+    open[0]!.deliver([9, 9]);
+    assert.equal(open[0]!.buffer![0], 9);
+    c.close();
+    assert.ok(open.every((h) => h.closed));
+  });
+
+  it('opens the new filter before the old one closes (never judged by none)', async () => {
+    const c = new PcapCapture(options([445]), FakeCap);
+    c.start(() => {});
+    c.setFilter({ ports: [{ port: 22, protocol: 'tcp' }] });
+    assert.deepEqual(log, ['open eth-test 445', 'open eth-test - 22']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(log, ['open eth-test 445', 'open eth-test - 22', 'close']);
+    assert.equal(open[0]!.closed, true);
+    assert.equal(open[1]!.closed, false);
+    c.close();
+  });
+
+  it('delivers what is batched when closed, then nothing', async () => {
+    const c = new PcapCapture(options([445]), FakeCap);
+    let frames = 0;
+    c.start((b) => { frames += b.count; });
+    open[0]!.deliver([1]);
+    c.close();
+    assert.equal(frames, 1);
+    await turn();
+    assert.equal(frames, 1);
+    assert.throws(() => c.setFilter({ ports: [] }), /closed/);
+  });
+
+  it('refuses a device whose link type the decoder cannot walk, in one line', () => {
+    FakeCap.linkType = 'IEEE802_11_RADIO';
+    const c = new PcapCapture(options([445]), FakeCap);
+    assert.throws(() => c.start(() => {}), /^Error: pcap: device eth-test has link type IEEE802_11_RADIO, which the decoder cannot walk$/);
+    assert.equal(open[0]!.closed, true);
+  });
+});
+
+describe('capture backend choice', () => {
+  it('refuses AF_PACKET off Linux, naming the alternative', async () => {
+    await assert.rejects(captureFactory('afpacket', 'win32'), /needs Linux \(AF_PACKET\); use --capture pcap on win32/);
+  });
+  it('gives a factory for each backend on Linux', async function () {
+    if (process.platform !== 'linux') this.skip();
+    assert.equal(typeof (await captureFactory('afpacket')), 'function');
+    assert.equal(typeof (await captureFactory('pcap')), 'function');
+  });
+});
