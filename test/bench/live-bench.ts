@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createBenchNet, destroyBenchNet, FLOOD_V4_PREFIX, PROBE_V4_FIRST_OCTET3, serverRx, type BenchNet } from './live-net.js';
+import { idlePass, idleTargets, type IdleResult } from './live-idle.js';
 import { latency, sendProbes, type LatencyResult, type ProbePlan } from './live-probes.js';
 import { cpuSeconds, onPath, peakRssMiB, rssMiB, runningLiveSuites, sleep, terminate } from './live-proc.js';
 import { CLI, holdPort, HoneyportUnderTest, TcpdumpUnderTest, writeBenchPolicy, type HoneyportStatus } from './live-sensor.js';
@@ -77,6 +78,8 @@ export interface LiveBenchResult {
   readonly latencyIdle: LatencyResult;
   readonly latencyFlood: LatencyResult;
   readonly memory: MemoryResult;
+  /** Default options, no traffic: the footprint an operator pays all day (issue 10 part 6). */
+  readonly idle: IdleResult;
 }
 
 const log = (line: string): void => void process.stderr.write(`live bench: ${line}\n`);
@@ -282,6 +285,7 @@ export async function measureLive(): Promise<LiveBenchResult> {
     const config = writeConfig(join(dir, 'syn-v4.cfg'), synFloodConfig(net, 4, PORT));
     const modestCount = rate * MODEST_SECONDS;
 
+    const idle = await idlePass(net, dir, policy);
     const hpModest = await honeyportPass(net, dir, policy, config, modestCount, rate, true);
     const tdModest = await tcpdumpPass(net, config, modestCount, rate, true);
     const hpMax = await honeyportPass(net, dir, policy, config, maxCount, undefined, false);
@@ -293,6 +297,7 @@ export async function measureLive(): Promise<LiveBenchResult> {
       latencyIdle: hpModest.idle!,
       latencyFlood: hpModest.flood!,
       memory,
+      idle,
     };
   } finally {
     process.off('SIGINT', onSignal);
@@ -362,6 +367,7 @@ export function formatLiveBench(r: LiveBenchResult): string {
     // Judged on memory; the drop count is reported (and judged) by the drop targets above.
     `peak RSS <= 200 MB after 10 million distinct sources offered: ${verdict(rssOk)} (${fix((m.peakRssMiB * 2 ** 20) / 1e6, 1)} MB` +
       `${allSources ? '' : `; ${int(m.captured)} of them captured, the rest hand-off drops`})`,
+    ...idleTargets(r.idle),
   ];
   const notes =
     'CPU = utime + stime of every thread, from the first packet until honeyport exited (its SIGTERM flush of follow-up alarms included)\n' +
