@@ -10,7 +10,13 @@ import { join } from 'node:path';
 
 export const SOCKET_NAME = 'honeyport.sock';
 
-export function socketPath(stateDir: string): string {
+/**
+ * A Unix socket in the state directory; on Windows a named pipe named after
+ * it (pipes live in their own namespace, so the file mode check does not
+ * apply there: untested, see the README).
+ */
+export function socketPath(stateDir: string, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'win32') return `\\\\.\\pipe\\honeyport-${stateDir.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
   return join(stateDir, SOCKET_NAME);
 }
 
@@ -39,7 +45,8 @@ export class ControlSocket {
       server.once('error', reject);
       server.listen(path, () => { server.off('error', reject); resolve(); });
     });
-    await chmod(path, 0o600);
+    // A named pipe has no file mode; its access is the pipe's default ACL (untested).
+    if (process.platform !== 'win32') await chmod(path, 0o600);
     server.unref();
     return new ControlSocket(server, path);
   }
