@@ -56,6 +56,11 @@ const LINK_TYPES: Readonly<Record<string, number>> = {
 
 export class PcapUnavailableError extends Error {}
 
+/** A one-line error the CLI prints as is (its `code` marks it as not an internal error). */
+function pcapError(message: string): Error {
+  return Object.assign(new Error(`pcap: ${message}`), { code: 'EPCAP' });
+}
+
 /** Loads `cap` on first use; one clear line when it (or libpcap) is missing. */
 export function loadCap(): CapConstructor {
   try {
@@ -188,16 +193,21 @@ export class PcapCapture implements LiveCapture {
 
   #open(name: string, expression: string): Device {
     if (name === 'any' && process.platform !== 'linux') {
-      throw new Error('pcap: there is no "any" device on this OS; name each device with --interface');
+      throw pcapError('there is no "any" device on this OS; name each device with --interface');
     }
     const handle = new this.#Cap();
     const buffer = Buffer.alloc(RECEIVE_BUFFER_BYTES);
     const bufferBytes = this.#options.ringBlockSize * this.#options.ringBlockCount;
-    const linkName = handle.open(name, expression, bufferBytes, buffer);
+    let linkName: string;
+    try {
+      linkName = handle.open(name, expression, bufferBytes, buffer);
+    } catch (err) {
+      throw pcapError(`cannot capture on ${name}: ${(err as Error).message}`);
+    }
     const linktype = LINK_TYPES[linkName];
     if (linktype === undefined) {
       handle.close();
-      throw new Error(`pcap: device ${name} has link type ${linkName}, which the decoder cannot walk`);
+      throw pcapError(`device ${name} has link type ${linkName}, which the decoder cannot walk`);
     }
     const ifindex = name === 'any' ? -1 : ifindexOf(name);
     handle.on('packet', (nbytes: number, truncated: boolean) => this.#onPacket(buffer, nbytes, truncated, linktype, ifindex));

@@ -113,8 +113,20 @@ describe('libpcap backend (stand-in cap)', () => {
   it('refuses a device whose link type the decoder cannot walk, in one line', () => {
     FakeCap.linkType = 'IEEE802_11_RADIO';
     const c = new PcapCapture(options([445]), FakeCap);
-    assert.throws(() => c.start(() => {}), /^Error: pcap: device eth-test has link type IEEE802_11_RADIO, which the decoder cannot walk$/);
+    assert.throws(() => c.start(() => {}), { message: 'pcap: device eth-test has link type IEEE802_11_RADIO, which the decoder cannot walk', code: 'EPCAP' });
     assert.equal(open[0]!.closed, true);
+  });
+});
+
+describe('libpcap backend errors', () => {
+  it('a device libpcap cannot open is one line naming it, code EPCAP (printed as is, exit 1)', () => {
+    class Refusing extends FakeCap {
+      override open(): string {
+        throw new Error("eth9: No such device exists (SIOCGIFHWADDR: No such device)");
+      }
+    }
+    const c = new PcapCapture(options([445]), Refusing);
+    assert.throws(() => c.start(() => {}), { message: 'pcap: cannot capture on eth-test: eth9: No such device exists (SIOCGIFHWADDR: No such device)', code: 'EPCAP' });
   });
 });
 
