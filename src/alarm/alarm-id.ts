@@ -53,14 +53,28 @@ class NameWriter {
     return this;
   }
   str(s: string): this {
-    const len = this.buf.write(s, this.at + 4, 'utf8');
-    this.buf.writeUInt32BE(len, this.at);
-    this.at += 4 + len;
+    const buf = this.buf;
+    const at = this.at + 4;
+    // Names, phases and digests are short ASCII: copied here, they skip a
+    // native call each (UTF-8 of ASCII is the same bytes); anything else is encoded.
+    let len = s.length;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) {
+        len = buf.write(s, at, 'utf8');
+        break;
+      }
+      buf[at + i] = c;
+    }
+    buf.writeUInt32BE(len, this.at);
+    this.at = at + len;
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.buf.set(b.subarray(0, 16), this.at);
-    this.at += 16;
+    const buf = this.buf;
+    const at = this.at;
+    for (let i = 0; i < 16; i++) buf[at + i] = b[i]!; // no subarray view per address
+    this.at = at + 16;
     return this;
   }
 }

@@ -15,20 +15,36 @@ function lessThan(aAddr: Uint8Array, aPort: number, bAddr: Uint8Array, bPort: nu
   return aPort < bPort;
 }
 
-/** The spec's canonical tuple (lower endpoint first), hashed by both ids: the same for both directions. */
+/** Room for the longest tuple (IPv6); each id hashes a view of it at once, so one buffer serves every call. */
+const tupleScratch = Buffer.alloc(2 + 16 * 2 + 2 + 4);
+
+/**
+ * The spec's canonical tuple (lower endpoint first), hashed by both ids: the
+ * same for both directions. A view of a shared buffer: valid until the next call.
+ */
 function flowTuple(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed: number): Buffer {
   const width = family === 4 ? 4 : 16;
   const ordered = lessThan(src, srcPort, dst, dstPort, width);
-  const [a, ap, b, bp] = ordered ? [src, srcPort, dst, dstPort] : [dst, dstPort, src, srcPort];
-  const buf = Buffer.alloc(2 + width * 2 + 2 + 4);
-  let o = buf.writeUInt16BE(seed, 0);
-  buf.set(a.subarray(0, width), o); o += width;
-  buf.set(b.subarray(0, width), o); o += width;
-  o = buf.writeUInt8(TCP, o);
-  o = buf.writeUInt8(0, o);
-  o = buf.writeUInt16BE(ap, o);
-  buf.writeUInt16BE(bp, o);
-  return buf;
+  const a = ordered ? src : dst;
+  const b = ordered ? dst : src;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff) throw new RangeError(`Community ID seed must be 0..65535: ${seed}`);
+  const buf = tupleScratch;
+  buf[0] = (seed >>> 8) & 0xff;
+  buf[1] = seed & 0xff;
+  let o = 2;
+  for (let i = 0; i < width; i++) buf[o + i] = a[i]!;
+  o += width;
+  for (let i = 0; i < width; i++) buf[o + i] = b[i]!;
+  o += width;
+  const ap = ordered ? srcPort : dstPort;
+  const bp = ordered ? dstPort : srcPort;
+  buf[o] = TCP;
+  buf[o + 1] = 0;
+  buf[o + 2] = ap >>> 8;
+  buf[o + 3] = ap & 0xff;
+  buf[o + 4] = bp >>> 8;
+  buf[o + 5] = bp & 0xff;
+  return buf.subarray(0, o + 6);
 }
 
 export function communityId(family: Family, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, seed = 0): string {

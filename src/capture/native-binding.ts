@@ -2,11 +2,16 @@
  * Loads the C++ raw-socket core (native/src) and describes its JS surface.
  *
  * Which build is loaded:
- *  - default: build/Release/honeyport_native.node (binding.gyp, `npm install`)
+ *  - default: whatever node-gyp-build finds under the package root, in its
+ *    order: build/Release/*.node (a local `npm install` / `npm run
+ *    build:native`), then prebuilds/<platform>-<arch>/ (the prebuilt addon the
+ *    npm tarball and the .deb ship, matched on runtime, Node-API and libc tags)
  *  - HONEYPORT_NATIVE=asan: native/build/Release/honeyport_native_asan.node
  *    (cmake-js, AddressSanitizer + UBSan; node must then run with the ASan
  *    runtime preloaded, see native/README.md)
  *  - HONEYPORT_NATIVE=/path/to/file.node: that file.
+ * node-gyp-build is the Node ecosystem's loader for addons that ship
+ * prebuilds; using it keeps our layout the one `npm install` tooling expects.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -88,14 +93,13 @@ export type NativeLoadResult =
   | { readonly ok: true; readonly addon: NativeAddon; readonly path: string }
   | { readonly ok: false; readonly reason: string };
 
-const ADDON_RELEASE = join('build', 'Release', 'honeyport_native.node');
 const ADDON_ASAN = join('native', 'build', 'Release', 'honeyport_native_asan.node');
 
-/** The repository root: the nearest ancestor holding binding.gyp. */
+/** The package root: the nearest ancestor holding package.json (the repository, the npm package or /usr/lib/honeyport). */
 function packageRoot(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 8; depth += 1) {
-    if (existsSync(join(dir, 'binding.gyp'))) return dir;
+    if (existsSync(join(dir, 'package.json'))) return dir;
     const parent = dirname(dir);
     if (parent === dir) break;
     dir = parent;
@@ -103,28 +107,51 @@ function packageRoot(): string | undefined {
   return undefined;
 }
 
-function addonPath(selector: string | undefined, root: string): string {
-  if (selector === undefined || selector === '' || selector === 'release') {
-    return join(root, ADDON_RELEASE);
+type NodeGypBuild = { path(dir: string): string };
+
+/** Where node-gyp-build finds the addon under `root`, or why it finds none. */
+function defaultAddonPath(root: string): { path: string } | { reason: string } {
+  const require = createRequire(import.meta.url);
+  let loader: NodeGypBuild;
+  try {
+    loader = require('node-gyp-build') as NodeGypBuild;
+  } catch (err) {
+    return { reason: `cannot load node-gyp-build: ${(err as Error).message}` };
   }
-  if (selector === 'asan') return join(root, ADDON_ASAN);
-  return isAbsolute(selector) ? selector : resolve(selector);
+  try {
+    return { path: loader.path(root) };
+  } catch (err) {
+    // node-gyp-build's message names the platform, arch, ABI and libc it looked for.
+    const what = (err as Error).message.split('\n')[0]!.replace(/^No native build was found for /, '');
+    return {
+      reason:
+        `native addon not built: no ${join(root, 'build', 'Release')}/*.node and no prebuild in ` +
+        `${join(root, 'prebuilds')} for ${what}; run \`npm install\` (or \`npm run build:native\`)`,
+    };
+  }
 }
 
-/** Loads the addon without throwing, so that callers (and tests) can explain a skip. */
-export function loadNative(env: NodeJS.ProcessEnv = process.env): NativeLoadResult {
+/**
+ * Loads the addon without throwing, so that callers (and tests) can explain a
+ * skip. `root` is the package root to search (tests point it elsewhere).
+ */
+export function loadNative(env: NodeJS.ProcessEnv = process.env, root: string | undefined = packageRoot()): NativeLoadResult {
   if (process.platform !== 'linux') {
     return { ok: false, reason: 'the AF_PACKET core exists on Linux only' };
   }
-  const root = packageRoot();
-  if (root === undefined) return { ok: false, reason: 'cannot find the package root (binding.gyp)' };
-  const path = addonPath(env.HONEYPORT_NATIVE, root);
-  if (!existsSync(path)) {
-    const how =
-      env.HONEYPORT_NATIVE === 'asan'
-        ? 'run `npm run build:native:asan`'
-        : 'run `npm install` (or `npm run build:native`)';
-    return { ok: false, reason: `native addon not built: ${path} is missing; ${how}` };
+  if (root === undefined) return { ok: false, reason: 'cannot find the package root (package.json)' };
+  const selector = env.HONEYPORT_NATIVE;
+  let path: string;
+  if (selector === undefined || selector === '' || selector === 'release') {
+    const found = defaultAddonPath(root);
+    if ('reason' in found) return { ok: false, reason: found.reason };
+    path = found.path;
+  } else {
+    path = selector === 'asan' ? join(root, ADDON_ASAN) : isAbsolute(selector) ? selector : resolve(selector);
+    if (!existsSync(path)) {
+      const how = selector === 'asan' ? 'run `npm run build:native:asan`' : 'check HONEYPORT_NATIVE';
+      return { ok: false, reason: `native addon not built: ${path} is missing; ${how}` };
+    }
   }
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;

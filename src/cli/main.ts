@@ -4,27 +4,33 @@ import { Command, CommanderError, Option } from 'commander';
 import type { OsType, Policy } from '../policy/policy.js';
 import { PolicyError } from '../policy/policy-error.js';
 import { defaultPolicy } from '../policy/recommended.js';
+import type { HostChoice } from './policy-choice.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
-import { parseDetectionFlags, parsePositiveInt } from './parse-options.js';
+import { parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, parsePositiveInt } from './parse-options.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { CAPTURE_BACKENDS, defaultCaptureBackend, type CaptureBackend } from '../capture/capture-backend.js';
+import { escapeForMessage } from '../validation/echo.js';
+
+const MAX_MESSAGE = 4000;
 
 /** zod and yaml cost ~100 ms to load: only pay for them when a policy file is read. */
-async function policyFrom(file: string | undefined): Promise<Policy> {
+async function policyFrom(file: string | undefined, host: HostChoice): Promise<Policy> {
   if (!file) return defaultPolicy();
-  const { loadPolicyFile } = await import('../policy/load.js');
-  return loadPolicyFile(file);
+  const { policyFor } = await import('./policy-choice.js');
+  return policyFor(file, host);
 }
 
 const EXIT_CODES_HELP = `
 Exit codes:
   0  success (also after SIGTERM/SIGINT for run)
   1  runtime failure: an input could not be read, an output failed, no decoy
-     port could be held, no packet socket (needs root or CAP_NET_RAW)
+     port could be held, no packet socket (needs root or CAP_NET_RAW),
+     another sensor running, open-files limit too small
   2  bad command line, invalid policy or sensor config, unreachable or
-     misconfigured sink, host not eligible (OS type, public address)
+     misconfigured sink, unknown interface, untrusted state directory,
+     host not eligible (OS type, public address)
   3  a capture was damaged (alarms up to the damage were still written)`;
 
 function collect(value: string, previous: string[]): string[] {
@@ -44,24 +50,30 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('replay pcap/pcapng files (optionally gzip-compressed; "-" = stdin) and print the alarms the sensor would have raised, as ECS JSON lines on stdout')
     .argument('<files...>', 'capture files, replayed as one timeline in the order given')
     .option('-p, --policy <file>', 'policy file (YAML or JSON); default: the recommended Linux policy')
+    .option('--host <name>', 'with a fleet policy file: the host the capture is from (chooses its policy)')
+    .addOption(new Option('--address <ip>', 'with --host: an address of that host, for address selectors (repeatable)').argParser(collect).default([], 'none'))
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
     .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('-q, --quiet', 'no run summary on stderr')
-    .option('--no-progress', 'no progress line on a terminal'))
+    .option('--no-progress', 'no progress line on a terminal')
+    .option('--drain-timeout <duration>', 'how long the sinks may keep delivering after the last alarm (then what is left stays in the disk spool, or is dropped and counted)', '30s'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (files: string[], o: DeliveryFlags & { policy?: string; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
+    .action(async (files: string[], o: DeliveryFlags & { drainTimeout: string; policy?: string; host?: string; address: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; quiet?: boolean; progress: boolean }) => {
       const detection = parseDetectionFlags(o);
-      const policy = await policyFrom(o.policy);
+      const drainTimeoutMs = parseDuration(o.drainTimeout, '--drain-timeout') / 1000;
+      const named = parseNamedHost(o);
+      const policy = await policyFrom(o.policy, named ? { kind: 'given', host: named } : { kind: 'unnamed', command: 'replay' });
       const { replayCommand } = await import('./replay-command.js');
-      setExit(await replayCommand({ files, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o }));
+      setExit(await replayCommand({ files, ...detection, policy, summary: !o.quiet, progress: o.progress, delivery: o, drainTimeoutMs }));
     });
 
   addDeliveryOptions(program
     .command('run')
     .description('run the sensor: hold the policy\'s ports open as decoys, capture probes of them (also half-open SYN scans) and print alarms as ECS JSON lines on stdout; SIGHUP reloads the policy, SIGTERM/SIGINT flush and stop')
     .option('-p, --policy <file>', 'policy file (YAML or JSON), re-read on SIGHUP; default: the recommended Linux policy')
+    .option('--host <name>', 'with a fleet policy file: choose the policy for this host name instead of the system\'s (e.g. in a container)')
     .addOption(new Option('-i, --interface <name>', 'capture on this interface (repeatable)').argParser(collect).default([], '"any": every interface'))
     .option('-w, --window <duration>', 'deduplication window (e.g. 60s, 5m)', '60s')
     .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
@@ -72,17 +84,23 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; capture: CaptureBackend; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; capture: CaptureBackend; stateDir: string; allowPublicAddress?: boolean }) => {
       const detection = parseDetectionFlags(o);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
-      const policy = await policyFrom(o.policy);
+      const interfaces = o.interface.length > 0 ? o.interface : ['any'];
+      // Before the policy is loaded: that alone opens dozens of module files.
+      const { openFilesNeeded, openFilesProblem } = await import('../sensor/open-files.js');
+      const fdProblem = openFilesProblem(openFilesNeeded(interfaces.length));
+      if (fdProblem) throw new CliError(fdProblem, ExitCode.FAILURE);
+      const host: HostChoice = o.host === undefined ? { kind: 'this-host' } : { kind: 'this-host', name: parseHostName(o.host, '--host') };
+      const policy = await policyFrom(o.policy, host);
       const { runCommand } = await import('./run-command.js');
       setExit(await runCommand({
         ...detection,
         policy,
         policyFile: o.policy,
-        loadPolicy: async (file) => policyFrom(file),
-        interfaces: o.interface.length > 0 ? o.interface : ['any'],
+        loadPolicy: async (file) => policyFrom(file, host), // a reload re-selects
+        interfaces,
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,
         ringMiB,
@@ -116,11 +134,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
   policy
     .command('check')
-    .description('validate a policy file; prints a summary, or each problem with its field path')
+    .description('validate a policy file; prints a summary, or each problem with its field path; with --host, which policy of a fleet file that host gets')
     .argument('<file>', 'policy file (YAML or JSON)')
-    .action(async (file: string) => {
+    .option('--host <name>', 'the host to choose a fleet file\'s policy for')
+    .addOption(new Option('--address <ip>', 'with --host: an address of that host (repeatable)').argParser(collect).default([], 'none'))
+    .action(async (file: string, o: { host?: string; address: string[] }) => {
+      const host = parseNamedHost(o);
       const { checkCommand } = await import('./policy-command.js');
-      process.stdout.write(`${await checkCommand(file)}\n`);
+      process.stdout.write(`${await checkCommand(file, host)}\n`);
     });
   return program;
 }
@@ -128,15 +149,19 @@ function buildProgram(setExit: (code: number) => void): Command {
 function describe(err: unknown): { message: string; code: number } {
   if (err instanceof CliError) return { message: err.message, code: err.exitCode };
   if (err instanceof PolicyError) return { message: err.message, code: ExitCode.USAGE };
-  if (err instanceof Error && err.name === 'ConfigError') return { message: err.message, code: ExitCode.USAGE };
+  if (err instanceof Error && (err.name === 'ConfigError' || err.name === 'PolicySelectionError')) return { message: err.message, code: ExitCode.USAGE };
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && typeof e.message === 'string') return { message: e.message, code: ExitCode.FAILURE };
-  return { message: `internal error: ${(err as Error)?.stack ?? String(err)}`, code: ExitCode.FAILURE };
+  // A bug: still one line, with where it happened (the first stack frame) for the report.
+  const where = err instanceof Error ? /\n\s+at (.*)/.exec(err.stack ?? '')?.[1] : undefined;
+  return { message: `internal error: ${String(err)}${where ? ` (at ${where})` : ''}`, code: ExitCode.FAILURE };
 }
 
 async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // A closed pipe (`| head`) is the reader saying it has enough.
+    // replay and run (their stdout sink) listen too: for them a broken stdout is an output failure, counted and exit 1.
+    if (process.stdout.listenerCount('error') > 1) return;
+    // Elsewhere a closed pipe (`| head`) is the reader saying it has enough.
     process.exit(err.code === 'EPIPE' ? ExitCode.OK : ExitCode.FAILURE);
   });
   let exitCode: number = ExitCode.OK;
@@ -149,7 +174,8 @@ async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     }
     const { message, code } = describe(err);
-    process.stderr.write(`honeyport: ${message}\n`);
+    // Messages echo input (paths, entries, parser text): escaped and cut, so one line stays one line.
+    process.stderr.write(`honeyport: ${escapeForMessage(message, MAX_MESSAGE)}\n`);
     return code;
   }
   return exitCode;

@@ -1,6 +1,7 @@
 /** Parsers for command-line values; each throws a CliError naming the option. */
 import { parseAddress, type ParsedAddress } from '../net/address.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
+import type { HostIdentity } from '../policy/server-selector.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 const UNIT_MICROS: Record<string, number> = { ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
@@ -45,4 +46,25 @@ export function parseDetectionFlags(o: DetectionFlags): Omit<DetectionSettings, 
     newSourceRate: parsePositiveInt(o.newSourceRate, '--new-source-rate', 10_000_000),
     serverAddresses: o.serverAddress.map((a) => parseServerAddress(a, '--server-address')),
   };
+}
+
+/** A host name as --host gives it (matched case-insensitively by fleet policy globs). */
+export function parseHostName(text: string, option: string): string {
+  const name = text.trim();
+  if (name.length === 0) throw new CliError(`${option}: must not be empty`, ExitCode.USAGE);
+  if (name.length > 253) throw new CliError(`${option}: "${name.slice(0, 40)}…" is longer than a host name (253 characters)`, ExitCode.USAGE);
+  return name;
+}
+
+/**
+ * The host named by `--host NAME [--address IP]…` (replay, policy check), or
+ * undefined when none is; --address alone is refused: the flags describe one
+ * host, and a name-less host would silently match no name selector.
+ */
+export function parseNamedHost(o: { readonly host?: string; readonly address: readonly string[] }): HostIdentity | undefined {
+  if (o.host === undefined) {
+    if (o.address.length > 0) throw new CliError('--address needs --host: name the host the addresses belong to', ExitCode.USAGE);
+    return undefined;
+  }
+  return { name: parseHostName(o.host, '--host'), addresses: o.address.map((a) => parseServerAddress(a, '--address')) };
 }

@@ -4,7 +4,7 @@ import { captureFactory, type CaptureBackend } from '../capture/capture-backend.
 import type { Alarm } from '../alarm/alarm.js';
 import type { FormatContext } from '../deliver/format-ecs.js';
 import type { Delivery } from '../deliver/delivery.js';
-import { interfaceIndexTable } from '../sensor/interface-names.js';
+import { interfaceIndexTable, unknownInterfaces } from '../sensor/interface-names.js';
 import { deliveryConfig, type DeliveryFlags } from './delivery-options.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import type { Policy } from '../policy/policy.js';
@@ -12,7 +12,10 @@ import { PortHoldError } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import { ControlSocket } from '../sensor/control-socket.js';
 import { checkEligibility } from '../sensor/eligibility.js';
+import { HostLock, HostLockError } from '../sensor/host-lock.js';
+import { prepareStateDir } from '../sensor/state-dir.js';
 import { Sensor } from '../sensor/sensor.js';
+import { escapeForMessage } from '../validation/echo.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { packageVersion } from './version.js';
 
@@ -35,21 +38,37 @@ export function statusLine(s: PortStatus): string {
     case 'listening':
       return `${where}: listening`;
     case 'occupied':
-      return s.occupant ? `${where}: occupied by pid ${s.occupant.pid} (${s.occupant.command})` : `${where}: occupied, ${s.reason}`;
+      return s.occupant ? `${where}: occupied by pid ${s.occupant.pid} (${escapeForMessage(s.occupant.command)})` : `${where}: occupied, ${s.reason}`;
     case 'failed':
       return `${where}: failed (${s.code}): ${s.reason}`;
   }
 }
+
+/**
+ * SIGTERM/SIGINT end the process within this (README "Signals"): sinks get
+ * DELIVERY_CLOSE_MS to deliver, then what is left is spooled. Should the
+ * stop sequence itself hang, the process exits 1 at the deadline.
+ */
+export const STOP_DEADLINE_MS = 10_000;
+const DELIVERY_CLOSE_MS = 5_000;
 
 const log = (line: string): void => {
   process.stderr.write(`honeyport: ${line}\n`);
 };
 
 export async function runCommand(o: RunCommandOptions): Promise<number> {
+  // Everything that can be judged without opening anything is judged first.
+  const interfaceTable = interfaceIndexTable();
+  const unknown = unknownInterfaces(o.interfaces, interfaceTable);
+  if (unknown.length > 0) {
+    const here = [...new Set(interfaceTable.values())].sort().join(', ');
+    throw new CliError(`--interface ${unknown.join(', ')}: no such network interface (here: ${here})`, ExitCode.USAGE);
+  }
   const eligibility = checkEligibility({ policy: o.policy, allowPublicAddress: o.allowPublicAddress });
   if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
   for (const w of eligibility.warnings) log(`warning: ${w}`);
 
+  // The backend is loaded before anything is opened: a missing optional module is one line.
   let openCapture;
   try {
     openCapture = await captureFactory(o.capture);
@@ -57,8 +76,22 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     throw new CliError((err as Error).message, ExitCode.FAILURE);
   }
 
+  // One sensor per network namespace, taken before anything else is opened.
+  let lock: HostLock;
+  try {
+    lock = await HostLock.acquire();
+  } catch (err) {
+    if (err instanceof HostLockError) throw new CliError(err.message, ExitCode.FAILURE);
+    throw err;
+  }
+  try {
+    await prepareStateDir(o.stateDir);
+  } catch (err) {
+    await lock.release();
+    throw new CliError(`state directory ${o.stateDir} ${(err as Error).message}`, ExitCode.USAGE);
+  }
+
   const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
-  const interfaceTable = interfaceIndexTable();
   const ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [...interfaceTable.values()], mode: 'live' };
   // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held.
   const { Delivery } = await import('../deliver/delivery.js');
@@ -89,16 +122,19 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       },
     });
   } catch (err) {
-    await delivery.close(5000);
+    await delivery.close(DELIVERY_CLOSE_MS);
+    await lock.release();
     if (err instanceof PortHoldError) throw new CliError(err.message, ExitCode.FAILURE);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EPERM' || /Operation not permitted|EPERM/.test(e.message)) {
       throw new CliError(`cannot open a packet socket: ${e.message} (run as root, or grant CAP_NET_RAW)`, ExitCode.FAILURE);
     }
+    // An interface that vanished between the check above and the packet socket.
+    if (/^interface .*: No such device$/.test(e.message)) throw new CliError(e.message, ExitCode.USAGE);
     throw err;
   }
 
-  let control: ControlSocket | undefined;
+  let control: ControlSocket;
   const status = (): object => ({
     version: packageVersion(),
     pid: process.pid,
@@ -112,8 +148,9 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     control = await ControlSocket.open(o.stateDir, status);
   } catch (err) {
     await sensor.stop();
-    await delivery.close(5000);
-    throw new CliError(`state directory ${o.stateDir}: ${(err as Error).message}`, ExitCode.FAILURE);
+    await delivery.close(DELIVERY_CLOSE_MS);
+    await lock.release();
+    throw new CliError((err as Error).message, ExitCode.FAILURE);
   }
   log(`capturing on ${o.interfaces.join(', ')}`);
   log(`status socket ${control.path}`);
@@ -144,25 +181,46 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     const onHup = (): void => {
       reloading = reloading.then(reload, reload);
     };
+    let stopping = false;
     const onStop = (signal: string): void => {
+      if (stopping) {
+        log(`${signal}: already stopping (at most ${STOP_DEADLINE_MS / 1000} s)`);
+        return;
+      }
+      stopping = true;
       process.off('SIGHUP', onHup);
       log(`${signal}: stopping`);
-      void reloading
+      const deadline = Date.now() + STOP_DEADLINE_MS;
+      // Ref'd while the stop runs: a hung step must not let the loop drain (exit 13) nor run forever.
+      const backstop = setTimeout(() => {
+        log(`stop did not finish within ${STOP_DEADLINE_MS} ms; exiting`);
+        process.exit(ExitCode.FAILURE);
+      }, STOP_DEADLINE_MS);
+      const finish = (code: number): void => {
+        // Done: exit as soon as nothing else is pending, and at the latest at the same deadline.
+        clearTimeout(backstop);
+        setTimeout(() => process.exit(code), Math.max(0, deadline - Date.now())).unref();
+        resolve(code);
+      };
+      void control.close()
+        .then(() => reloading)
         .then(() => sensor.stop())
-        .then(() => control?.close())
-        .then(() => delivery.close(10_000))
+        .then(() => delivery.close(DELIVERY_CLOSE_MS))
+        .then(() => lock.release())
         .then(() => {
           const c = sensor.status().capture;
           log(`stopped: ${counts.alarms} alarms, ${c.received} packets captured, ${c.kernelDrops} kernel drops, ${c.handoffDrops} hand-off drops`);
-          for (const s of delivery.stats()) log(`sink ${s.sink}: ${s.delivered} delivered, ${s.retried} retried, ${s.spooled} spooled, ${s.dropped} dropped, ${s.queued} still queued`);
-          resolve(ExitCode.OK);
+          const stats = delivery.stats();
+          for (const s of stats) log(`sink ${s.sink}: ${s.produced} alarms${s.recovered ? ` + ${s.recovered} from the spool of a previous run` : ''} = ${s.delivered} delivered + ${s.dropped} dropped + ${s.queued} left in the spool`);
+          // A dropped alarm (broken stdout, full spool or disk, refusals) is an output failure.
+          finish(stats.some((s) => s.dropped > 0) ? ExitCode.FAILURE : ExitCode.OK);
         }, (err: Error) => {
           log(`error while stopping: ${err.message}`);
-          resolve(ExitCode.FAILURE);
+          finish(ExitCode.FAILURE);
         });
     };
     process.on('SIGHUP', onHup);
-    process.once('SIGTERM', () => onStop('SIGTERM'));
-    process.once('SIGINT', () => onStop('SIGINT'));
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
   });
 }

@@ -10,3 +10,10 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * The receiver did not answer at start (refused, timed out, no route): maybe
+ * a mistake, maybe an outage. A sink with a disk spool starts anyway and
+ * spools; without one it is a ConfigError like any other.
+ */
+export class UnreachableError extends ConfigError {}

@@ -21,6 +21,7 @@ import { readTcp } from './tcp.js';
 import { ChainInfo, mayLeadToTcp, walkChain } from './ipv6-chain.js';
 import { Frag, FragmentTable, HEAD_KEEP, KEY_LEN, type Datagram } from './fragments.js';
 import { newCounters, type DecodeCounters } from './counters.js';
+import type { FrameBatch } from '../source/frame-batch.js';
 
 export type { DecodeCounters } from './counters.js';
 
@@ -48,6 +49,11 @@ export class Decoder {
   private readonly key = new Uint8Array(KEY_LEN);
   /** Set when this frame's capture stopped short; counted once per frame. */
   private cut = false;
+  /**
+   * The frame's timestamp, in a field rather than passed down: a double
+   * argument to a call V8 does not inline is boxed (an allocation per frame).
+   */
+  private frameTs = 0;
 
   constructor(opts: DecoderOptions = {}) {
     const max = Math.max(1, Math.floor(opts.maxFragmentDatagrams ?? 4096));
@@ -70,6 +76,17 @@ export class Decoder {
     tsMicros: number,
     vlan = 0,
   ): DecodeStatus {
+    this.frameTs = tsMicros;
+    return this.decodeFrame(data, offset, caplen, linktype, vlan);
+  }
+
+  /** decode() of frame `i` of a batch; the timestamp never travels as an argument (see frameTs). */
+  decodeAt(b: FrameBatch, i: number): DecodeStatus {
+    this.frameTs = b.tsMicros[i]!;
+    return this.decodeFrame(b.data, b.offset[i]!, b.caplen[i]!, b.linktype[i]!, b.vlan[i]!);
+  }
+
+  private decodeFrame(data: Buffer, offset: number, caplen: number, linktype: number, vlan: number): DecodeStatus {
     const c = this.counters;
     c.frames++;
     this.cut = false;
@@ -93,8 +110,8 @@ export class Decoder {
       net = parseLink(data, offset, end, linktype, vlan, link);
     }
     let status: DecodeStatus;
-    if (net === Net.Ipv4) status = this.ipv4(data, link.offset, end, tsMicros);
-    else if (net === Net.Ipv6) status = this.ipv6(data, link.offset, end, tsMicros);
+    if (net === Net.Ipv4) status = this.ipv4(data, link.offset, end);
+    else if (net === Net.Ipv6) status = this.ipv6(data, link.offset, end);
     else if (net === Net.NotIp) {
       c.notIp++;
       status = DecodeStatus.NotTcp;
@@ -111,7 +128,7 @@ export class Decoder {
       const seg = this.segment;
       seg.vlanOuter = link.vlanOuter;
       seg.vlanInner = link.vlanInner;
-      seg.tsMicros = tsMicros;
+      seg.tsMicros = this.frameTs;
     }
     return status;
   }
@@ -122,7 +139,7 @@ export class Decoder {
     return DecodeStatus.Malformed;
   }
 
-  private ipv4(d: Buffer, off: number, end: number, ts: number): DecodeStatus {
+  private ipv4(d: Buffer, off: number, end: number): DecodeStatus {
     const avail = end - off;
     if (avail < 20) return this.verdict(Parse.Truncated);
     const vihl = d[off];
@@ -140,7 +157,7 @@ export class Decoder {
     }
     const proto = d[off + 9];
     const frag = ((d[off + 6] << 8) | d[off + 7]) & 0x3fff; // MF + offset
-    if (frag !== 0) return this.ipv4Fragment(d, off, ihl, total, ipEnd, frag, proto, ts);
+    if (frag !== 0) return this.ipv4Fragment(d, off, ihl, total, ipEnd, frag, proto);
     if (proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
 
     const seg = this.segment;
@@ -190,7 +207,6 @@ export class Decoder {
     ipEnd: number,
     frag: number,
     proto: number,
-    ts: number,
   ): DecodeStatus {
     this.counters.ipv4Fragments++;
     if (proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
@@ -217,13 +233,13 @@ export class Decoder {
       key[8 + i] = 0;
       key[24 + i] = 0;
     }
-    const r = this.fragments.add(key, ts, start, declLen, more, d, off + ihl, capLen, d[off + 8], proto);
+    const r = this.fragments.add(key, this.frameTs, start, declLen, more, d, off + ihl, capLen, d[off + 8], proto);
     if (r === Frag.Pending) return DecodeStatus.Pending;
     if (r < 0) return DecodeStatus.Malformed;
     return this.finish(r, FAMILY_V4);
   }
 
-  private ipv6(d: Buffer, off: number, end: number, ts: number): DecodeStatus {
+  private ipv6(d: Buffer, off: number, end: number): DecodeStatus {
     const avail = end - off;
     if (avail < 40) return this.verdict(Parse.Truncated);
     if (d[off] >> 4 !== 6) return DecodeStatus.Malformed;
@@ -258,7 +274,7 @@ export class Decoder {
       p = walkChain(d, start, capEnd, declEnd, d[off + 6], true, ch);
     }
     if (p !== Parse.Ok) return this.verdict(p);
-    if (ch.fragPos >= 0) return this.ipv6Fragment(d, off, capEnd, declEnd, ts);
+    if (ch.fragPos >= 0) return this.ipv6Fragment(d, off, capEnd, declEnd);
     if (ch.proto !== IPPROTO_TCP) return DecodeStatus.NotTcp;
 
     const seg = this.segment;
@@ -270,7 +286,7 @@ export class Decoder {
     return DecodeStatus.Segment;
   }
 
-  private ipv6Fragment(d: Buffer, off: number, capEnd: number, declEnd: number, ts: number): DecodeStatus {
+  private ipv6Fragment(d: Buffer, off: number, capEnd: number, declEnd: number): DecodeStatus {
     this.counters.ipv6Fragments++;
     const ch = this.chain;
     const fp = ch.fragPos;
@@ -294,7 +310,7 @@ export class Decoder {
       key[8 + i] = d[off + 8 + i];
       key[24 + i] = d[off + 24 + i];
     }
-    const r = this.fragments.add(key, ts, start, declLen, more, d, ch.pos, capLen, d[off + 7], ch.proto);
+    const r = this.fragments.add(key, this.frameTs, start, declLen, more, d, ch.pos, capLen, d[off + 7], ch.proto);
     if (r === Frag.Pending) return DecodeStatus.Pending;
     if (r < 0) return DecodeStatus.Malformed;
     return this.finish(r, FAMILY_V6);

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Alarm } from '../alarm/alarm.js';
-import { ConfigError } from '../config/config-error.js';
-import type { DeliveryConfig, OutputFormat, SinkConfig } from '../config/sensor-config.js';
+import { ConfigError, UnreachableError } from '../config/config-error.js';
+import type { DeliveryConfig, OutputFormat } from '../config/sensor-config.js';
 import type { Formatted, Transport } from './entry.js';
 import { EcsFormatter, type FormatContext } from './format-ecs.js';
 import { EveFormatter } from './format-eve.js';
@@ -16,10 +16,7 @@ import { Sink, type DeliveryStats } from './sink.js';
 import { DiskSpool } from './spool/disk-spool.js';
 import { MemorySpool } from './spool/memory-spool.js';
 import type { Spool } from './spool/spool.js';
-import { FileTransport } from './transports/file.js';
-import { HttpTransport } from './transports/http.js';
-import { StreamTransport } from './transports/stdout.js';
-import { SyslogStreamTransport, SyslogUdpTransport } from './transports/syslog.js';
+import { sinkType } from './sinks/registry.js';
 
 export type { DeliveryStats } from './sink.js';
 export { ConfigError } from '../config/config-error.js';
@@ -34,19 +31,6 @@ export interface DeliveryOptions {
 /** Back-pressure threshold for callers that can wait (replay): records in memory per sink. */
 const ROOM_LOW_WATER = 0.5;
 
-function transportFor(c: SinkConfig, stdout: Writable): Transport {
-  switch (c.type) {
-    case 'stdout':
-      return new StreamTransport(stdout);
-    case 'file':
-      return new FileTransport(c);
-    case 'syslog':
-      return c.transport === 'udp' ? new SyslogUdpTransport(c) : new SyslogStreamTransport(c);
-    case 'http':
-      return new HttpTransport(c);
-  }
-}
-
 interface Bound {
   readonly sink: Sink;
   readonly transport: Transport;
@@ -58,11 +42,14 @@ export class Delivery {
   private readonly ecs: EcsFormatter;
   private readonly eve: EveFormatter | undefined;
   private closed = false;
+  /** Alarms no format could be built for (a bug): said on stderr, never silently gone. */
+  private unformatted = 0;
 
   private constructor(
     private readonly sinks: readonly Bound[],
     ctx: FormatContext,
     needEve: boolean,
+    private readonly notice: (message: string) => void,
   ) {
     this.ecs = new EcsFormatter(ctx);
     this.eve = needEve ? new EveFormatter(ctx) : undefined;
@@ -81,17 +68,20 @@ export class Delivery {
     const spools: Spool[] = [];
     try {
       for (const c of config.sinks) {
-        const transport = transportFor(c, stdout);
-        await transport.open();
+        const transport = await sinkType(c.type).transport(c, { stdout });
         transports.push(transport);
-        // The sink exists only after its spool: the loss callback is bound late.
-        let sink: Sink | undefined;
-        const onLoss = (loss: Parameters<Sink['onLoss']>[0]): void => sink?.onLoss(loss);
+        try {
+          await transport.open();
+        } catch (err) {
+          // A restart during a SIEM outage must not lose the alarms: with a disk spool, start and spool.
+          if (!(err instanceof UnreachableError && config.spool.dir)) throw err;
+          notice(`warning: ${err.message}; starting anyway, alarms go to the disk spool until it answers`);
+        }
         const spool: Spool = config.spool.dir
-          ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, onLoss, c.name)
-          : new MemorySpool(config.spool.maxBytes, onLoss);
+          ? await DiskSpool.open(join(config.spool.dir, c.name), config.spool.maxBytes, c.name)
+          : new MemorySpool(config.spool.maxBytes);
         spools.push(spool);
-        sink = new Sink({
+        const sink = new Sink({
           name: c.name,
           queue: c.queue,
           transport,
@@ -109,7 +99,7 @@ export class Delivery {
       throw new ConfigError('delivery', (err as Error).message);
     }
     for (const b of opened) b.sink.start();
-    return new Delivery(opened, ctx, opened.some((b) => b.format === 'eve'));
+    return new Delivery(opened, ctx, opened.some((b) => b.format === 'eve'), notice);
   }
 
   /** Never blocks, never throws: a sink that cannot keep up spools. */
@@ -127,8 +117,10 @@ export class Delivery {
       };
       ecs = { ...base, json };
       if (this.eve) eve = { ...base, json: this.eve.format(alarm, id) };
-    } catch {
-      return; // a formatting bug must not stop capture; the stats show nothing was queued
+    } catch (err) {
+      // A formatting bug must not stop capture; it is said once, then every 1,000th time, with the count.
+      if (this.unformatted++ % 1000 === 0) this.notice(`error: ${this.unformatted} alarm(s) could not be formatted and were not delivered (${(err as Error).message})`);
+      return;
     }
     for (const b of this.sinks) {
       try {

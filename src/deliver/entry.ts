@@ -15,13 +15,15 @@ export interface Formatted {
 
 /** A sink's wire record (its transport's encoding of a Formatted) and the alarm time. */
 export interface Entry {
-  /** Never contains a newline: the spool is line-based. */
-  readonly record: string;
+    readonly record: string;
   readonly timeMicros: number;
 }
 
 /** Thrown by a transport for a batch the receiver will never accept (retrying cannot help). */
 export class PermanentError extends Error {}
+
+/** Thrown by a transport whose destination is gone for good (stdout's reader went away): the sink stops. */
+export class BrokenOutputError extends Error {}
 
 /** A transport accepts or refuses whole batches; the sink around it queues, retries and spools. */
 export interface Transport {
@@ -39,9 +41,15 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** How many alarms a full spool discarded, and the alarm times they spanned. */
+/** Why alarms were lost: each loss notice breaks its count down by these. */
+export type LossReason = 'spool_full' | 'write_error' | 'damaged' | 'rejected' | 'undeliverable';
+
+/** How many alarms were lost, the alarm times they spanned, and why. */
 export interface LossInfo {
   readonly count: number;
   readonly firstMicros: number;
   readonly lastMicros: number;
+  readonly reasons: Readonly<Partial<Record<LossReason, number>>>;
+  /** What went wrong, for the operator's one line (not kept in the ledger). */
+  readonly detail?: string;
 }

@@ -1,6 +1,6 @@
 /**
  * One sink: a transport behind a memory queue, a p-queue (bounded concurrency
- * and rate), retries with backoff, and a spool.
+ * and rate), retries with backoff, a spool and a loss ledger.
  *
  * Two modes. `direct`: the spool is empty and batches go from memory to the
  * transport. `spool`: after a failed batch, or when memory would exceed
@@ -9,25 +9,51 @@
  * the spool head with backoff until it is empty, then returns to `direct`.
  * Batches in flight when the spool took over are sent again from the spool
  * (at-least-once), which keeps alarms in order.
+ *
+ * Accounting, exact for the life of the process:
+ *   recovered + produced = delivered + dropped + left
+ * (left: in memory, in flight or in the spool at the time of asking). Every
+ * drop goes into the spool's loss ledger, never into the bounded data, and
+ * is announced by one notice per episode, sent before anything else when the
+ * receiver takes records again, and by one stderr line.
+ *
+ * A batch the receiver refuses for good (PermanentError: HTTP 400/413/422)
+ * is split in halves and retried, down to single records, so only the records
+ * it refuses are dropped. A transport whose destination is gone for good
+ * (BrokenOutputError: stdout's reader left) stops the sink: one stderr line,
+ * everything it holds and everything later counts as dropped; the other
+ * sinks carry on.
  */
 import PQueue from 'p-queue';
 import type { QueueConfig } from '../config/sensor-config.js';
 import { backoffMs } from './backoff.js';
-import { PermanentError, type Entry, type Formatted, type LossInfo, type Transport } from './entry.js';
+import { BrokenOutputError, PermanentError, type Entry, type Formatted, type LossInfo, type Transport } from './entry.js';
+import { lossCauses, lossReasons } from './format-loss.js';
+import { loss, mergeLoss, type LossNotice } from './spool/loss-ledger.js';
 import type { Spool } from './spool/spool.js';
 
 export interface DeliveryStats {
   readonly sink: string;
+  /** Records pushed by this process. */
+  readonly produced: number;
+  /** Records a previous run left in the spool, found at start. */
+  readonly recovered: number;
   /** Records the receiver accepted. */
   readonly delivered: number;
   /** Records sent again after a failed attempt. */
   readonly retried: number;
   /** Records written to the spool. */
   readonly spooled: number;
-  /** Records lost: spool overflow, receiver rejection for good, or undelivered at close without a disk spool. */
+  /** Records this process lost (each counted in the loss ledger and announced). */
   readonly dropped: number;
   /** Records waiting: in memory, in flight and in the spool. */
   readonly queued: number;
+  /** Lost records not yet announced to the receiver by a notice. */
+  readonly lossUnannounced: number;
+  /** Loss notices the receiver accepted. */
+  readonly notices: number;
+  /** Why the sink is not delivering, while that is so (spool write error, broken output). */
+  readonly error?: string;
 }
 
 export interface SinkOptions {
@@ -37,7 +63,7 @@ export interface SinkOptions {
   readonly spool: Spool;
   /** Whether what the spool holds survives a restart. */
   readonly durable: boolean;
-  readonly formatLoss: (loss: LossInfo) => Formatted;
+  readonly formatLoss: (loss: LossNotice) => Formatted;
   readonly notice: (message: string) => void;
 }
 
@@ -54,12 +80,17 @@ export class Sink {
   private draining = false;
   private stopping = false;
   private closed = false;
+  /** Set when the destination is gone for good. */
+  private broken: string | undefined;
   private wake: (() => void) | undefined;
   private roomWaiters: { limit: number; resolve: () => void }[] = [];
+  private produced = 0;
+  private recovered = 0;
   private delivered = 0;
   private retried = 0;
   private spooled = 0;
-  private dropped = 0;
+  private notices = 0;
+  private sendingNotice: Promise<void> | undefined;
 
   constructor(private readonly o: SinkOptions) {
     this.name = o.name;
@@ -67,21 +98,39 @@ export class Sink {
       concurrency: o.queue.concurrency,
       ...(o.queue.batchesPerSecond ? { intervalCap: o.queue.batchesPerSecond, interval: 1000 } : {}),
     });
+    o.spool.losses.onEpisode = (l) => this.announceEpisode(l);
   }
 
-  /** Starts draining what a previous run left in the spool. */
+  private get ledger(): Spool['losses'] {
+    return this.o.spool.losses;
+  }
+
+  /** Starts draining what a previous run left in the spool, and announcing what it lost. */
   start(): void {
+    this.recovered = this.o.spool.count;
+    const lost = this.ledger.pending;
+    if (lost > 0) this.o.notice(`sink ${this.name}: ${lost} alarms lost before this start (${lossReasons(this.ledger.summary!.reasons)}); a notice goes to the receiver first`);
     if (this.o.spool.count > 0) {
       this.mode = 'spool';
       this.o.notice(`sink ${this.name}: ${this.o.spool.count} alarms left in the spool by a previous run; sending them first`);
-      void this.drain(0);
     }
+    if (this.o.spool.count > 0 || lost > 0) void this.drain(0);
+  }
+
+  /** The one stderr line of a loss episode. */
+  private announceEpisode(l: LossInfo): void {
+    // A broken output said so in its own line; at close one line sums up.
+    if (this.broken || this.closed) return;
+    const why = l.detail ?? lossCauses(l.reasons);
+    const tell = this.broken ? 'counted in the stats' : 'a notice with the exact count goes to the receiver when it takes records again';
+    this.o.notice(`sink ${this.name}: losing alarms (${why}); ${tell}`);
   }
 
   /** O(1), never blocks, never throws. */
   push(entry: Entry): void {
-    if (this.closed) {
-      this.dropped++;
+    this.produced++;
+    if (this.closed || this.broken) {
+      this.ledger.add(loss('undeliverable', 1, entry.timeMicros));
       return;
     }
     if (this.mode === 'spool') {
@@ -111,13 +160,20 @@ export class Sink {
   stats(): DeliveryStats {
     let inflight = 0;
     for (const b of this.inflight) inflight += b.length;
+    // A spool write error matters while the spool holds something; a drained spool writes afresh next time.
+    const error = this.broken ?? (this.o.spool.count > 0 ? this.o.spool.writeError : undefined);
     return {
       sink: this.name,
+      produced: this.produced,
+      recovered: this.recovered,
       delivered: this.delivered,
       retried: this.retried,
       spooled: this.spooled,
-      dropped: this.dropped,
+      dropped: this.ledger.lostThisRun,
       queued: this.pending.length + inflight + this.o.spool.count,
+      lossUnannounced: this.ledger.pending,
+      notices: this.notices,
+      ...(error ? { error } : {}),
     };
   }
 
@@ -150,11 +206,12 @@ export class Sink {
     this.checkRoom();
     this.inflight.add(batch);
     try {
-      const rejected = await this.o.transport.send(batch.map((e) => e.record));
-      if (this.inflight.has(batch)) this.accepted(batch.length, rejected);
+      await this.announceLosses();
+      const outcome = await this.sendSplitting(batch);
+      if (this.inflight.has(batch)) this.settle(outcome);
     } catch (err) {
       if (!this.inflight.has(batch)) return; // the spool owns it now
-      if (err instanceof PermanentError) this.rejected(batch.length, err);
+      if (err instanceof BrokenOutputError) this.breakDown(err);
       else this.enterSpool((err as Error).message);
     } finally {
       this.inflight.delete(batch);
@@ -162,18 +219,87 @@ export class Sink {
     }
   }
 
-  private accepted(n: number, rejected: number | void): void {
-    const r = rejected ?? 0;
-    this.delivered += n - r;
-    if (r > 0) {
-      this.dropped += r;
-      this.o.notice(`sink ${this.name}: receiver rejected ${r} alarms for good`);
+  /** Sends the pending loss notice, if any, before anything else. Throws like send(). */
+  private async announceLosses(): Promise<void> {
+    if (this.ledger.pending === 0) return;
+    // With concurrency > 1 the batches wait for the one notice in flight.
+    if (!this.sendingNotice) {
+      this.sendingNotice = (async () => {
+        const n = this.ledger.take();
+        if (!n) return;
+        try {
+          await this.o.transport.send([this.o.transport.encode(this.o.formatLoss(n))]);
+        } catch (err) {
+          if (!(err instanceof PermanentError)) {
+            this.ledger.failed(n.id);
+            throw err;
+          }
+          // A receiver that refuses the notice itself: the stderr line is all that can be said.
+          this.o.notice(`sink ${this.name}: the receiver refused the notice of ${n.count} lost alarms: ${err.message}`);
+          this.ledger.delivered(n.id);
+          return;
+        }
+        this.ledger.delivered(n.id);
+        this.notices++;
+      })().finally(() => (this.sendingNotice = undefined));
+    }
+    await this.sendingNotice;
+  }
+
+  /**
+   * Sends `entries`; a batch refused for good is split in halves and each
+   * half sent again, down to single records. Throws on a failure worth
+   * retrying (nothing of the batch counts as delivered then).
+   */
+  private async sendSplitting(entries: readonly Entry[]): Promise<{ delivered: number; rejected: Entry[]; why?: string }> {
+    try {
+      const refused = (await this.o.transport.send(entries.map((e) => e.record))) ?? 0;
+      // Refused items inside an accepted batch (Elasticsearch _bulk): which ones is not said; the last ones stand for them.
+      return { delivered: entries.length - refused, rejected: refused ? entries.slice(entries.length - refused) : [] };
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      if (entries.length === 1) return { delivered: 0, rejected: [...entries], why: err.message };
+      const mid = entries.length >> 1;
+      const a = await this.sendSplitting(entries.slice(0, mid));
+      const b = await this.sendSplitting(entries.slice(mid));
+      return { delivered: a.delivered + b.delivered, rejected: [...a.rejected, ...b.rejected], why: a.why ?? b.why ?? err.message };
     }
   }
 
-  private rejected(n: number, err: Error): void {
-    this.dropped += n;
-    this.o.notice(`sink ${this.name}: receiver rejected a batch of ${n} alarms for good: ${err.message}`);
+  private settle(outcome: { delivered: number; rejected: Entry[]; why?: string }): void {
+    this.delivered += outcome.delivered;
+    const r = outcome.rejected;
+    if (r.length === 0) return;
+    let l: LossInfo | undefined;
+    for (const e of r) l = mergeLoss(l, loss('rejected', 1, e.timeMicros));
+    this.o.notice(`sink ${this.name}: the receiver rejected ${r.length} alarm${r.length === 1 ? '' : 's'} for good${outcome.why ? ` (${outcome.why})` : ''}; ${outcome.delivered} of the batch delivered`);
+    this.ledger.add(l!);
+    this.kick();
+  }
+
+  /** Makes sure a pending notice goes out even when no alarm follows. */
+  private kick(): void {
+    if (!this.draining && !this.stopping && !this.broken) void this.drain(0);
+  }
+
+  /** The destination is gone for good: drop everything held, and everything later. */
+  private breakDown(err: Error): void {
+    if (this.broken) return;
+    this.broken = `output closed (${err.message})`;
+    this.o.notice(`sink ${this.name}: ${this.broken}; its alarms are dropped from now on (the other sinks carry on)`);
+    const held: Entry[] = [];
+    for (const b of this.inflight) held.push(...b);
+    this.inflight.clear();
+    held.push(...this.pending);
+    this.pending = [];
+    this.checkRoom();
+    this.dropAll(held);
+  }
+
+  private dropAll(entries: readonly Entry[]): void {
+    let l: LossInfo | undefined;
+    for (const e of entries) l = mergeLoss(l, loss('undeliverable', 1, e.timeMicros));
+    if (l) this.ledger.add(l);
   }
 
   /** `failures`: 1 when these entries just failed, so the drain waits before the retry. */
@@ -182,7 +308,7 @@ export class Sink {
       this.o.spool.append(entries);
       this.spooled += entries.length;
     } catch {
-      this.dropped += entries.length;
+      this.dropAll(entries);
     }
     if (!this.draining && !this.stopping) void this.drain(failures);
   }
@@ -198,17 +324,6 @@ export class Sink {
     this.checkRoom();
     this.o.notice(`sink ${this.name}: ${reason}; spooling${this.o.durable ? ' to disk' : ' in memory'}`);
     this.toSpool(entries, reason === 'closing' ? 0 : 1);
-  }
-
-  /** A full spool dropped alarms: count them and queue an alert saying so. */
-  onLoss(loss: LossInfo): void {
-    this.dropped += loss.count;
-    this.o.notice(`sink ${this.name}: spool full, dropped the ${loss.count} oldest alarms`);
-    const f = this.o.formatLoss(loss);
-    // Appended after the current call returns: the spool is in the middle of an append or flush.
-    queueMicrotask(() => {
-      if (!this.closed) this.toSpool([{ record: this.o.transport.encode(f), timeMicros: f.timeMicros }]);
-    });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -231,7 +346,7 @@ export class Sink {
     const q = this.o.queue;
     try {
       if (failures > 0) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
-      while (!this.stopping) {
+      while (!this.stopping && !this.broken) {
         let chunk;
         try {
           chunk = await this.o.spool.peek(q.batchRecords);
@@ -241,26 +356,35 @@ export class Sink {
           await this.sleep(backoffMs(++failures, q.retryInitialMs, q.retryMaxMs));
           continue;
         }
+        // After the peek: it settles the fate of a chunk the bound evicted in flight, which may add to the loss.
+        try {
+          await this.queue.add(() => this.announceLosses());
+        } catch (err) {
+          if (err instanceof BrokenOutputError) return this.breakDown(err);
+          failures++;
+          if (failures === 1 || failures % 10 === 0) this.o.notice(`sink ${this.name}: still failing (${(err as Error).message}); ${this.o.spool.count} alarms spooled`);
+          if (!this.stopping) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
+          continue;
+        }
         if (!chunk) {
           if (this.o.spool.count > 0) continue;
+          if (this.ledger.pending > 0) continue; // a loss while the spool emptied: announce it first
+          if (this.mode === 'spool' && (failures > 0 || this.spooled > 0)) this.o.notice(`sink ${this.name}: spool drained, delivering directly again`);
           this.mode = 'direct';
-          if (failures > 0 || this.spooled > 0) this.o.notice(`sink ${this.name}: spool drained, delivering directly again`);
           this.schedulePump();
           return;
         }
         const n = chunk.entries.length;
         if (failures > 0) this.retried += n;
         try {
-          const rejected = await this.queue.add(() => this.o.transport.send(chunk.entries.map((e) => e.record)));
+          const outcome = await this.queue.add(() => this.sendSplitting(chunk.entries));
           this.o.spool.commit(chunk.cursor);
-          this.accepted(n, rejected);
+          this.settle(outcome!);
           failures = 0;
+          // The next batch goes out only once this one is off the spool's head on disk: a kill re-sends at most one batch.
+          await this.o.spool.checkpoint();
         } catch (err) {
-          if (err instanceof PermanentError) {
-            this.o.spool.commit(chunk.cursor);
-            this.rejected(n, err);
-            continue;
-          }
+          if (err instanceof BrokenOutputError) return this.breakDown(err);
           failures++;
           if (failures === 1 || failures % 10 === 0) this.o.notice(`sink ${this.name}: still failing (${(err as Error).message}); ${this.o.spool.count} alarms spooled`);
           if (!this.stopping) await this.sleep(backoffMs(failures, q.retryInitialMs, q.retryMaxMs));
@@ -280,6 +404,7 @@ export class Sink {
     while (this.mode === 'direct' && (this.pending.length > 0 || this.inflight.size > 0) && Date.now() < deadline) await delay(POLL_MS);
     if (this.mode === 'direct' && (this.pending.length > 0 || this.inflight.size > 0)) this.enterSpool(`not delivered within ${timeoutMs} ms`);
     await this.o.spool.flush();
+    await this.ledger.flush();
   }
 
   /** Delivers what it can within the timeout, spools the rest, closes. */
@@ -287,35 +412,51 @@ export class Sink {
     if (this.closed) return;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const empty = this.pending.length === 0 && this.inflight.size === 0 && this.o.spool.count === 0;
-      if (empty || Date.now() >= deadline) break;
+      const empty = this.pending.length === 0 && this.inflight.size === 0 && this.o.spool.count === 0 && (this.ledger.pending === 0 || !!this.broken);
+      if (empty || this.broken || Date.now() >= deadline) break;
       await delay(POLL_MS);
     }
     this.stopping = true;
     this.wake?.();
-    if (this.pending.length > 0 || this.inflight.size > 0) this.enterSpool('closing');
+    if (this.pending.length > 0 || this.inflight.size > 0) {
+      if (this.broken) this.breakDown(new BrokenOutputError(this.broken));
+      else this.enterSpool('closing');
+    }
     this.closed = true;
     this.checkRoom();
-    const left = this.o.spool.count;
-    await this.o.spool.close().catch((err: Error) => this.o.notice(`sink ${this.name}: closing the spool: ${err.message}`));
-    if (left > 0 && !this.o.durable) {
-      this.dropped += left;
-      this.o.notice(`sink ${this.name}: ${left} alarms undelivered at exit (no spool directory configured)`);
-    } else if (left > 0) this.o.notice(`sink ${this.name}: ${left} alarms left in the spool for the next run`);
     this.queue.clear();
     // The timer must not outlive the race: it would hold the process up to the deadline.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.queue.onIdle(), new Promise<void>((r) => { timer = setTimeout(r, Math.max(0, deadline - Date.now()) + 100); })]);
     clearTimeout(timer);
+    if (!this.o.durable) {
+      // Nothing will send what the spool holds: count it lost now, so the stats add up.
+      const left: Entry[] = [];
+      for (let c = await this.o.spool.peek(100_000); c; c = await this.o.spool.peek(100_000)) {
+        left.push(...c.entries);
+        this.o.spool.commit(c.cursor);
+      }
+      this.dropAll(left);
+    }
+    const left = this.o.spool.count;
+    await this.o.spool.close().catch((err: Error) => this.o.notice(`sink ${this.name}: closing the spool: ${err.message}`));
+    if (left > 0) this.o.notice(`sink ${this.name}: ${left} alarms left in the spool for the next run`);
+    const unannounced = this.ledger.summary;
+    if (unannounced && !this.broken) {
+      const where = this.o.durable ? '; the next run announces them' : ' (no spool directory: nothing keeps them)';
+      this.o.notice(`sink ${this.name}: ${unannounced.count} lost alarms not announced to the receiver: ${lossReasons(unannounced.reasons)}${where}`);
+    }
     await this.o.transport.close().catch(() => undefined);
   }
 
-  /** Nothing waiting anywhere. */
+  /** Nothing waiting anywhere (a broken sink holds nothing: it drops). */
   get idle(): boolean {
-    return this.pending.length === 0 && this.inflight.size === 0 && this.o.spool.count === 0;
+    if (this.broken) return true;
+    return this.pending.length === 0 && this.inflight.size === 0 && this.o.spool.count === 0 && this.ledger.pending === 0;
   }
 }
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+

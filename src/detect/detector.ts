@@ -29,8 +29,15 @@ export const MAX_SOURCE_PORTS = 8;
 export const DEFAULT_NEW_SOURCE_RATE = 100;
 /** Sources named in a flood alarm. */
 export const FLOOD_SAMPLE = 8;
-const KEY_WORDS = 9; // src (4) + dst (4) + port<<8|family
-const SOURCE_WORDS = 5; // src (4) + family
+/**
+ * Key words: src[0], dst[0], port << 8 | family, src[1..3], dst[1..3]. The
+ * first three are all of an IPv4 key, and the family is among them, so an
+ * IPv4 key hashes 3 words instead of 9 (KeyTable `hashed`).
+ */
+const KEY_WORDS = 9;
+const KEY_PORT_FAMILY = 2;
+/** Source words: src[0], family, src[1..3] (IPv4: the first two). */
+const SOURCE_WORDS = 5;
 
 export interface DetectorOptions extends Omit<DetectionSettings, 'newSourceRate'> {
   /**
@@ -77,9 +84,29 @@ function popcount(v: number): number {
   return n;
 }
 
-function storeAddress(words: Uint32Array, base: number, out: Uint8Array): void {
+/** Fills a key: see KEY_WORDS. An IPv4 address has zero words 1..3 (TcpSegment), so they are not read. */
+function fillKey(probe: Uint32Array, family: number, src: Uint8Array, dst: Uint8Array, port: number): void {
+  // Word 0 of each address spelled out: these run for every packet, where a call would not be inlined.
+  probe[0] = (src[0]! << 24) | (src[1]! << 16) | (src[2]! << 8) | src[3]!;
+  probe[1] = (dst[0]! << 24) | (dst[1]! << 16) | (dst[2]! << 8) | dst[3]!;
+  probe[KEY_PORT_FAMILY] = (port << 8) | family;
+  if (family === 4) {
+    probe[3] = 0; probe[4] = 0; probe[5] = 0; probe[6] = 0; probe[7] = 0; probe[8] = 0;
+    return;
+  }
+  for (let k = 1; k < 4; k++) {
+    probe[2 + k] = loadWord(src, k * 4);
+    probe[5 + k] = loadWord(dst, k * 4);
+  }
+}
+
+const keyHashed = (family: number): number => (family === 4 ? 3 : KEY_WORDS);
+const sourceHashed = (family: number): number => (family === 4 ? 2 : SOURCE_WORDS);
+
+/** Writes an address of a key back as 16 bytes: word 0 at `first`, words 1..3 from `rest`. */
+function storeAddress(words: Uint32Array, first: number, rest: number, out: Uint8Array): void {
   for (let k = 0; k < 4; k++) {
-    const w = words[base + k]!;
+    const w = words[k === 0 ? first : rest + k - 1]!;
     out[k * 4] = w >>> 24;
     out[k * 4 + 1] = (w >>> 16) & 0xff;
     out[k * 4 + 2] = (w >>> 8) & 0xff;
@@ -147,6 +174,8 @@ export class Detector {
   private floodPending: Float64Array;
   private floodActive: Uint8Array;
   private floodReason: Uint8Array; // 1 = table full, 2 = rate
+  /** No active flood window started before this (a lower bound): advance() skips the per-port scan until then. */
+  private floodEarliest = Infinity;
   private floodSamples: string[][];
   private tokens: Float64Array;
   private tokensAt: Float64Array;
@@ -291,7 +320,7 @@ export class Detector {
   /** Looks at one decoded segment seen at `tsMicros`; may raise alarms. */
   observe(seg: TcpSegment, input: number, packet: number): void {
     this.counters.segments++;
-    const portIndex = this.ports.lookup(seg.dstPort, seg.family, seg.tsMicros);
+    const portIndex = this.ports.lookupSegment(seg);
     if (portIndex < 0) return;
     const kind = probeKindOf(seg.flags);
     if (kind === 0) {
@@ -307,30 +336,34 @@ export class Detector {
       return;
     }
     this.counters.probes++;
+    // Times stay in fields (seg.tsMicros, this.clock) rather than arguments:
+    // a double passed to a call V8 does not inline is boxed, a heap
+    // allocation per packet that shows as steady scavenges under a flood.
     const ts = seg.tsMicros;
-    this.advance(ts);
-    const now = this.clock;
+    if (ts > this.clock) this.clock = ts;
+    this.closeExpired();
 
     this.loadKey(seg);
-    let e = this.keys.find();
+    const hashed = keyHashed(seg.family);
+    let e = this.keys.find(hashed);
     if (e >= 0) {
-      this.addPending(e, seg, kind, ts, input, packet);
+      this.addPending(e, seg, kind, input, packet);
       return;
     }
-    if (!this.takeToken(portIndex, now)) {
-      this.floodProbe(portIndex, seg, ts, now, 2);
+    if (!this.takeToken(portIndex)) {
+      this.floodProbe(portIndex, seg, 2);
       return;
     }
-    e = this.keys.insert();
+    e = this.keys.insert(hashed);
     if (e < 0) {
-      this.floodProbe(portIndex, seg, ts, now, 1);
+      this.floodProbe(portIndex, seg, 1);
       return;
     }
     const s = this.trackSource(seg, portIndex);
     this.keySource[e] = s;
     this.keyPortIndex[e] = portIndex;
     this.keyInput[e] = input;
-    this.windowStart[e] = now;
+    this.windowStart[e] = this.clock;
     this.pending[e] = 0;
     this.pendKinds[e] = 0;
     this.pendFlags[e] = 0;
@@ -360,15 +393,25 @@ export class Detector {
   /** Moves time forward to `nowMicros`, closing windows that ended. */
   advance(nowMicros: number): void {
     if (nowMicros > this.clock) this.clock = nowMicros;
+    this.closeExpired();
+  }
+
+  /** Closes the key and flood windows that ended by the detector's clock. */
+  private closeExpired(): void {
     const limit = this.clock - this.window;
     while (this.fifoLength > 0) {
       const e = this.fifo[this.fifoHead]!;
       if (this.windowStart[e]! > limit) break;
       this.closeKey(e);
     }
+    if (this.floodEarliest > limit) return;
+    let earliest = Infinity;
     for (let i = 0; i < this.floodActive.length; i++) {
-      if (this.floodActive[i] && this.floodStart[i]! <= limit) this.closeFlood(i);
+      if (!this.floodActive[i]) continue;
+      if (this.floodStart[i]! <= limit) this.closeFlood(i);
+      else earliest = Math.min(earliest, this.floodStart[i]!);
     }
+    this.floodEarliest = earliest;
   }
 
   /** Closes every open window (end of replay, shutdown). */
@@ -389,12 +432,7 @@ export class Detector {
 
   /** Fills the scratch key from a segment's addresses and port. */
   private loadKey(seg: TcpSegment): void {
-    const probe = this.keys.probe;
-    for (let k = 0; k < 4; k++) {
-      probe[k] = loadWord(seg.src, k * 4);
-      probe[4 + k] = loadWord(seg.dst, k * 4);
-    }
-    probe[8] = (seg.dstPort << 8) | seg.family;
+    fillKey(this.keys.probe, seg.family, seg.src, seg.dst, seg.dstPort);
   }
 
   /**
@@ -405,7 +443,7 @@ export class Detector {
     if (this.servers.length > 0 && !this.isServer(seg)) return;
     if (this.whitelist.size > 0 && this.whitelist.contains(seg.family, seg.src)) return;
     this.loadKey(seg);
-    const e = this.keys.find();
+    const e = this.keys.find(keyHashed(seg.family));
     if (e < 0 || this.handshake[e] !== 0) return;
     this.handshake[e] = 1;
     this.ackPort[e] = seg.srcPort;
@@ -414,7 +452,8 @@ export class Detector {
     this.ackTs[e] = seg.tsMicros;
   }
 
-  private addPending(e: number, seg: TcpSegment, kind: number, ts: number, input: number, packet: number): void {
+  private addPending(e: number, seg: TcpSegment, kind: number, input: number, packet: number): void {
+    const ts = seg.tsMicros;
     const n = this.pending[e]!;
     if (n === 0) {
       this.pendFirst[e] = ts;
@@ -437,12 +476,17 @@ export class Detector {
 
   private trackSource(seg: TcpSegment, portIndex: number): number {
     const probe = this.sources.probe;
-    for (let k = 0; k < 4; k++) probe[k] = this.keys.probe[k]!;
-    probe[4] = seg.family;
-    let s = this.sources.find();
+    const key = this.keys.probe;
+    probe[0] = key[0]!;
+    probe[1] = seg.family;
+    probe[2] = key[3]!;
+    probe[3] = key[4]!;
+    probe[4] = key[5]!;
+    const hashed = sourceHashed(seg.family);
+    let s = this.sources.find(hashed);
     if (s < 0) {
       // Cannot fail: every source owns at least one key and both tables have the same capacity.
-      s = this.sources.insert();
+      s = this.sources.insert(hashed);
       this.sourcePorts[s] = 0;
       this.sourceRefs[s] = 0;
     }
@@ -501,11 +545,11 @@ export class Detector {
   ): void {
     const keyBase = e * KEY_WORDS;
     const words = this.keys.keys;
-    const family = (words[keyBase + 8]! & 0xff) as 4 | 6;
+    const family = (words[keyBase + KEY_PORT_FAMILY]! & 0xff) as 4 | 6;
     const source = new Uint8Array(16);
     const destination = new Uint8Array(16);
-    storeAddress(words, keyBase, source);
-    storeAddress(words, keyBase + 4, destination);
+    storeAddress(words, keyBase, keyBase + 3, source);
+    storeAddress(words, keyBase + 1, keyBase + 6, destination);
     const portIndex = this.keyPortIndex[e]!;
     const mask = this.sourcePorts[this.keySource[e]!]!;
     const portsTouched: number[] = [];
@@ -560,15 +604,10 @@ export class Detector {
     srcBytes.set(src.bytes);
     if (this.whitelist.size > 0 && this.whitelist.contains(src.family, srcBytes)) return;
     this.counters.connections++;
-    const probe = this.keys.probe;
     const dstBytes = new Uint8Array(16);
     dstBytes.set(dst.bytes);
-    for (let k = 0; k < 4; k++) {
-      probe[k] = loadWord(srcBytes, k * 4);
-      probe[4 + k] = loadWord(dstBytes, k * 4);
-    }
-    probe[8] = (c.destinationPort << 8) | src.family;
-    const e = this.keys.find();
+    fillKey(this.keys.probe, src.family, srcBytes, dstBytes, c.destinationPort);
+    const e = this.keys.find(keyHashed(src.family));
     const connection: ConnectionSummary = { connections: 1, sourcePort: c.sourcePort, bytes: c.bytes, firstBytes: c.firstBytes, durationMs: c.durationMs, closedBy: c.closedBy };
     const start = c.startMicros;
     const end = c.startMicros + c.durationMs * 1000;
@@ -614,7 +653,8 @@ export class Detector {
   }
 
   /** Token bucket per decoy port for new keys; time is the detector's clock. */
-  private takeToken(i: number, now: number): boolean {
+  private takeToken(i: number): boolean {
+    const now = this.clock;
     const last = this.tokensAt[i]!;
     if (now > last) {
       const refill = last === -Infinity ? this.burst : ((now - last) * this.newSourceRate) / 1e6;
@@ -626,7 +666,9 @@ export class Detector {
     return true;
   }
 
-  private floodProbe(i: number, seg: TcpSegment, ts: number, now: number, reason: 1 | 2): void {
+  private floodProbe(i: number, seg: TcpSegment, reason: 1 | 2): void {
+    const ts = seg.tsMicros;
+    const now = this.clock;
     this.counters.floodProbes++;
     const sample = this.floodSamples[i]!;
     if (sample.length < FLOOD_SAMPLE) {
@@ -642,6 +684,7 @@ export class Detector {
     this.floodActive[i] = 1;
     this.floodReason[i] = reason;
     this.floodStart[i] = now;
+    if (now < this.floodEarliest) this.floodEarliest = now;
     this.floodPending[i] = 0;
     this.emitFlood(i, 'first', 1, ts, ts);
     this.floodSamples[i] = [];

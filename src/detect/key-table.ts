@@ -4,6 +4,11 @@
  * Open addressing with linear probing and backward-shift deletion; nothing
  * is allocated after construction. The hash is seeded per instance so that
  * spoofed sources cannot be chosen to collide (hash flooding).
+ *
+ * A caller whose keys are often short (an IPv4 key in an IPv6-sized slot) may
+ * hash only a prefix of the words: find(n) / insert(n) hash words 0..n-1 and
+ * still compare all of them. `n` must be fixed by the key's own content (the
+ * family word lies inside the prefix), so one key always gets one hash.
  */
 
 function mix(h: number, k: number): number {
@@ -30,6 +35,12 @@ export class KeyTable {
   readonly keys: Uint32Array;
   private readonly hashes: Uint32Array;
   private readonly slots: Int32Array; // entry index + 1; 0 = empty
+  /**
+   * One bit per slot, set when it is taken: 1/32 of the slots' size, so it
+   * stays in cache where `slots` (MiBs for large tables) does not, and a miss
+   * (every packet of a spoofed flood) usually costs no cache miss at all.
+   */
+  private readonly taken: Uint32Array;
   private readonly mask: number;
   private readonly freeList: Int32Array;
   private freeTop: number;
@@ -41,6 +52,7 @@ export class KeyTable {
     while (tableSize < capacity * 2) tableSize <<= 1; // load factor <= 0.5
     this.mask = tableSize - 1;
     this.slots = new Int32Array(tableSize);
+    this.taken = new Uint32Array(Math.max(1, tableSize >>> 5));
     this.probe = new Uint32Array(width);
     this.keys = new Uint32Array(capacity * width);
     this.hashes = new Uint32Array(capacity);
@@ -57,10 +69,18 @@ export class KeyTable {
     return this.freeTop === 0;
   }
 
-  private hashProbe(): number {
+  /** Slots marked taken in the bitmap (equal to size when consistent; for tests, not a hot path). */
+  get markedSlots(): number {
+    let n = 0;
+    for (let w of this.taken) for (; w; w &= w - 1) n++;
+    return n;
+  }
+
+  private hashProbe(n: number): number {
+    const probe = this.probe;
     let h = this.seed;
-    for (let i = 0; i < this.width; i++) h = mix(h, this.probe[i]!);
-    return finish(h ^ this.width);
+    for (let i = 0; i < n; i++) h = mix(h, probe[i]!);
+    return finish(h ^ n);
   }
 
   private equalsProbe(entry: number): boolean {
@@ -69,26 +89,31 @@ export class KeyTable {
     return true;
   }
 
-  /** Entry index of the probe key, or -1. */
-  find(): number {
-    const h = this.hashProbe();
-    for (let s = h & this.mask; ; s = (s + 1) & this.mask) {
-      const e = this.slots[s]! - 1;
-      if (e < 0) return -1;
+  /** Entry index of the probe key, or -1; `hashed`: see the header. */
+  find(hashed = this.width): number {
+    const h = this.hashProbe(hashed);
+    const slots = this.slots;
+    const mask = this.mask;
+    const taken = this.taken;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      if ((taken[s >>> 5]! & (1 << (s & 31))) === 0) return -1;
+      const e = slots[s]! - 1;
       if (this.hashes[e] === h && this.equalsProbe(e)) return e;
     }
   }
 
-  /** Adds the probe key (which must not be present); -1 when the table is full. */
-  insert(): number {
+  /** Adds the probe key (which must not be present); -1 when the table is full. `hashed` as for find. */
+  insert(hashed = this.width): number {
     if (this.freeTop === 0) return -1;
     const e = this.freeList[--this.freeTop]!;
-    const h = this.hashProbe();
+    const h = this.hashProbe(hashed);
     this.hashes[e] = h;
-    this.keys.set(this.probe, e * this.width);
+    const base = e * this.width;
+    for (let i = 0; i < this.width; i++) this.keys[base + i] = this.probe[i]!;
     let s = h & this.mask;
     while (this.slots[s] !== 0) s = (s + 1) & this.mask;
     this.slots[s] = e + 1;
+    this.taken[s >>> 5]! |= 1 << (s & 31);
     this.count++;
     return e;
   }
@@ -113,6 +138,7 @@ export class KeyTable {
       }
     }
     this.slots[hole] = 0;
+    this.taken[hole >>> 5]! &= ~(1 << (hole & 31));
     this.freeList[this.freeTop++] = entry;
     this.count--;
   }

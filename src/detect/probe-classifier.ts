@@ -4,7 +4,7 @@
  * (whatever else is set) or one of the stealth scans FIN, NULL, XMAS.
  */
 import { ProbeKind } from '../alarm/alarm.js';
-import { TcpFlag } from '../decode/segment.js';
+import { TcpFlag, type TcpSegment } from '../decode/segment.js';
 import type { Policy } from '../policy/policy.js';
 
 const BASE_FLAGS = 0x3f; // FIN..URG: ECE/CWR do not change what a probe is
@@ -45,6 +45,12 @@ export class PortTable {
   lookup(port: number, family: number, tsMicros: number): number {
     const i = this.indexOf(port, family);
     return i >= 0 && this.admitted[i] === 1 && tsMicros <= this.until[i]! ? i : -1;
+  }
+
+  /** lookup() for a segment; its time is read here, not passed (a double argument is boxed when not inlined). */
+  lookupSegment(seg: Pick<TcpSegment, 'dstPort' | 'family' | 'tsMicros'>): number {
+    const i = this.indexOf(seg.dstPort, seg.family);
+    return i >= 0 && this.admitted[i] === 1 && seg.tsMicros <= this.until[i]! ? i : -1;
   }
 
   /** Policy port index whether admitted or not, or -1. */

@@ -27,7 +27,14 @@ export function digestProbe(seg: TcpSegment, out: Uint32Array, at: number): void
   out[at + 1] = b >>> 0;
 }
 
+/** Two hex digits per byte value: digestText runs once per alarm, Number.toString(16) + padStart cost several times more. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+function wordHex(w: number): string {
+  return HEX[w >>> 24]! + HEX[(w >>> 16) & 0xff]! + HEX[(w >>> 8) & 0xff]! + HEX[w & 0xff]!;
+}
+
 /** The digest at out[at..at+2) as 16 hex digits (for the alarm, which is allocated anyway). */
 export function digestText(out: Uint32Array, at: number): string {
-  return out[at]!.toString(16).padStart(8, '0') + out[at + 1]!.toString(16).padStart(8, '0');
+  return wordHex(out[at]!) + wordHex(out[at + 1]!);
 }

@@ -3,6 +3,7 @@
  * `first-last`, normalised to [low, high] byte arrays of one family.
  */
 import { parseAddress, type Family } from './address.js';
+import { quoted } from '../validation/echo.js';
 
 export interface AddressRange {
   readonly family: Family;
@@ -20,10 +21,10 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 function cidr(text: string, slash: number): RangeParse {
   const addr = parseAddress(text.slice(0, slash));
   const lenText = text.slice(slash + 1);
-  if (!addr) return { ok: false, error: `"${text}" is not a valid CIDR (bad address)` };
+  if (!addr) return { ok: false, error: `${quoted(text)} is not a valid CIDR (bad address)` };
   const maxLen = addr.bytes.length * 8;
   if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > maxLen) {
-    return { ok: false, error: `"${text}" is not a valid CIDR (prefix length must be 0-${maxLen})` };
+    return { ok: false, error: `${quoted(text)} is not a valid CIDR (prefix length must be 0-${maxLen})` };
   }
   const prefix = Number(lenText);
   const low = Uint8Array.from(addr.bytes);
@@ -34,7 +35,7 @@ function cidr(text: string, slash: number): RangeParse {
     high[bit >> 3]! |= mask;
   }
   if (compareBytes(low, addr.bytes) !== 0) {
-    return { ok: false, error: `"${text}" has host bits set (the network address is the block's first address)` };
+    return { ok: false, error: `${quoted(text)} has host bits set (the network address is the block's first address)` };
   }
   return { ok: true, range: { family: addr.family, low, high } };
 }
@@ -47,12 +48,12 @@ export function parseAddressRange(input: string): RangeParse {
   if (dash >= 0) {
     const first = parseAddress(text.slice(0, dash).trim());
     const last = parseAddress(text.slice(dash + 1).trim());
-    if (!first || !last) return { ok: false, error: `"${text}" is not a valid range (expected first-last addresses)` };
-    if (first.family !== last.family) return { ok: false, error: `"${text}" mixes IPv4 and IPv6` };
-    if (compareBytes(first.bytes, last.bytes) > 0) return { ok: false, error: `"${text}" ends before it starts` };
+    if (!first || !last) return { ok: false, error: `${quoted(text)} is not a valid range (expected first-last addresses)` };
+    if (first.family !== last.family) return { ok: false, error: `${quoted(text)} mixes IPv4 and IPv6` };
+    if (compareBytes(first.bytes, last.bytes) > 0) return { ok: false, error: `${quoted(text)} ends before it starts` };
     return { ok: true, range: { family: first.family, low: first.bytes, high: last.bytes } };
   }
   const addr = parseAddress(text);
-  if (!addr) return { ok: false, error: `"${text}" is not an IPv4/IPv6 address, CIDR or range` };
+  if (!addr) return { ok: false, error: `${quoted(text)} is not an IPv4/IPv6 address, CIDR or range` };
   return { ok: true, range: { family: addr.family, low: addr.bytes, high: addr.bytes } };
 }

@@ -20,6 +20,14 @@ export function parseAddress(text: string): ParsedAddress | undefined {
     return { family: 4, bytes: Uint8Array.from(ipaddr.IPv4.parse(text).toByteArray()) };
   }
   if (!text.includes(':') || text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
+  // ipaddr.js reads "::a.b.c.d" as ::ffff:a.b.c.d; it is ::a.b.c.d (RFC 4291 §2.2 form 3).
+  if (text.startsWith('::') && text.indexOf(':', 2) < 0 && text.includes('.')) {
+    const tail = text.slice(2);
+    if (!ipaddr.IPv4.isValidFourPartDecimal(tail)) return undefined;
+    const bytes = new Uint8Array(16);
+    bytes.set(ipaddr.IPv4.parse(tail).toByteArray(), 12);
+    return { family: 6, bytes };
+  }
   return { family: 6, bytes: Uint8Array.from(ipaddr.IPv6.parse(text).toByteArray()) };
 }
 

@@ -61,12 +61,12 @@ export class ProbePipeline {
     const det = this.detector;
     const seg = dec.segment;
     const pre = this.#prefilter;
-    const { data, offset, caplen, linktype, tsMicros, vlan, iface } = b;
+    const { data, offset, caplen, linktype, iface } = b;
     const table = typeof input === 'number' ? undefined : input;
     const fixed = typeof input === 'number' ? input : 0;
     for (let i = 0; i < b.count; i++) {
       if (pre !== undefined && pre.skip(data, offset[i]!, caplen[i]!, linktype[i]!)) continue;
-      if (dec.decode(data, offset[i]!, caplen[i]!, linktype[i]!, tsMicros[i]!, vlan[i]!) === DecodeStatus.Segment) {
+      if (dec.decodeAt(b, i) === DecodeStatus.Segment) {
         det.observe(seg, table === undefined ? fixed : (table[iface[i]!] ?? -1), b.firstIndex + i);
       }
     }

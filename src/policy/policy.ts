@@ -1,4 +1,5 @@
 /** The validated, normalised policy every stage works from. Built only by `parsePolicy`. */
+import type { AddressTable } from '../net/address-table.js';
 
 export type OsType = 'linux' | 'windows';
 
@@ -15,8 +16,12 @@ export interface Policy {
   readonly os: OsType;
   /** 1..10 entries, port numbers unique, sorted by port. */
   readonly ports: readonly ProtectedPort[];
-  /** Whitelist entries as written (addresses, CIDRs, ranges), already validated. */
-  readonly whitelist: readonly string[];
+  /**
+   * Whitelist entries, validated: parsed into a table by the loader (a
+   * million entries as typed arrays), or as written (addresses, CIDRs,
+   * ranges) in policies built in code.
+   */
+  readonly whitelist: AddressTable | readonly string[];
 }
 
 export const MAX_PORTS = 10;

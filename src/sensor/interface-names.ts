@@ -18,3 +18,14 @@ export function interfaceIndexTable(sysNet = '/sys/class/net'): Map<number, stri
   }
   return table;
 }
+
+/**
+ * The names in `wanted` that are no interface here ("any" always is). Empty
+ * when the table is empty (no sysfs): then nothing can be judged, and the
+ * packet socket reports an unknown name itself.
+ */
+export function unknownInterfaces(wanted: readonly string[], table: ReadonlyMap<number, string>): string[] {
+  if (table.size === 0) return [];
+  const known = new Set(table.values());
+  return wanted.filter((name) => name !== 'any' && !known.has(name));
+}

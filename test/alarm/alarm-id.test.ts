@@ -65,6 +65,17 @@ describe('alarm ids', () => {
     assert.notEqual(alarmId({ ...noProbe, connection: c }, 'replay'), alarmId({ ...noProbe, connection: { ...c, sourcePort: 2 } }, 'replay'));
   });
 
+  it('replay ids hash names as UTF-8: non-ASCII names that agree on low bytes or lengths get distinct ids', () => {
+    const a = probeAlarm(7);
+    const id = (ruleName: string): string => alarmId({ ...a, ruleName }, 'replay');
+    // A writer keeping only the low byte of a code unit would give these one id.
+    assert.notEqual(id('policy-\u0125'), id('policy-%'));
+    // One that prefixed the length in code units rather than bytes would merge these names' neighbours.
+    assert.notEqual(id('\u00e9t\u00e9'), id('\u00c3\u00a9t\u00c3\u00a9'));
+    assert.equal(id('r\u00e8gle \u{1f36f}'), id('r\u00e8gle \u{1f36f}'));
+    assertUuid(id('r\u00e8gle \u{1f36f}'), 5, 'non-ASCII rule name');
+  });
+
   const fixtures = fixtureCaptures();
   const shared = sharedCaptures();
 

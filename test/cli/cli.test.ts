@@ -78,7 +78,7 @@ describe('command line', function () {
     assert.equal(r.stdout, '', 'nothing on stdout when it is not a sink');
     const n = readFileSync(out, 'utf8').trim().split('\n').length;
     assert.equal(n, hp(['replay', '-q', SCAN]).stdout.trim().split('\n').length);
-    assert.match(r.stderr, new RegExp(`sink .*: ${n} delivered, 0 retried, 0 spooled, 0 dropped`));
+    assert.match(r.stderr, new RegExp(`sink .*: ${n} alarms = ${n} delivered \\+ 0 dropped \\+ 0 left in the spool \\(0 retried\\)`));
     assertOneLineError(hp(['replay', '-o', 'syslog+tcp://127.0.0.1:1', SCAN]), 2, /^honeyport: syslog-tcp-127\.0\.0\.1-1: .*ECONNREFUSED/);
     assertOneLineError(hp(['replay', '-o', 'splunk+https://127.0.0.1:1/services/collector/event?token_env=HP_NO_SUCH_VAR', SCAN]), 2, /HP_NO_SUCH_VAR/);
   });

@@ -35,7 +35,7 @@ describe('deliver: stdout and file sinks', () => {
     const lines = text.trim().split('\n');
     assert.equal(lines.length, 2500);
     lines.forEach((l, i) => assert.equal(l, formatEcs(probeAlarm(i), ctx)));
-    assert.deepEqual(d.stats(), [{ sink: 'stdout', delivered: 2500, retried: 0, spooled: 0, dropped: 0, queued: 0 }]);
+    assert.deepEqual(d.stats(), [{ sink: 'stdout', produced: 2500, recovered: 0, delivered: 2500, retried: 0, spooled: 0, dropped: 0, queued: 0, lossUnannounced: 0, notices: 0 }]);
   });
 
   it('reopens its file after logrotate renamed it (SIGHUP)', async () => {
@@ -98,9 +98,11 @@ describe('deliver: EVE format', () => {
   });
 
   it('a loss record says how many alarms were lost and when, in both formats', () => {
-    const loss = { count: 42, firstMicros: 1_700_000_000_000_000, lastMicros: 1_700_000_060_000_000 };
+    const loss = { id: '0b7f5d1e-8f0a-4a55-9d1c-3d6f1c2a9b10', count: 42, firstMicros: 1_700_000_000_000_000, lastMicros: 1_700_000_060_000_000, reasons: { spool_full: 40, damaged: 2 } };
     const ecs = JSON.parse(formatLoss('ecs', 'syslog-x', loss, ctx).json) as Record<string, any>;
     assert.equal(ecs.event.action, 'honeyport-alarms-lost');
+    assert.equal(ecs.event.id, loss.id, 'the ledger fixes the id, so a re-sent notice dedupes');
+    assert.deepEqual(ecs.honeyport.lost.reasons, { spool_full: 40, damaged: 2 });
     assert.deepEqual([ecs.honeyport.lost.count, ecs.honeyport.lost.first_alarm, ecs.honeyport.lost.last_alarm], [42, '2023-11-14T22:13:20.000000Z', '2023-11-14T22:14:20.000000Z']);
     const eve = JSON.parse(formatLoss('eve', 'syslog-x', loss, ctx).json) as Record<string, any>;
     assert.equal(eve.event_type, 'alert');

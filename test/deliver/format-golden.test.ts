@@ -166,7 +166,7 @@ describe('golden ECS and EVE documents', () => {
   }
 
   it('loss-notice', () => {
-    const loss = { count: 42, firstMicros: T0, lastMicros: T0 + 60_000_000 };
+    const loss = { id: '00000000-0000-4000-8000-00000000000a', count: 42, firstMicros: T0, lastMicros: T0 + 60_000_000, reasons: { spool_full: 40, damaged: 2 } };
     for (const format of ['ecs', 'eve'] as const) {
       const f = formatLoss(format, 'siem-http', loss, replayCtx, T0 + 61_000_000);
       golden(`loss-notice.${format}.json`, pinLiveId(f.json, f.id));

@@ -154,7 +154,7 @@ describe('alarm formats against the official schemas', function () {
       const e = ecs.format(a);
       all.push({ what: `live ${a.action}`, ecs: JSON.parse(e.json), eve: JSON.parse(eve.format(a, e.id)) });
     }
-    const loss = { count: 3, firstMicros: 1_700_000_000_000_000, lastMicros: 1_700_000_001_000_000 };
+    const loss = { id: '00000000-0000-4000-8000-00000000000b', count: 3, firstMicros: 1_700_000_000_000_000, lastMicros: 1_700_000_001_000_000, reasons: { spool_full: 2, write_error: 1 } };
     all.push({ what: 'loss notice', ecs: JSON.parse(formatLoss('ecs', 'siem', loss, live).json), eve: JSON.parse(formatLoss('eve', 'siem', loss, live).json) });
   });
   after(() => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deliveryConfigFromFlags } from '../../src/config/output-flag.js';
 import { ConfigError, Delivery } from '../../src/deliver/delivery.js';
 import { formatEcs } from '../../src/deliver/format-ecs.js';
-import { octetCounted, syslogMessage } from '../../src/deliver/transports/syslog.js';
+import { octetCounted, syslogMessage } from '../../src/deliver/sinks/syslog/transport.js';
 import { alarmNumber, ctx, probeAlarm } from './alarms.js';
 import { Rsyslog, rsyslogMissing, type SyslogLine } from './rsyslog.js';
 
@@ -125,5 +125,79 @@ describe('deliver: syslog to a real rsyslogd', function () {
     await assert.rejects(Delivery.open(deliveryConfigFromFlags([`syslog+tls://127.0.0.1:${rs.tlsPort}?ca=${dir}/nope.pem`]), ctx, quiet), /cannot read CA file .*nope\.pem: ENOENT/);
     const closed = rs.udpPort; // nothing listens on TCP there
     await assert.rejects(Delivery.open(deliveryConfigFromFlags([`syslog+tcp://127.0.0.1:${closed}`]), ctx, quiet), /cannot connect to 127\.0\.0\.1:\d+ failed: .*ECONNREFUSED/);
+  });
+});
+
+describe('deliver: syslog over UDP keeps datagrams within max_message_bytes', function () {
+  this.timeout(10_000);
+  let sock: import('node:dgram').Socket;
+  let port = 0;
+  const got: Buffer[] = [];
+
+  before(async () => {
+    const { createSocket } = await import('node:dgram');
+    sock = createSocket('udp4');
+    sock.on('message', (m) => got.push(m));
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    port = sock.address().port;
+  });
+  after(() => sock.close());
+  beforeEach(() => void (got.length = 0));
+
+  /** Alarm i, with `firstBytes` characters of connection bytes when given (a completed handshake). */
+  function alarm(i: number, firstBytes = 0): ReturnType<typeof probeAlarm> {
+    const a = probeAlarm(i);
+    return firstBytes ? { ...a, handshakeCompleted: true, connection: { connections: 1, sourcePort: a.sourcePort, bytes: firstBytes, firstBytes: 'A'.repeat(firstBytes), durationMs: 5, closedBy: 'peer' } } : a;
+  }
+
+  async function sendAll(spec: string, alarms: ReturnType<typeof probeAlarm>[]): Promise<{ size: number; doc: { event: { id: string }; source: { ip: string }; honeyport: { shortened?: string[]; connection?: { first_bytes?: string } }; threat?: unknown } }[]> {
+    const d = await Delivery.open(deliveryConfigFromFlags([spec]), ctx, quiet);
+    for (const a of alarms) d.publish(a);
+    const deadline = Date.now() + 5000;
+    while (got.length < alarms.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await d.close(1000);
+    return got.map((m) => {
+      const text = m.toString('utf8');
+      return { size: m.length, doc: JSON.parse(text.slice(text.indexOf('{'))) as never };
+    });
+  }
+
+  it('by default (2048) drops only the connection bytes of an alarm too large, marks it, and leaves the others whole', async () => {
+    const out = await sendAll(`syslog+udp://127.0.0.1:${port}`, [alarm(0), alarm(1, 1500)]);
+    assert.equal(out.length, 2);
+    out.sort((a, b) => alarmNumber(a.doc as never) - alarmNumber(b.doc as never));
+    assert.ok(out.every((o) => o.size <= 2048), out.map((o) => o.size).join(','));
+    assert.equal(out[0]!.doc.honeyport.shortened, undefined);
+    assert.deepEqual(out[1]!.doc.honeyport.shortened, ['honeyport.connection.first_bytes']);
+    assert.equal(out[1]!.doc.honeyport.connection!.first_bytes, undefined);
+    assert.ok(out[1]!.doc.threat, 'nothing more than needed was dropped');
+  });
+
+  it('with max_message_bytes=1180 (RFC 5426, IPv6) every datagram fits, as whole JSON with its event.id', async () => {
+    const alarms = [alarm(0), alarm(1, 600), alarm(2)];
+    const out = await sendAll(`syslog+udp://127.0.0.1:${port}?max_message_bytes=1180`, alarms);
+    assert.equal(out.length, 3);
+    out.sort((a, b) => alarmNumber(a.doc as never) - alarmNumber(b.doc as never)); // UDP need not keep order
+    for (const [i, o] of out.entries()) {
+      assert.ok(o.size <= 1180, `datagram ${i}: ${o.size} bytes`);
+      assert.ok(o.doc.honeyport.shortened && o.doc.honeyport.shortened.length > 0, 'marked as shortened');
+      assert.equal(o.doc.event.id, (JSON.parse(formatEcs(alarms[i]!, ctx)) as { event: { id: string } }).event.id);
+    }
+    assert.ok(out[1]!.doc.honeyport.shortened!.includes('honeyport.connection'), String(out[1]!.doc.honeyport.shortened));
+    assert.ok(!out[0]!.doc.honeyport.shortened!.includes('message'), 'an ordinary alarm keeps its message');
+  });
+
+  it('drops and counts an alarm that does not fit even shortened, and sends nothing larger', async () => {
+    const notices: string[] = [];
+    const d = await Delivery.open(deliveryConfigFromFlags([`syslog+udp://127.0.0.1:${port}?max_message_bytes=480`]), ctx, { onNotice: (m) => void notices.push(m) });
+    d.publish(alarm(0));
+    const deadline = Date.now() + 5000;
+    while (d.stats()[0]!.dropped === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await d.close(500);
+    const s = d.stats()[0]!;
+    assert.equal(s.dropped, 1);
+    assert.equal(s.produced, s.delivered + s.dropped + s.queued);
+    assert.ok(got.every((m) => m.length <= 480), got.map((m) => m.length).join(','));
+    assert.ok(notices.some((m) => /rejected 1 alarm for good \(message of \d+ bytes does not fit max_message_bytes 480/.test(m)), notices.join(' / '));
   });
 });

@@ -137,6 +137,31 @@ describe('detector', () => {
     assert.equal(d.counters.floodProbes, 90);
   });
 
+  it('closes each port\'s flood window when that window ends, while time moves, not only at flush', () => {
+    const { d, alarms } = detector({ maxTrackedKeys: 2 });
+    const SYN = TcpFlag.SYN;
+    d.observe(seg('198.18.2.1', '198.18.0.2', 445, SYN, 0), 0, 0);
+    d.observe(seg('198.18.2.2', '198.18.0.2', 445, SYN, 0), 0, 1);
+    d.observe(seg('198.18.2.3', '198.18.0.2', 445, SYN, 1), 0, 2); // table full: flood of 445 opens at 1 µs
+    d.observe(seg('198.18.2.4', '198.18.0.2', 135, SYN, 30 * S), 0, 3); // flood of 135 opens at 30 s
+    d.observe(seg('198.18.2.5', '198.18.0.2', 445, SYN, 30 * S + 1), 0, 4);
+    d.observe(seg('198.18.2.6', '198.18.0.2', 135, SYN, 30 * S + 2), 0, 5);
+    const followUps = (): number[] => alarms.filter((a) => a.action === 'honeypot-flood' && a.phase === 'follow-up').map((a) => a.destinationPort);
+    d.advance(60 * S);
+    assert.deepEqual(followUps(), []);
+    d.advance(60 * S + 1);
+    assert.deepEqual(followUps(), [445]);
+    // The keys of 0 s closed too: two new sources fill the table, the next opens a new flood of 445.
+    for (let i = 7; i <= 10; i++) d.observe(seg(`198.18.2.${i}`, '198.18.0.2', 445, SYN, 60 * S + 2), 0, i);
+    d.advance(90 * S - 1);
+    assert.deepEqual(followUps(), [445]);
+    d.advance(90 * S); // 135's window (from 30 s) ends; the new flood of 445 (from 60 s) stays open
+    assert.deepEqual(followUps(), [445, 135]);
+    d.advance(120 * S + 2);
+    assert.deepEqual(followUps(), [445, 135, 445]);
+    assert.equal(alarms.filter((a) => a.action === 'honeypot-flood' && a.phase === 'first').length, 3);
+  });
+
   it('every probe is counted by exactly one alarm (random streams, small table)', () => {
     let seed = 99;
     const rnd = (n: number): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % n);

@@ -44,3 +44,21 @@ describe('whitelist', () => {
     }
   });
 });
+
+describe('whitelist: IPv4-mapped entries', () => {
+  it('match IPv4 sources and IPv4-mapped IPv6 sources alike', () => {
+    const w = new Whitelist(['::ffff:198.18.0.1', '::ffff:198.18.1.0/120', '::ffff:10.0.0.1-::ffff:10.0.0.5']);
+    for (const yes of ['198.18.0.1', '::ffff:198.18.0.1', '198.18.1.0', '198.18.1.255', '::ffff:198.18.1.77', '10.0.0.1', '::ffff:10.0.0.5']) assert.ok(has(w, yes), yes);
+    for (const no of ['198.18.0.2', '198.18.2.0', '10.0.0.6', '::ffff:10.0.0.0', '::198.18.0.1']) assert.ok(!has(w, no), no);
+  });
+
+  it('an IPv6 entry covering part of the mapped block matches those IPv4 sources too', () => {
+    const all6 = new Whitelist(['::/0']);
+    assert.ok(has(all6, '198.51.100.7'));
+    assert.ok(has(all6, '::ffff:198.51.100.7'));
+    const edge = new Whitelist(['::ffff:0:0-::ffff:0.0.0.9', '::ffff:255.255.255.250-::1:0:0:0']);
+    assert.ok(has(edge, '0.0.0.9') && !has(edge, '0.0.0.10'));
+    assert.ok(has(edge, '255.255.255.250') && !has(edge, '255.255.255.249'));
+    assert.ok(has(edge, '::1:0:0:0') && !has(edge, '::1:0:0:1'));
+  });
+});

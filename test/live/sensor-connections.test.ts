@@ -9,11 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { destroyTopology, type Topology } from './netns.js';
-import { SensorProcess, assertCleanStop, liveSetup, python, sleep, writePolicy, type EcsAlarm } from './sensor-harness.js';
+import { SensorProcess, assertCleanStop, liveSensorSuite, python, sleep, writePolicy, type EcsAlarm } from './sensor-harness.js';
 
 const PORTS = [31001, 31002, 31003, 31004, 31005, 31006, 31007, 31008];
 const ROUNDS = 2;
@@ -38,29 +36,13 @@ type LiveAlarm = EcsAlarm & {
 
 describe('honeyport run reports connections as they close (live)', function () {
   this.timeout(60_000);
-  let topo: Topology | undefined;
-  let dir = '';
-  let sensor: SensorProcess | undefined;
-
-  before(function () {
-    ({ topo, dir } = liveSetup(this, 'hp-conn-'));
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && sensor) console.log(sensor.transcript());
-    sensor?.kill();
-  });
-
-  after(function () {
-    if (topo) destroyTopology(topo);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = liveSensorSuite('hp-conn-');
 
   it(`a fast client (connect, 17 bytes, close) on ${PORTS.length} ports x ${ROUNDS} rounds: one first alarm per key, a connection alarm with the real flow`, async function () {
-    const t = topo!;
-    const policyFile = join(dir, 'policy.json');
+    const t = suite.topo;
+    const policyFile = join(suite.dir, 'policy.json');
     writePolicy(policyFile, { name: 'conn', ports: PORTS.map((port) => ({ port, protocol: 'tcp' as const })) });
-    sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface], stateDir: join(dir, 'state'), window: `${WINDOW_MS / 1000}s` });
+    const sensor = (suite.sensor = await SensorProcess.start(t.server.ns, { policyFile, interfaces: [t.server.iface], stateDir: join(suite.dir, 'state'), window: `${WINDOW_MS / 1000}s` }));
     const clientPorts: number[][] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const r = await python(t.attacker.ns, `

@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { canonicalV6, createTopology, runIn, spawnIn, type RunResult, type Topology } from './netns.js';
+import { canonicalV6, createTopology, destroyTopology, runIn, spawnIn, type RunResult, type Topology } from './netns.js';
 
 /** Repository root, from dist/test/live/. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -63,6 +63,48 @@ export function liveSetup(ctx: Mocha.Context, dirPrefix: string, extraReason?: (
     ctx.skip();
   }
   return { topo: createTopology(), dir: mkdtempSync(join(tmpdir(), dirPrefix)) };
+}
+
+/** What a live sensor suite's hooks share with its tests (see liveSensorSuite). */
+export interface LiveSensorSuite {
+  /** The namespaces (valid inside tests: the suite is skipped without them). */
+  readonly topo: Topology;
+  /** The suite's scratch directory. */
+  readonly dir: string;
+  /** The test's sensor: its transcript is printed when the test fails, and it is killed after each test. */
+  sensor: SensorProcess | undefined;
+}
+
+/**
+ * The hooks every live sensor suite needs, registered once: namespaces and a
+ * scratch directory before (or a printed skip), the sensor killed after each
+ * test (its transcript printed on failure), everything removed after.
+ */
+export function liveSensorSuite(dirPrefix: string): LiveSensorSuite {
+  let topo: Topology | undefined;
+  let dir = '';
+  const suite = {
+    get topo(): Topology {
+      assert.ok(topo, 'the suite set up its namespaces');
+      return topo;
+    },
+    get dir(): string {
+      return dir;
+    },
+    sensor: undefined as SensorProcess | undefined,
+  };
+  before(function () {
+    ({ topo, dir } = liveSetup(this, dirPrefix));
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && suite.sensor) console.log(suite.sensor.transcript());
+    suite.sensor?.kill();
+  });
+  after(function () {
+    if (topo) destroyTopology(topo);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return suite;
 }
 
 // ---- policy files -----------------------------------------------------------
@@ -178,6 +220,8 @@ export interface SensorOptions {
   readonly stateDir: string;
   readonly window?: string;
   readonly serverAddresses?: readonly string[];
+  /** More `run` arguments (e.g. `--output` specs). */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface SensorExit {
@@ -225,6 +269,7 @@ export class SensorProcess {
     for (const s of o.serverAddresses ?? []) args.push('--server-address', s);
     // The same attack suites run against either backend: HONEYPORT_TEST_CAPTURE=pcap.
     if (process.env.HONEYPORT_TEST_CAPTURE) args.push('--capture', process.env.HONEYPORT_TEST_CAPTURE);
+    args.push(...(o.extraArgs ?? []));
     const sensor = new SensorProcess(ns, o, spawnIn(ns, process.execPath, args));
     const ready = await sensor.waitForStderr(/^honeyport: ready$/m, READY_TIMEOUT_MS);
     if (!ready) {
@@ -253,6 +298,11 @@ export class SensorProcess {
   /** The sensor's start-up line for a port (`honeyport: port 445/tcp on 0.0.0.0: …`). */
   portLine(port: number, protocol: 'tcp' | 'tcp6'): string | undefined {
     return this.stderr.split('\n').find((l) => l.startsWith(`honeyport: port ${port}/${protocol} `));
+  }
+
+  /** Closes the reading end of the sensor's stdout, as `| head -1` does once it has its line. */
+  closeStdout(): void {
+    this.child.stdout!.destroy();
   }
 
   hup(): void {

@@ -2,7 +2,8 @@
  * The deployment the README promises: an unprivileged user holding only
  * CAP_NET_RAW and CAP_NET_BIND_SERVICE runs the sensor (a decoy port below
  * 1024 included), and without them it stops with a message naming the
- * missing capability. Runs in a namespace of its own, on its loopback.
+ * missing capability. Runs in a namespace of its own, on its loopback, from
+ * a staged copy the user can read (the checkout may be under root's 0700 home).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -10,7 +11,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CLI, liveSkipReason, sleep } from './sensor-harness.js';
+import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
+import { liveSkipReason, sleep } from './sensor-harness.js';
 
 const USER = 'nobody';
 
@@ -34,6 +36,7 @@ describe('honeyport run as an unprivileged user with only its two capabilities (
   this.timeout(60_000);
   const ns = `hp-priv-${randomBytes(3).toString('hex')}`;
   let dir = '';
+  let staged: StagedCopy | undefined;
 
   before(function () {
     const why = liveSkipReason() ?? setprivSkipReason();
@@ -43,6 +46,9 @@ describe('honeyport run as an unprivileged user with only its two capabilities (
     }
     execFileSync('ip', ['netns', 'add', ns]);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    // Under the sanitizer pass (HONEYPORT_NATIVE=asan) the child loads the ASan build: stage it too.
+    const asan = process.env.HONEYPORT_NATIVE === 'asan' ? ['native/build/Release/honeyport_native_asan.node'] : [];
+    staged = stageReadableCopy(['dist/src', 'build/Release/honeyport_native.node', ...asan], { dependencies: true });
     dir = mkdtempSync(join(tmpdir(), 'hp-priv-'));
     chmodSync(dir, 0o777);
     writeFileSync(join(dir, 'policy.yaml'), 'name: caps\nos: linux\nports:\n  - { port: 445, protocol: tcp }\n  - { port: 14445, protocol: tcp }\n', { mode: 0o644 });
@@ -51,13 +57,14 @@ describe('honeyport run as an unprivileged user with only its two capabilities (
   after(() => {
     try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'pipe' }); } catch { /* not created */ }
     if (dir) rmSync(dir, { recursive: true, force: true });
+    staged?.remove();
   });
 
   /** Runs the sensor as USER with the given capabilities; probes port 445 once it is ready. */
   async function runAs(caps: string[], stateDir: string): Promise<Run> {
     const capArgs = caps.length ? [`--inh-caps=${caps.map((c) => `+${c}`).join(',')}`, `--ambient-caps=${caps.map((c) => `+${c}`).join(',')}`] : [];
     const child = spawn('ip', ['netns', 'exec', ns, 'setpriv', `--reuid=${USER}`, `--regid=${USER === 'nobody' ? 'nogroup' : USER}`, '--clear-groups', ...capArgs,
-      process.execPath, CLI, 'run', '--policy', join(dir, 'policy.yaml'), '--interface', 'lo', '--window', '1s', '--state-dir', join(dir, stateDir)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      process.execPath, join(staged!.root, 'dist/src/cli/main.js'), 'run', '--policy', join(dir, 'policy.yaml'), '--interface', 'lo', '--window', '1s', '--state-dir', join(dir, stateDir)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const r: Run = { code: null, stdout: '', stderr: '' };
     child.stdout.on('data', (d: Buffer) => (r.stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (r.stderr += d.toString()));

@@ -10,12 +10,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { buildCaptureFilter, RAW_IP_HATYPES } from '../../src/capture/filter-builder.js';
-import { destroyTopology, type Topology } from './netns.js';
-import { SensorProcess, assertCleanStop, key, liveSetup, python, tally, writePolicy } from './sensor-harness.js';
+import { SensorProcess, assertCleanStop, key, liveSensorSuite, python, tally, writePolicy } from './sensor-harness.js';
 
 const SMB = 445;
 const HTTP6 = 8080;
@@ -62,26 +60,10 @@ print(len(answers))
 
 describe('honeyport run on interfaces without an Ethernet header (live)', function () {
   this.timeout(60_000);
-  let topo: Topology | undefined;
-  let dir = '';
-  let sensor: SensorProcess | undefined;
-
-  before(function () {
-    ({ topo, dir } = liveSetup(this, 'hp-tun-'));
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && sensor) console.log(sensor.transcript());
-    sensor?.kill();
-  });
-
-  after(function () {
-    if (topo) destroyTopology(topo);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = liveSensorSuite('hp-tun-');
 
   it('SYNs written into a tun device (IPv4 and IPv6) are alarmed, on that interface', async function () {
-    const t = topo!;
+    const t = suite.topo;
     const ns = t.server.ns;
     const tun = `hpT${t.tag}`;
     const net = Number(t.server.v4.split('.')[2]);
@@ -92,9 +74,9 @@ describe('honeyport run on interfaces without an Ethernet header (live)', functi
     ip('addr', 'add', `${dst4}/24`, 'dev', tun);
     ip('addr', 'add', `${dst6}/64`, 'dev', tun, 'nodad');
     ip('link', 'set', tun, 'up');
-    const policyFile = join(dir, 'policy.json');
+    const policyFile = join(suite.dir, 'policy.json');
     writePolicy(policyFile, { name: 'tun', ports: [{ port: SMB, protocol: 'tcp' }, { port: HTTP6, protocol: 'tcp6' }] });
-    sensor = await SensorProcess.start(ns, { policyFile, interfaces: [tun], stateDir: join(dir, 'state'), window: '2s' });
+    const sensor = (suite.sensor = await SensorProcess.start(ns, { policyFile, interfaces: [tun], stateDir: join(suite.dir, 'state'), window: '2s' }));
     const r = await python(ns, TUN_WRITER, [tun, src4, dst4, src6, dst6, String(SMB), String(HTTP6)]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), '5', 'the kernel answered all five SYNs: they are real traffic on the tun device');
@@ -107,8 +89,8 @@ describe('honeyport run on interfaces without an Ethernet header (live)', functi
   });
 
   it('a WireGuard device has a device type the filter reads as raw IP (where the kernel has WireGuard)', function () {
-    const ns = topo!.server.ns;
-    const wg = `hpG${topo!.tag}`;
+    const ns = suite.topo.server.ns;
+    const wg = `hpG${suite.topo.tag}`;
     try {
       execFileSync('ip', ['-n', ns, 'link', 'add', wg, 'type', 'wireguard'], { stdio: 'pipe', timeout: 10_000 });
     } catch (err) {

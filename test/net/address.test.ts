@@ -19,4 +19,12 @@ describe('addresses', () => {
       assert.equal(parseAddress(t), undefined, t);
     }
   });
+
+  it('reads "::a.b.c.d" as IPv4-compatible (::c612:1), not as IPv4-mapped as ipaddr.js does', () => {
+    const hex = (t: string): string => Buffer.from(parseAddress(t)!.bytes).toString('hex');
+    assert.equal(hex('::198.18.0.1'), '000000000000000000000000c6120001');
+    assert.equal(hex('::ffff:198.18.0.1'), '00000000000000000000ffffc6120001');
+    assert.equal(hex('::0:198.18.0.1'), '000000000000000000000000c6120001');
+    assert.equal(parseAddress('::198.18.0.256'), undefined);
+  });
 });

@@ -1,15 +1,19 @@
 /**
  * Failures that need another process: a tiny open-files limit (EMFILE), and
  * an unprivileged user (EACCES below 1024, an occupant it may not look up).
+ * The unprivileged child runs from a staged copy it can read, not from the
+ * checkout (which may be under root's 0700 home).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PortStatus } from '../../src/ports/types.js';
+import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
 import { closeServer, freePorts, listenOn } from './helpers.js';
 
-const child = fileURLToPath(new URL('./child-open.js', import.meta.url));
+const ownChild = fileURLToPath(new URL('./child-open.js', import.meta.url));
 
 interface ChildResult {
   ok: boolean;
@@ -18,7 +22,7 @@ interface ChildResult {
   statuses: PortStatus[];
 }
 
-function runChild(prefix: string[], request: object): Promise<ChildResult> {
+function runChild(prefix: string[], request: object, child = ownChild): Promise<ChildResult> {
   const argv = [...prefix, process.execPath, child, JSON.stringify(request)];
   const command = argv.shift()!;
   const args = argv;
@@ -38,6 +42,14 @@ const canDropPrivileges = process.getuid?.() === 0 && existsSync('/usr/bin/setpr
 const asNobody = ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
 
 describe('PortHolder in a child process', function () {
+  let staged: StagedCopy | undefined;
+  /** child-open.js in a copy that nobody can read. */
+  const nobodyChild = (): string => join(staged!.root, 'dist/test/ports/child-open.js');
+  before(() => {
+    if (canDropPrivileges) staged = stageReadableCopy(['dist/src', 'dist/test/ports'], { dependencies: true });
+  });
+  after(() => staged?.remove());
+
   it('reports EMFILE as "too many open files: raise LimitNOFILE" when no descriptor is left', async () => {
     const [port] = (await freePorts(1)) as [number];
     const result = await runChild(['/bin/sh', '-c', 'ulimit -n 64 && exec "$0" "$@"'], {
@@ -62,7 +74,7 @@ describe('PortHolder in a child process', function () {
     const result = await runChild(asNobody, {
       ports: [{ port: low, protocol: 'tcp' }, { port: high, protocol: 'tcp6' }],
       addresses: { tcp: ['127.0.0.1'], tcp6: ['::1'] },
-    });
+    }, nobodyChild());
     assert.equal(result.ok, true, result.message);
     const failed = result.statuses.find((s) => s.port === low);
     assert.equal(failed?.state, 'failed');
@@ -84,7 +96,7 @@ describe('PortHolder in a child process', function () {
       const result = await runChild(asNobody, {
         ports: [{ port: taken, protocol: 'tcp' }, { port: free, protocol: 'tcp' }],
         addresses: { tcp: ['127.0.0.1'] },
-      });
+      }, nobodyChild());
       const occupied = result.statuses.find((s) => s.port === taken);
       assert.equal(occupied?.state, 'occupied');
       if (occupied?.state === 'occupied') {

@@ -4,10 +4,10 @@
  * `rotate`, the sink renames path → path.1 … path.N itself at a size limit.
  */
 import { open, rename, type FileHandle } from 'node:fs/promises';
-import { ConfigError } from '../../config/config-error.js';
-import type { FileSinkConfig } from '../../config/sensor-config.js';
-import type { Formatted, Transport } from '../entry.js';
-import { describeError } from './tls-options.js';
+import { ConfigError } from '../../../config/config-error.js';
+import type { FileSinkConfig } from './index.js';
+import type { Formatted, Transport } from '../../entry.js';
+import { describeError } from '../tls-options.js';
 
 export class FileTransport implements Transport {
   private fh: FileHandle | undefined;

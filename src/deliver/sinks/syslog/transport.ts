@@ -12,16 +12,19 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { hostname as osHostname } from 'node:os';
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { ConfigError } from '../../config/config-error.js';
-import type { SyslogSinkConfig } from '../../config/sensor-config.js';
-import { PermanentError, type EntryKind, type Formatted, type Transport } from '../entry.js';
-import { connectSocket, describeError, loadTlsOptions, probeReceiver } from './tls-options.js';
+import { ConfigError } from '../../../config/config-error.js';
+import type { SyslogSinkConfig } from './index.js';
+import { PermanentError, type EntryKind, type Formatted, type Transport } from '../../entry.js';
+import { fitJson } from './fit-message.js';
+import { connectSocket, describeError, loadTlsOptions, probeReceiver } from '../tls-options.js';
 
 /** Syslog severities: warning for a probe, critical for a high-severity alarm, error for a loss notice. */
 const SEVERITY = { medium: 4, high: 2 } as const;
 const MSGID: Record<EntryKind, string> = { probe: 'probe', flood: 'flood', loss: 'alarms-lost' };
 const CONNECT_TIMEOUT_MS = 5000;
 const WRITE_TIMEOUT_MS = 10_000;
+/** From our FIN to giving up on the receiver's. */
+const CLOSE_TIMEOUT_MS = 2000;
 
 /** RFC 5424 header + MSG. TIMESTAMP is when honeyport wrote the message; the alarm time is in the JSON. */
 export function syslogMessage(f: Formatted, facility: number, host: string, appName: string, procId: string, now: Date = new Date()): string {
@@ -101,25 +104,37 @@ export class SyslogStreamTransport extends SyslogBase {
     });
   }
 
+  /**
+   * Sends our FIN after the queued bytes and waits a bounded time for the
+   * receiver's; a receiver that never closes its side would otherwise hold
+   * the half-open socket, and the process, forever.
+   */
   async close(): Promise<void> {
     const s = this.socket;
     this.socket = undefined;
     if (!s || s.destroyed) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        s.destroy();
-        resolve();
-      }, 1000);
-      s.end(() => {
+      const t = setTimeout(() => s.destroy(), CLOSE_TIMEOUT_MS);
+      s.once('close', () => {
         clearTimeout(t);
         resolve();
       });
+      s.end();
     });
   }
 }
 
 export class SyslogUdpTransport extends SyslogBase {
   private socket: UdpSocket | undefined;
+
+  /** One datagram per message, at most max_message_bytes: optional fields give way first (fit-message.ts). */
+  override encode(f: Formatted): string {
+    const whole = super.encode(f);
+    const max = this.c.maxMessageBytes;
+    if (Buffer.byteLength(whole) <= max) return whole;
+    const header = super.encode({ ...f, json: '' });
+    return header + fitJson(f.json, Buffer.byteLength(header), max);
+  }
 
   async open(): Promise<void> {
     let address: { address: string; family: number };
@@ -148,6 +163,11 @@ export class SyslogUdpTransport extends SyslogBase {
 
   send(records: readonly string[]): Promise<void> {
     const s = this.socket!;
+    // Checked before anything is sent, so the sink can split the batch and drop only the misfit.
+    for (const r of records) {
+      const n = Buffer.byteLength(r);
+      if (n > this.c.maxMessageBytes) return Promise.reject(new PermanentError(`message of ${n} bytes does not fit max_message_bytes ${this.c.maxMessageBytes} even shortened`));
+    }
     return new Promise((resolve, reject) => {
       let left = records.length;
       let failed = false;

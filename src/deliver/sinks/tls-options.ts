@@ -2,8 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { ConfigError } from '../../config/config-error.js';
-import type { TlsConfig } from '../../config/sensor-config.js';
+import { ConfigError, UnreachableError } from '../../config/config-error.js';
+import type { TlsConfig } from './fields.js';
 
 async function readPem(subject: string, what: string, file: string): Promise<Buffer> {
   try {
@@ -30,6 +30,9 @@ export function describeError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   return e.code && !e.message.includes(e.code) ? `${e.message} (${e.code})` : e.message;
 }
+
+/** Errors of the TCP connect itself (our own connect timeout has no code). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EAI_AGAIN']);
 
 /** Opens a TCP (and TLS, when `tls` is given) connection; rejects with the raw error. */
 export function connectSocket(host: string, port: number, tls: ConnectionOptions | undefined, timeoutMs: number): Promise<Socket> {
@@ -65,7 +68,10 @@ export async function probeReceiver(subject: string, host: string, port: number,
     s = await connectSocket(host, port, tls, timeoutMs);
   } catch (err) {
     const what = tls ? 'TLS connection to' : 'cannot connect to';
-    throw new ConfigError(subject, `${what} ${host}:${port} failed: ${describeError(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    // No TCP connection at all is an outage or a mistake; a handshake or certificate failure is always a mistake.
+    const Unreachable = code === undefined || UNREACHABLE.has(code) ? UnreachableError : ConfigError;
+    throw new Unreachable(subject, `${what} ${host}:${port} failed: ${describeError(err)}`);
   }
   if (!tls) {
     s.destroy();

@@ -11,10 +11,10 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
-import { ConfigError } from '../../config/config-error.js';
-import type { HttpAuth, HttpSinkConfig } from '../../config/sensor-config.js';
-import { PermanentError, type Formatted, type Transport } from '../entry.js';
-import { loadTlsOptions, probeReceiver } from './tls-options.js';
+import { ConfigError } from '../../../config/config-error.js';
+import type { HttpAuth, HttpSinkConfig } from './index.js';
+import { PermanentError, type Formatted, type Transport } from '../../entry.js';
+import { loadTlsOptions, probeReceiver } from '../tls-options.js';
 
 const MAX_RESPONSE_BYTES = 1 << 20;
 /** Statuses that mean "this body will never be accepted": retrying would block the sink forever. */
@@ -128,15 +128,19 @@ export class HttpTransport implements Transport {
     const host = this.url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(this.url.port || (https ? 443 : 80));
     if (https) this.tls = await loadTlsOptions(c.name, host, c.tls);
-    await probeReceiver(c.name, host, port, this.tls);
     const agentOptions = { keepAlive: true, maxSockets: c.queue.concurrency };
     this.agent = https ? new HttpsAgent({ ...agentOptions, ...this.tls }) : new HttpAgent(agentOptions);
+    // Last: a receiver that is merely down leaves a usable transport (the sink may start and spool).
+    await probeReceiver(c.name, host, port, this.tls);
   }
 
   send(records: readonly string[]): Promise<number> {
     const body = Buffer.from(this.body(records));
     const https = this.url.protocol === 'https:';
-    return new Promise((resolve, reject) => {
+    let deadline: NodeJS.Timeout | undefined;
+    return new Promise<number>((resolve, reject) => {
+      // timeout_ms bounds the whole exchange, not the idle time between bytes: a receiver that trickles its answer must not hold the sink.
+      deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${this.c.timeoutMs} ms`)), this.c.timeoutMs);
       const req = (https ? httpsRequest : httpRequest)(
         this.url,
         { method: 'POST', agent: this.agent, headers: { ...this.headers, 'content-length': String(body.length) } },
@@ -164,10 +168,11 @@ export class HttpTransport implements Transport {
           });
         },
       );
-      req.setTimeout(this.c.timeoutMs, () => req.destroy(new Error(`no answer within ${this.c.timeoutMs} ms`)));
       req.on('error', reject);
+      // A response cut off by the deadline errors on the response, not the request.
+      req.on('response', (res: IncomingMessage) => res.on('aborted', () => reject(new Error(`no complete answer within ${this.c.timeoutMs} ms`))));
       req.end(body);
-    });
+    }).finally(() => clearTimeout(deadline));
   }
 
   async close(): Promise<void> {
