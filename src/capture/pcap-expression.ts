@@ -8,16 +8,25 @@
  * - passed whole because the filter cannot judge them: IPv4 fragments of TCP
  *   (MF or an offset) and IPv6 whose next header is one Linux walks before
  *   TCP (IPV6_UNDECIDED_NEXT_HEADERS);
- * - `inbound` only when asked (libpcap supports the direction qualifier on
- *   Linux live captures, not on Windows or in savefiles).
+ * - our own transmissions are told by their source address, not by
+ *   direction: frames from one of `ownAddresses` are dropped.
  *
  * Limits, and why: libpcap's `tcp[...]` offsets are IPv4-only, so IPv6 uses
  * `ip6[40 + n]`; IPv4 options are honoured by `tcp[...]` (libpcap adds the
  * IHL). Stacked VLAN tags are not walked: the OS strips one tag before the
  * filter runs on Linux, a second tag hides the frame from this filter (the
  * AF_PACKET filter walks two). The snap length is libpcap's (cap asks for
- * 65535), so every passed frame is kept whole.
+ * 65535), so every passed frame is kept whole. Not `inbound`: on Linux,
+ * libpcap runs the first frame after setting a filter through its userland
+ * interpreter (frames already in the ring were judged by the old filter),
+ * which cannot load the packet type and drops that frame, i.e. the first
+ * probe after every open was missed; Npcap has no direction qualifier at all.
+ * The source address works on every OS. Its cost: a probe whose source is
+ * spoofed as one of ours is dropped (its answer would come back to us, so it
+ * tells the scanner nothing), and traffic over loopback (both copies carry
+ * a local source) is not seen.
  */
+import { isIP } from 'node:net';
 import type { Policy } from '../policy/policy.js';
 import { IPV6_UNDECIDED_NEXT_HEADERS } from './filter-builder.js';
 
@@ -32,8 +41,15 @@ function flagRule(at: string): string {
 const anyOf = (parts: readonly string[]): string => (parts.length === 1 ? parts[0]! : `(${parts.join(' or ')})`);
 
 export interface PcapExpressionOptions {
-  /** Prefix `inbound and` (Linux live captures only); default false. */
-  readonly inboundOnly?: boolean;
+  /** This host's addresses (IPv4/IPv6, a `%scope` suffix ignored): frames from them are ours. */
+  readonly ownAddresses?: readonly string[];
+}
+
+/** `src host A or src host B …` over valid, distinct addresses; throws on anything else. */
+function fromAny(addresses: readonly string[]): string {
+  const hosts = [...new Set(addresses.map((a) => a.split('%')[0]!))];
+  for (const h of hosts) if (isIP(h) === 0) throw new RangeError(`own address ${JSON.stringify(h)} is not an IP address`);
+  return hosts.map((h) => `src host ${h}`).join(' or ');
 }
 
 /**
@@ -58,5 +74,6 @@ export function buildPcapExpression(policy: Pick<Policy, 'ports'>, opts: PcapExp
   }
   if (branches.length === 0) return 'less 1';
   const all = anyOf(branches);
-  return opts.inboundOnly ? `inbound and ${all}` : all;
+  const own = opts.ownAddresses ?? [];
+  return own.length === 0 ? all : `not (${fromAny(own)}) and ${all}`;
 }

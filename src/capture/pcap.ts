@@ -16,22 +16,25 @@
  *   handed to JS, not the kernel's; no pcap_stats: kernel drops are unknown
  *   and reported as 0 (the README lists these limits with measurements).
  * - The filter is a libpcap expression compiled at open (pcap-expression.ts),
- *   with no way to replace it on an open handle. setFilter opens a second
- *   handle with the new filter first (so every frame is judged by the old or
- *   the new program, never by none), then closes the old one after
- *   SWAP_OVERLAP_MS, long enough for its last frames to be read. During that
- *   overlap a frame both filters pass is delivered twice (the detector
- *   counts it twice in the key's follow-up; no second alarm, the key is
- *   already open).
+ *   with no way to replace it on an open handle. setFilter keeps the handles
+ *   when the expression is unchanged (the sensor's narrowing at start, when
+ *   every port was held); otherwise it opens a second handle with the new
+ *   filter first (so every frame is judged by the old or the new program,
+ *   never by none) and closes the old one after SWAP_OVERLAP_MS, long
+ *   enough for its last frames to be read. A frame both handles capture in
+ *   that overlap is delivered once (swap-dedup.ts), until every open handle
+ *   has been read after the close.
  *
  * The package is loaded lazily: a host without libpcap or without `cap`
  * only fails (with one line) when --capture pcap is asked for.
  */
 import { createRequire } from 'node:module';
+import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { FrameBatch, LinkType } from '../source/frame-batch.js';
 import type { CaptureCounters, CaptureFilterSpec, LiveCapture, LiveCaptureOptions, OnBatch } from './live-capture.js';
 import { buildPcapExpression } from './pcap-expression.js';
+import { SwapDedup } from './swap-dedup.js';
 
 /** The part of cap's Cap object used here. */
 interface CapHandle {
@@ -83,9 +86,18 @@ function ifindexOf(device: string): number {
   }
 }
 
+/** Every address of every interface of this host (loopback included). */
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
+}
+
 /** One open libpcap handle on one device. */
 interface Device {
   readonly name: string;
+  /** Position in the interfaces list: frames of different devices are never the same frame. */
+  readonly index: number;
+  /** Which filter (setFilter call) this handle was opened with. */
+  readonly generation: number;
   readonly handle: CapHandle;
   /** cap writes each frame here; held as long as this object is (see the module comment). */
   readonly buffer: Buffer;
@@ -96,28 +108,39 @@ interface Counts {
   batches: number;
   overflow: number;
   socketErrors: number;
+  /** Second copies of a frame during a filter swap, not delivered. */
+  swapDuplicates: number;
 }
 
 type State =
   | { readonly kind: 'idle'; readonly filter: CaptureFilterSpec }
-  | { readonly kind: 'running'; devices: Device[] }
+  | { readonly kind: 'running'; devices: Device[]; expression: string }
   | { readonly kind: 'closed' };
 
 export class PcapCapture implements LiveCapture {
   #state: State;
   readonly #options: LiveCaptureOptions;
   readonly #Cap: CapConstructor;
-  readonly #counts: Counts = { delivered: 0, batches: 0, overflow: 0, socketErrors: 0 };
+  readonly #ownAddresses: () => readonly string[];
+  readonly #counts: Counts = { delivered: 0, batches: 0, overflow: 0, socketErrors: 0, swapDuplicates: 0 };
   readonly #batch = new FrameBatch(BATCH_FRAMES);
   /** Handles replaced by setFilter, closed after the overlap; kept referenced with their buffers until then. */
   readonly #retiring = new Set<Device[]>();
+  readonly #dedup = new SwapDedup();
   #onBatch: OnBatch | undefined;
   #flushScheduled = false;
   #next = 0;
+  #generation = 0;
 
-  constructor(options: LiveCaptureOptions, Cap: CapConstructor = loadCap()) {
+  /**
+   * `ownAddresses` lists this host's addresses (read at start and at every
+   * filter change, so a reload picks up new ones): frames from them are our
+   * own transmissions (pcap-expression.ts says why not `inbound`).
+   */
+  constructor(options: LiveCaptureOptions, Cap: CapConstructor = loadCap(), ownAddresses: () => readonly string[] = hostAddresses) {
     this.#options = options;
     this.#Cap = Cap;
+    this.#ownAddresses = ownAddresses;
     this.#state = { kind: 'idle', filter: options.filter };
     this.#batch.data = Buffer.alloc(BATCH_BYTES);
   }
@@ -126,7 +149,8 @@ export class PcapCapture implements LiveCapture {
     const state = this.#state;
     if (state.kind !== 'idle') throw new Error(`pcap capture is ${state.kind}`);
     this.#onBatch = onBatch;
-    this.#state = { kind: 'running', devices: this.#openAll(state.filter) };
+    const expression = this.#expression(state.filter);
+    this.#state = { kind: 'running', devices: this.#openAll(expression), expression };
   }
 
   setFilter(filter: CaptureFilterSpec): void {
@@ -138,12 +162,18 @@ export class PcapCapture implements LiveCapture {
       case 'closed':
         throw new Error('pcap capture is closed');
       case 'running': {
+        const expression = this.#expression(filter);
+        if (expression === state.expression) return;
         const old = state.devices;
-        state.devices = this.#openAll(filter);
+        state.devices = this.#openAll(expression);
+        state.expression = expression;
         this.#retiring.add(old);
+        this.#dedup.begin();
         setTimeout(() => {
           // close() may have closed it already.
-          if (this.#retiring.delete(old)) this.#closeAll(old);
+          if (!this.#retiring.delete(old)) return;
+          this.#closeAll(old);
+          if (this.#retiring.size === 0) this.#endDedupLater();
         }, SWAP_OVERLAP_MS).unref();
       }
     }
@@ -179,11 +209,32 @@ export class PcapCapture implements LiveCapture {
     this.#state = { kind: 'closed' };
   }
 
-  #openAll(filter: CaptureFilterSpec): Device[] {
-    const expression = buildPcapExpression(filter, { inboundOnly: process.platform === 'linux' });
+  #expression(filter: CaptureFilterSpec): string {
+    return buildPcapExpression(filter, { ownAddresses: this.#ownAddresses() });
+  }
+
+  /**
+   * Copies the new handles hold of frames the old ones delivered are read
+   * by the end of the next full read of every handle (cap drains a handle
+   * whenever it is readable): tracking ends after SWAP_OVERLAP_MS and one
+   * more event-loop turn, unless another swap began meanwhile.
+   */
+  #endDedupLater(): void {
+    const generation = this.#generation;
+    setTimeout(() => {
+      setImmediate(() => {
+        if (this.#generation === generation && this.#retiring.size === 0) this.#dedup.end();
+      });
+    }, SWAP_OVERLAP_MS).unref();
+  }
+
+  #openAll(expression: string): Device[] {
+    const generation = ++this.#generation;
     const opened: Device[] = [];
     try {
-      for (const name of this.#options.interfaces) opened.push(this.#open(name, expression));
+      this.#options.interfaces.forEach((name, index) => {
+        opened.push(this.#open(name, index, generation, expression));
+      });
     } catch (err) {
       this.#closeAll(opened);
       throw err;
@@ -191,7 +242,7 @@ export class PcapCapture implements LiveCapture {
     return opened;
   }
 
-  #open(name: string, expression: string): Device {
+  #open(name: string, index: number, generation: number, expression: string): Device {
     if (name === 'any' && process.platform !== 'linux') {
       throw pcapError('there is no "any" device on this OS; name each device with --interface');
     }
@@ -210,8 +261,9 @@ export class PcapCapture implements LiveCapture {
       throw pcapError(`device ${name} has link type ${linkName}, which the decoder cannot walk`);
     }
     const ifindex = name === 'any' ? -1 : ifindexOf(name);
-    handle.on('packet', (nbytes: number, truncated: boolean) => this.#onPacket(buffer, nbytes, truncated, linktype, ifindex));
-    return { name, handle, buffer };
+    const device: Device = { name, index, generation, handle, buffer };
+    handle.on('packet', (nbytes: number, truncated: boolean) => this.#onPacket(device, nbytes, truncated, linktype, ifindex));
+    return device;
   }
 
   #closeAll(devices: readonly Device[]): void {
@@ -224,7 +276,12 @@ export class PcapCapture implements LiveCapture {
     }
   }
 
-  #onPacket(buffer: Buffer, nbytes: number, truncated: boolean, linktype: number, ifindex: number): void {
+  #onPacket(device: Device, nbytes: number, truncated: boolean, linktype: number, ifindex: number): void {
+    const buffer = device.buffer;
+    if (!this.#dedup.admit(device.index, device.generation, buffer, nbytes)) {
+      this.#counts.swapDuplicates++;
+      return;
+    }
     const b = this.#batch;
     let at = b.count === 0 ? 0 : b.offset[b.count - 1]! + b.caplen[b.count - 1]!;
     if (b.count === b.capacity || at + nbytes > b.data.length) {
