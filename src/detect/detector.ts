@@ -390,6 +390,17 @@ export class Detector {
     });
   }
 
+  /**
+   * When the earliest open window (key or flood) ends, by the detector's
+   * clock; Infinity when none is open. The live sensor arms one timer for it
+   * instead of polling (a flood window's is a lower bound: waking early only
+   * re-arms).
+   */
+  nextDeadlineMicros(): number {
+    const key = this.fifoLength > 0 ? this.windowStart[this.fifo[this.fifoHead]!]! : Infinity;
+    return Math.min(key, this.floodEarliest) + this.window;
+  }
+
   /** Moves time forward to `nowMicros`, closing windows that ended. */
   advance(nowMicros: number): void {
     if (nowMicros > this.clock) this.clock = nowMicros;

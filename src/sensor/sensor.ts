@@ -1,8 +1,10 @@
 /**
  * The live sensor: holds the policy's ports, captures probes of them with the
  * AF_PACKET core, and feeds the same decoder and detector as a replay.
- * Time is the clock: the kernel's frame timestamps for probes, and a ticker
- * that closes dedup windows when nothing arrives.
+ * Time is the clock: the kernel's frame timestamps for probes, and one timer
+ * armed for the nearest deadline (a dedup window's end, a connection's
+ * delay, a reload's retirement) that closes windows when nothing arrives.
+ * Nothing is polled: an idle sensor with no window open runs no timer.
  *
  * Never answer unwatched: a decoy port never sends a SYN-ACK before the
  * capture of that port runs. At start the kernel filter covers every policy
@@ -27,7 +29,6 @@ import type { PortStatus } from '../ports/types.js';
 import type { ConnectionFact } from '../ports/types.js';
 import { networkInterfaces } from 'node:os';
 
-const TICK_MS = 100;
 /**
  * The kernel hands over a partly filled ring block after this long: the
  * upper bound it adds to alarm latency (8 ms measured a p99 of 9-12 ms at
@@ -53,7 +54,7 @@ const RETIRE_MS = 2000;
  * names the interface the key was captured on (a fast client closes within
  * the ring's block timeout). Order no longer decides the alarms either way.
  */
-const CONNECTION_DELAY_MS = 2 * TICK_MS;
+const CONNECTION_DELAY_MS = 200;
 /** Connections waiting for their delay; beyond this they go to the detector at once. */
 const MAX_DELAYED_CONNECTIONS = 4096;
 /** After the ports are closed at stop, frames still in the ring get this long to arrive. */
@@ -91,7 +92,9 @@ export class Sensor {
   private readonly detector: Detector;
   /** ifindex → input index (a typed array: looked up for every captured segment). */
   private readonly ifaceInput: Int32Array;
-  private ticker: NodeJS.Timeout | undefined;
+  /** The one timer, armed for `wakeAtMs` (the nearest deadline) or undefined. */
+  private wake: NodeJS.Timeout | undefined;
+  private wakeAtMs = Infinity;
   private stopped = false;
   private ports: PortHolder | undefined;
   /** Ports released by a reload, still in the detector until the given Date.now(). */
@@ -131,7 +134,10 @@ export class Sensor {
       handoffWaitMs: HANDOFF_WAIT_MS,
     });
     const sensor = new Sensor(policy, options, capture);
-    capture.start((batch) => sensor.pipeline.feed(batch, sensor.ifaceInput));
+    capture.start((batch) => {
+      sensor.pipeline.feed(batch, sensor.ifaceInput);
+      sensor.schedule();
+    });
     try {
       sensor.ports = await PortHolder.open(policy, {
         ...(options.bindAddresses ? { addresses: options.bindAddresses } : {}),
@@ -144,13 +150,14 @@ export class Sensor {
     }
     options.onPortsHeld?.(sensor.ports.statuses());
     sensor.narrow();
-    sensor.ticker = setInterval(() => sensor.tick(), TICK_MS);
+    sensor.schedule();
     return sensor;
   }
 
   private onConnection(fact: ConnectionFact): void {
     if (this.delayed.length >= MAX_DELAYED_CONNECTIONS) this.releaseConnections(Infinity);
     this.delayed.push({ fact, dueMs: Date.now() + CONNECTION_DELAY_MS });
+    this.schedule();
   }
 
   private releaseConnections(nowMs: number): void {
@@ -172,6 +179,35 @@ export class Sensor {
     }
     return -1;
   }
+
+  /**
+   * Arms the timer for the nearest deadline unless it is armed for an
+   * earlier one already. Runs after every batch: O(1), and it allocates only
+   * when it arms (new windows end after the ones already open).
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    let dueMs = this.detector.nextDeadlineMicros() / 1000;
+    if (this.delayed.length > 0) dueMs = Math.min(dueMs, this.delayed[0]!.dueMs);
+    // tick() ends a reload's retirement when every retiring port is due.
+    if (this.retiring.length > 0) {
+      let last = 0;
+      for (const r of this.retiring) last = Math.max(last, r.untilMs);
+      dueMs = Math.min(dueMs, last);
+    }
+    if (dueMs === Infinity || (this.wake !== undefined && dueMs >= this.wakeAtMs)) return;
+    if (this.wake !== undefined) clearTimeout(this.wake);
+    this.wakeAtMs = dueMs;
+    // +1: setTimeout rounds to whole milliseconds; waking a little late closes the window, early would only re-arm.
+    this.wake = setTimeout(this.onWake, Math.max(0, Math.ceil(dueMs - Date.now()) + 1));
+  }
+
+  private readonly onWake = (): void => {
+    this.wake = undefined;
+    this.wakeAtMs = Infinity;
+    this.tick();
+    this.schedule();
+  };
 
   private tick(): void {
     const now = Date.now();
@@ -237,6 +273,7 @@ export class Sensor {
     this.retiring = [...stillRetiring, ...leaving.map((port) => ({ port, untilMs: releasedMs + RETIRE_MS }))];
     if (this.retiring.length === 0) this.detector.reconfigure(policy);
     this.narrow();
+    this.schedule();
     return statuses;
   }
 
@@ -256,7 +293,8 @@ export class Sensor {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.wake !== undefined) clearTimeout(this.wake);
+    this.wake = undefined;
     await this.ports?.close();
     // Probes answered just before the ports closed may still be in a ring block.
     await new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS));
