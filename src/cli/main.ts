@@ -11,6 +11,7 @@ import { parseDetectionFlags, parseDuration, parseHostName, parseNamedHost, pars
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { CAPTURE_BACKENDS, defaultCaptureBackend, type CaptureBackend } from '../capture/capture-backend.js';
+import { DEFAULT_RING_MIB } from '../capture/ring-size.js';
 import { escapeForMessage } from '../validation/echo.js';
 
 const MAX_MESSAGE = 4000;
@@ -79,7 +80,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('-s, --server-address <addr>', 'count only probes to this destination (repeatable)').argParser(collect).default([], 'any destination'))
     .option('--max-tracked-keys <n>', 'probe keys tracked at once; beyond it probes are summed into flood alarms', '100000')
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
-    .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
+    .option('--ring-size <MiB>', 'capture ring (or libpcap buffer) size per interface, MiB', String(DEFAULT_RING_MIB))
     .addOption(new Option('--capture <backend>', 'capture backend: afpacket (Linux) or pcap (libpcap/Npcap through the cap package)').choices(CAPTURE_BACKENDS).default(defaultCaptureBackend()))
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))

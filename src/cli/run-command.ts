@@ -1,6 +1,7 @@
 /** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
 import { hostname } from 'node:os';
 import { captureFactory, type CaptureBackend } from '../capture/capture-backend.js';
+import { ringGeometry } from '../capture/ring-size.js';
 import type { Alarm } from '../alarm/alarm.js';
 import type { FormatContext } from '../deliver/format-ecs.js';
 import type { Delivery } from '../deliver/delivery.js';
@@ -102,18 +103,14 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     delivery.publish(alarm);
   };
 
-  // Small blocks: the kernel retires a block every 4 ms even when it is
-  // nearly empty, so the ring holds (blocks x 4 ms) of a JS pause at low
-  // rates — 1 s with 256 KiB blocks in 64 MiB — and each hand-off slot is
-  // only a block's size.
-  const blockSize = 256 * 1024;
+  const ring = ringGeometry(o.ringMiB);
   let sensor: Sensor;
   try {
     sensor = await Sensor.start({
       detection: o,
       interfaces: o.interfaces,
-      ringBlockSize: blockSize,
-      ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),
+      ringBlockSize: ring.blockSize,
+      ringBlockCount: ring.blockCount,
       interfaceTable,
       openCapture,
       onAlarm: publish,

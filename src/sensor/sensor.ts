@@ -34,14 +34,14 @@ import { networkInterfaces } from 'node:os';
  * upper bound it adds to alarm latency (8 ms measured a p99 of 9-12 ms at
  * idle against a 10 ms goal; 4 ms costs 250 wake-ups a second when idle).
  */
-const BLOCK_TIMEOUT_MS = 4;
+export const BLOCK_TIMEOUT_MS = 4;
 /**
  * A ring block waits this long for JavaScript (a burst of first alarms, a GC
  * pause) before its frames are dropped: the 64 MiB ring, not the 16 hand-off
  * slots, absorbs the pause. The live bench had 0.05-0.16% hand-off drops
  * with no wait.
  */
-const HANDOFF_WAIT_MS = 500;
+export const HANDOFF_WAIT_MS = 500;
 /**
  * A released port stays in the detector this long, admitting probes the ring
  * captured before the release (a block waits at most BLOCK_TIMEOUT_MS +
