@@ -242,6 +242,7 @@ export function openAfPacketCapture(o: LiveCaptureOptions): LiveCapture {
     start: (onBatch) => source.start(onBatch),
     setFilter: (filter) => source.setFilter(encode(buildCaptureFilter(filter))),
     stats: () => source.stats(),
+    stampedBy: async () => Date.now(),
     close: () => source.close(),
   };
 }

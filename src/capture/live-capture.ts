@@ -50,6 +50,14 @@ export interface LiveCapture {
   /** Replaces the kernel filter atomically. */
   setFilter(filter: CaptureFilterSpec): void;
   stats(): CaptureCounters;
+  /**
+   * A clock reading (Date.now() ms) such that every frame captured before
+   * this call carries a timestamp at or before it: now for a backend whose
+   * frames are stamped in the kernel (AF_PACKET), later for one that stamps
+   * them when JavaScript reads them (libpcap through cap). The sensor uses it
+   * as the instant a released port stopped answering.
+   */
+  stampedBy(): Promise<number>;
   /** Stops delivering and releases the sockets; idempotent. */
   close(): void;
 }

@@ -3,6 +3,9 @@
  * portable backend for hosts without AF_PACKET, `--capture pcap`.
  *
  * What `cap` 0.2.1 allows, and what this module does about it:
+ * - It never closes its libuv poll handle (only stops it), which lives in the
+ *   Cap object: closed Cap objects are kept referenced for the process's
+ *   life (a few hundred bytes per handle, two handle sets per reload).
  * - It keeps a raw pointer to the Buffer given to open() without holding it.
  *   Each device's receive buffer is kept in this module's state for the
  *   capture's whole life, closed state included, so cap never writes into
@@ -126,6 +129,8 @@ export class PcapCapture implements LiveCapture {
   readonly #batch = new FrameBatch(BATCH_FRAMES);
   /** Handles replaced by setFilter, closed after the overlap; kept referenced with their buffers until then. */
   readonly #retiring = new Set<Device[]>();
+  /** Every handle ever closed, for the process's life (see #closeAll). */
+  readonly #closedHandles: CapHandle[] = [];
   readonly #dedup = new SwapDedup();
   #onBatch: OnBatch | undefined;
   #flushScheduled = false;
@@ -195,6 +200,17 @@ export class PcapCapture implements LiveCapture {
       malformedBlocks: 0,
       socketErrors: c.socketErrors,
     };
+  }
+
+  /**
+   * Frames are stamped when read. A frame captured before this call is in a
+   * ring whose fd is readable by the next poll phase, which cap drains before
+   * that loop turn's check phase: two setImmediate hops land after it.
+   */
+  stampedBy(): Promise<number> {
+    return new Promise((resolve) => {
+      setImmediate(() => setImmediate(() => resolve(Date.now())));
+    });
   }
 
   close(): void {
@@ -273,6 +289,12 @@ export class PcapCapture implements LiveCapture {
       } catch {
         this.#counts.socketErrors++;
       }
+      // cap stops its libuv poll handle at close but never uv_close()s it, and
+      // that handle lives inside the Cap object: were the object collected,
+      // libuv's handle list would link freed memory (a reload loop hung the
+      // sensor after ~16 reloads). Closed Cap objects are kept; cap has
+      // dropped its pointer to the receive buffer, which goes with the Device.
+      this.#closedHandles.push(d.handle);
     }
   }
 

@@ -266,9 +266,10 @@ export class Sensor {
     this.detector.reconfigure({ ...policy, ports: transition });
     this.policy = policy;
     const statuses = await ports.apply(policy);
-    // Closed by now: a probe captured later was refused by the kernel, not answered.
+    // Closed by now: a probe captured later was refused by the kernel, not answered. A
+    // backend that stamps frames on arrival in JavaScript says when the earlier ones are in.
     // Date.now() truncates to the millisecond: round up (admitting a refused probe is harmless).
-    const releasedMs = Date.now() + 1;
+    const releasedMs = (await this.capture.stampedBy()) + 1;
     for (const p of leaving) this.detector.retire(p.port, p.protocol, releasedMs * 1000);
     this.retiring = [...stillRetiring, ...leaving.map((port) => ({ port, untilMs: releasedMs + RETIRE_MS }))];
     if (this.retiring.length === 0) this.detector.reconfigure(policy);

@@ -5,6 +5,8 @@
  * (Live captures with real attacks: test/live/sensor-pcap.test.ts.)
  */
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { captureFactory } from '../../src/capture/capture-backend.js';
 import type { LiveCaptureOptions } from '../../src/capture/live-capture.js';
 import { PcapCapture } from '../../src/capture/pcap.js';
@@ -176,6 +178,24 @@ describe('libpcap backend (stand-in cap)', () => {
     b2!.deliver([8]);
     await turn();
     assert.deepEqual(seen, ['08', '08']);
+    c.close();
+  });
+
+  it('keeps every closed handle referenced (cap never closes its libuv poll handle: collecting one corrupts the loop)', async () => {
+    const c = new PcapCapture(options([445]), FakeCap);
+    c.start(() => {});
+    c.setFilter({ ports: [{ port: 22, protocol: 'tcp' }] });
+    const first = new WeakRef(open[0]!);
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(open[0]!.closed, true);
+    open.length = 0; // the test's own references go
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await turn();
+    }
+    assert.notEqual(first.deref(), undefined, 'a closed handle was garbage-collected');
     c.close();
   });
 

@@ -27,6 +27,11 @@ class QuietCapture implements LiveCapture {
   stats(): CaptureCounters {
     return ZERO;
   }
+  stampedBy(): Promise<number> {
+    return Promise.resolve(Date.now() + this.clockLagMs);
+  }
+  /** How much later than capture this capture stamps its frames (0: in the kernel). */
+  clockLagMs = 0;
   close(): void {}
   /** One SYN from `src` to 127.0.0.1:`port`, captured now. */
   syn(port: number, srcPort = 40000): void {
