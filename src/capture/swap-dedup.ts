@@ -20,7 +20,8 @@
  *   new handle alone after the old one closed is then taken for the same
  *   copy and not delivered. No packet header reaches JavaScript through
  *   `cap`, so capture order is not known more exactly.
- * - At most MAX_TRACKED distinct frames per swap: beyond, frames are
+ * - At most MAX_TRACKED distinct frames, and MAX_TRACKED_BYTES of frame
+ *   bytes (frames passed whole may be 64 KiB each), per swap: beyond, frames are
  *   delivered from every handle and counted in `untracked` (a flood during a
  *   reload may then count some probes twice; none is missed).
  * - Tracking allocates (a string key per frame) only while a swap lasts;
@@ -29,12 +30,15 @@
 
 /** Distinct frames tracked per swap; a 1 MiB batch of 60-byte probes is ~17,000. */
 export const MAX_TRACKED = 65_536;
+/** Frame bytes held as keys per swap. */
+export const MAX_TRACKED_BYTES = 16 * 2 ** 20;
 
 export class SwapDedup {
   /** (device, bytes) → copies read per generation; undefined = no swap in progress. */
   #copies: Map<string, Map<number, number>> | undefined;
   /** Frames delivered without tracking because the map was full. */
   untracked = 0;
+  #bytes = 0;
 
   get active(): boolean {
     return this.#copies !== undefined;
@@ -48,6 +52,7 @@ export class SwapDedup {
   /** Every older generation is closed and every open handle has been read since. */
   end(): void {
     this.#copies = undefined;
+    this.#bytes = 0;
   }
 
   /** Whether the copy of `frame` that `generation` read on device `device` is to be delivered. */
@@ -57,12 +62,13 @@ export class SwapDedup {
     const key = String.fromCharCode(device) + frame.toString('latin1', 0, length);
     let perGeneration = copies.get(key);
     if (perGeneration === undefined) {
-      if (copies.size >= MAX_TRACKED) {
+      if (copies.size >= MAX_TRACKED || this.#bytes + length > MAX_TRACKED_BYTES) {
         this.untracked++;
         return true;
       }
       perGeneration = new Map();
       copies.set(key, perGeneration);
+      this.#bytes += length;
     }
     const mine = (perGeneration.get(generation) ?? 0) + 1;
     perGeneration.set(generation, mine);

@@ -1,6 +1,6 @@
 /** The filter-swap de-duplication of the libpcap backend at its bound (swap-dedup.ts). */
 import assert from 'node:assert/strict';
-import { MAX_TRACKED, SwapDedup } from '../../src/capture/swap-dedup.js';
+import { MAX_TRACKED, MAX_TRACKED_BYTES, SwapDedup } from '../../src/capture/swap-dedup.js';
 
 const frame = (n: number): Buffer => {
   const b = Buffer.alloc(8);
@@ -27,6 +27,22 @@ describe('filter swap de-duplication', () => {
     assert.equal(d.untracked, 2);
     d.end();
     assert.equal(d.active, false);
+  });
+
+  it('whole 64 KiB frames (fragments a flood may send during a reload) are tracked up to a byte budget, then delivered untracked', () => {
+    const d = new SwapDedup();
+    d.begin();
+    const big = Buffer.alloc(65_535);
+    const fit = Math.floor(MAX_TRACKED_BYTES / big.length);
+    for (let i = 0; i < fit; i++) {
+      big.writeUInt32BE(i, 0);
+      assert.equal(d.admit(0, 1, big, big.length), true);
+    }
+    assert.equal(d.untracked, 0);
+    big.writeUInt32BE(fit, 0);
+    assert.equal(d.admit(0, 1, big, big.length), true);
+    assert.equal(d.admit(0, 2, big, big.length), true);
+    assert.equal(d.untracked, 2, 'beyond the budget: delivered from both handles, counted');
   });
 
   it('three generations open at once (a reload widens, then narrows): each frame once', () => {
