@@ -21,6 +21,7 @@
  */
 import { FrameBatch } from '../source/frame-batch.js';
 import { encode } from './bpf-program.js';
+import { buildCaptureFilter } from './filter-builder.js';
 import type { CaptureCounters, LiveCapture, LiveCaptureOptions, OnBatch } from './live-capture.js';
 import { requireNative, type NativeAddon, type NativeCapture, type NativeStats } from './native-binding.js';
 
@@ -231,7 +232,7 @@ export class AfPacketSource {
 export function openAfPacketCapture(o: LiveCaptureOptions): LiveCapture {
   const source = new AfPacketSource({
     interfaces: o.interfaces,
-    filter: encode(o.filter),
+    filter: encode(buildCaptureFilter(o.filter)),
     ringBlockSize: o.ringBlockSize,
     ringBlockCount: o.ringBlockCount,
     blockTimeoutMs: o.blockTimeoutMs,
@@ -239,8 +240,9 @@ export function openAfPacketCapture(o: LiveCaptureOptions): LiveCapture {
   });
   return {
     start: (onBatch) => source.start(onBatch),
-    setFilter: (filter) => source.setFilter(encode(filter)),
+    setFilter: (filter) => source.setFilter(encode(buildCaptureFilter(filter))),
     stats: () => source.stats(),
+    stampedBy: async () => Date.now(),
     close: () => source.close(),
   };
 }

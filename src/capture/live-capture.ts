@@ -3,11 +3,17 @@
  * (libpcap, XDP) is one file implementing this: start delivering FrameBatches
  * with a kernel filter attached before the first frame, swap the filter
  * atomically (every frame judged by the old or the new program, never by
- * none), report named counters, close. AF_PACKET is the one backend today
- * (afpacket.ts, `openAfPacketCapture`).
+ * none), report named counters, close. Backends: AF_PACKET (afpacket.ts,
+ * `openAfPacketCapture`, Linux) and libpcap (pcap.ts, `openPcapCapture`,
+ * through the `cap` package; Npcap on Windows). The filter is given as the
+ * ports it must cover: each backend builds its own program from them (cBPF
+ * bytes for AF_PACKET, a filter expression for libpcap).
  */
-import type { BpfProgram } from './bpf-program.js';
+import type { Policy } from '../policy/policy.js';
 import type { FrameBatch } from '../source/frame-batch.js';
+
+/** What the kernel filter must pass: probes of these ports (see filter-builder.ts). */
+export type CaptureFilterSpec = Pick<Policy, 'ports'>;
 
 /** Running totals since start(); a backend without a notion reports 0. */
 export interface CaptureCounters {
@@ -42,8 +48,16 @@ export interface LiveCapture {
   /** Opens the sockets with the filter attached and starts delivering; throws if it cannot. */
   start(onBatch: OnBatch): void;
   /** Replaces the kernel filter atomically. */
-  setFilter(filter: BpfProgram): void;
+  setFilter(filter: CaptureFilterSpec): void;
   stats(): CaptureCounters;
+  /**
+   * A clock reading (Date.now() ms) such that every frame captured before
+   * this call carries a timestamp at or before it: now for a backend whose
+   * frames are stamped in the kernel (AF_PACKET), later for one that stamps
+   * them when JavaScript reads them (libpcap through cap). The sensor uses it
+   * as the instant a released port stopped answering.
+   */
+  stampedBy(): Promise<number>;
   /** Stops delivering and releases the sockets; idempotent. */
   close(): void;
 }
@@ -52,7 +66,7 @@ export interface LiveCaptureOptions {
   /** Device names, or ['any']. */
   readonly interfaces: readonly string[];
   /** The first filter, attached before any frame is captured. */
-  readonly filter: BpfProgram;
+  readonly filter: CaptureFilterSpec;
   readonly ringBlockSize: number;
   readonly ringBlockCount: number;
   /** A partly filled block is handed over after this long (bounds latency). */

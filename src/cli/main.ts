@@ -12,6 +12,8 @@ import { parseCount, parseDetectionFlags, parseDuration, parseHeartbeat, parseHo
 import { fingerprintsFrom } from './fingerprint-choice.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
+import { CAPTURE_BACKENDS, defaultCaptureBackend, type CaptureBackend } from '../capture/capture-backend.js';
+import { DEFAULT_RING_MIB } from '../capture/ring-size.js';
 import { escapeForMessage } from '../validation/echo.js';
 
 const MAX_MESSAGE = 4000;
@@ -95,13 +97,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--fingerprints <file>', 'p0f v3 signature file for fingerprinting each key\'s first SYN (default: /etc/p0f/p0f.fp where installed); honeyport\'s own scanner signatures are added')
     .option('--no-fingerprints', 'no fingerprints in alarms')
-    .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
+    .option('--ring-size <MiB>', 'capture ring (or libpcap buffer) size per interface, MiB', String(DEFAULT_RING_MIB))
+    .addOption(new Option('--capture <backend>', 'capture backend: afpacket (Linux) or pcap (libpcap/Npcap through the cap package)').choices(CAPTURE_BACKENDS).default(defaultCaptureBackend()))
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (IPv6 in brackets: [::1]:9417); no authentication: loopback or a management address; default: off')
     .option('--heartbeat <duration>', 'send a sensor state document to the sinks at least this often (0 or off: only at start, reload, port changes and stop)', '5m')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean; fingerprints?: string | boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; capture: CaptureBackend; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean; fingerprints?: string | boolean }) => {
       const detection = parseDetectionFlags(o);
       const heartbeatMs = parseHeartbeat(o.heartbeat, '--heartbeat');
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
@@ -126,6 +129,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         allowPublicAddress: o.allowPublicAddress === true,
         stateDir: o.stateDir,
         ringMiB,
+        capture: o.capture,
         delivery: o,
         metricsListen,
         heartbeatMs,

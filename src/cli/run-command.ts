@@ -1,5 +1,7 @@
 /** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
 import { hostname } from 'node:os';
+import { captureFactory, type CaptureBackend } from '../capture/capture-backend.js';
+import { ringGeometry } from '../capture/ring-size.js';
 import type { Alarm } from '../alarm/alarm.js';
 import type { FormatContext } from '../deliver/format-ecs.js';
 import type { Delivery } from '../deliver/delivery.js';
@@ -32,6 +34,7 @@ export interface RunCommandOptions extends DetectionSettings {
   readonly allowPublicAddress: boolean;
   readonly stateDir: string;
   readonly ringMiB: number;
+  readonly capture: CaptureBackend;
   readonly delivery: DeliveryFlags;
   /** `--metrics-listen`: where /metrics is served; undefined: nowhere. */
   readonly metricsListen?: ListenAddress | undefined;
@@ -78,6 +81,14 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
   for (const w of eligibility.warnings) log(`warning: ${w}`);
 
+  // The backend is loaded before anything is opened: a missing optional module is one line.
+  let openCapture;
+  try {
+    openCapture = await captureFactory(o.capture);
+  } catch (err) {
+    throw new CliError((err as Error).message, ExitCode.FAILURE);
+  }
+
   // One sensor per network namespace, taken before anything else is opened.
   let lock: HostLock;
   try {
@@ -117,11 +128,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     delivery.publish(alarm);
   };
 
-  // Small blocks: the kernel retires a block every 4 ms even when it is
-  // nearly empty, so the ring holds (blocks x 4 ms) of a JS pause at low
-  // rates — 1 s with 256 KiB blocks in 64 MiB — and each hand-off slot is
-  // only a block's size.
-  const blockSize = 256 * 1024;
+  const ring = ringGeometry(o.ringMiB);
   let sensor: Sensor;
   // State documents to the sinks (src/state/): created once the sensor runs, sent from 'ready' on.
   let reporter: StateReporter | undefined;
@@ -129,9 +136,10 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     sensor = await Sensor.start({
       detection: o,
       interfaces: o.interfaces,
-      ringBlockSize: blockSize,
-      ringBlockCount: Math.max(4, Math.round((o.ringMiB * 2 ** 20) / blockSize)),
+      ringBlockSize: ring.blockSize,
+      ringBlockCount: ring.blockCount,
       interfaceTable,
+      openCapture,
       onAlarm: publish,
       onPortsHeld: (statuses) => {
         for (const s of statuses) log(statusLine(s));

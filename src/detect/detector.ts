@@ -289,6 +289,16 @@ export class Detector {
     this.synMemory.remember(this.windows.probe, keyHashed(this.windows.probe, seg.family), seg.dstPort, SynDirection.outbound, seg);
   }
 
+  /**
+   * When the earliest open window (key or flood) ends, by the detector's
+   * clock; Infinity when none is open. The live sensor arms one timer for it
+   * instead of polling (a flood window's is a lower bound: waking early only
+   * re-arms).
+   */
+  nextDeadlineMicros(): number {
+    return Math.min(this.windows.oldestStart(), this.flood.earliestStart()) + this.window;
+  }
+
   /** Moves time forward to `nowMicros`, closing windows that ended. */
   advance(nowMicros: number): void {
     if (nowMicros > this.clock.micros) this.clock.micros = nowMicros;

@@ -108,6 +108,11 @@ export class FloodGate {
     this.floodSamples[i] = [];
   }
 
+  /** No active flood window started before this (a lower bound; Infinity: none is open). */
+  earliestStart(): number {
+    return this.floodEarliest;
+  }
+
   /** Closes the flood windows that ended by the clock. */
   closeExpired(): void {
     const limit = this.clock.micros - this.window;

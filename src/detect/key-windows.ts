@@ -187,6 +187,11 @@ export class KeyWindows {
     return this.windowStart[e]! <= this.clock.micros - this.window ? e : -1;
   }
 
+  /** When the oldest key's window started; Infinity when none is tracked. */
+  oldestStart(): number {
+    return this.fifoLength > 0 ? this.windowStart[this.fifo[this.fifoHead]!]! : Infinity;
+  }
+
   /** The oldest key, or -1 when none is tracked. */
   oldest(): number {
     return this.fifoLength > 0 ? this.fifo[this.fifoHead]! : -1;

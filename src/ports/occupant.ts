@@ -23,6 +23,8 @@ export interface OccupantLookupOptions extends ProcNetOptions {
   readonly maxProcesses?: number;
   /** At most this many fd links are read over all processes. */
   readonly maxFdLinks?: number;
+  /** process.platform when absent: the lookup reads Linux procfs only. */
+  readonly platform?: NodeJS.Platform;
 }
 
 const DEFAULT_MAX_PROCESSES = 16_384;
@@ -34,6 +36,11 @@ export async function findOccupant(
   bindAddress: string,
   options: OccupantLookupOptions = {},
 ): Promise<OccupantLookup> {
+  const platform = options.platform ?? process.platform;
+  if (platform !== 'linux') {
+    // Windows would take the owning pid from the TCP table (GetExtendedTcpTable); not written yet.
+    return { found: false, reason: `held by another process; naming it is not available on ${platform} (Linux /proc only)` };
+  }
   const procRoot = options.procRoot ?? '/proc';
   const inodes = await holderInodes(port, protocol, bindAddress, procRoot, options);
   if (inodes.size === 0) {

@@ -28,7 +28,13 @@ const STATUS_LIMITS = { maxRequestBytes: 4096, deadlineMs: 2000 } as const;
 /** A real status is a few KiB; the policy is at most 10 ports. */
 export const MAX_REPLY_BYTES = 1 << 20;
 
-export function socketPath(stateDir: string): string {
+/**
+ * A Unix socket in the state directory; on Windows a named pipe named after
+ * it (pipes live in their own namespace, so the file mode check does not
+ * apply there: untested, see the README).
+ */
+export function socketPath(stateDir: string, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'win32') return `\\\\.\\pipe\\honeyport-${stateDir.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
   return join(stateDir, SOCKET_NAME);
 }
 
@@ -86,8 +92,9 @@ export class ControlSocket {
     });
     server.maxConnections = MAX_STATUS_CLIENTS;
     await listenPrivately(server, path);
-    const st = await lstat(path);
-    if (!st.isSocket() || (st.mode & 0o077) !== 0) {
+    // A named pipe has no file mode; its access is the pipe's default ACL (untested, see the README).
+    const st = process.platform === 'win32' ? undefined : await lstat(path);
+    if (st !== undefined && (!st.isSocket() || (st.mode & 0o077) !== 0)) {
       await closeServerNow(server, clients);
       throw new StateDirError(`state directory ${stateDir}: ${path} is not a private socket after bind (mode ${(st.mode & 0o777).toString(8)})`);
     }

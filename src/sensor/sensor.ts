@@ -1,8 +1,10 @@
 /**
  * The live sensor: holds the policy's ports, captures probes of them with the
  * AF_PACKET core, and feeds the same decoder and detector as a replay.
- * Time is the clock: the kernel's frame timestamps for probes, and a ticker
- * that closes dedup windows when nothing arrives.
+ * Time is the clock: the kernel's frame timestamps for probes, and one timer
+ * armed for the nearest deadline (a dedup window's end, a connection's
+ * delay, a reload's retirement) that closes windows when nothing arrives.
+ * Nothing is polled: an idle sensor with no window open runs no timer.
  *
  * Never answer unwatched: a decoy port never sends a SYN-ACK before the
  * capture of that port runs. At start the kernel filter covers every policy
@@ -15,7 +17,6 @@
  * windows of kept ports and all counters carry over.
  */
 import { openAfPacketCapture } from '../capture/afpacket.js';
-import { buildCaptureFilter } from '../capture/filter-builder.js';
 import type { CaptureCounters, LiveCapture, LiveCaptureFactory } from '../capture/live-capture.js';
 import type { Alarm } from '../alarm/alarm.js';
 import type { Decoder } from '../decode/decoder.js';
@@ -29,20 +30,19 @@ import type { PortStatus } from '../ports/types.js';
 import type { ConnectionFact } from '../ports/types.js';
 import { networkInterfaces } from 'node:os';
 
-const TICK_MS = 100;
 /**
  * The kernel hands over a partly filled ring block after this long: the
  * upper bound it adds to alarm latency (8 ms measured a p99 of 9-12 ms at
  * idle against a 10 ms goal; 4 ms costs 250 wake-ups a second when idle).
  */
-const BLOCK_TIMEOUT_MS = 4;
+export const BLOCK_TIMEOUT_MS = 4;
 /**
  * A ring block waits this long for JavaScript (a burst of first alarms, a GC
  * pause) before its frames are dropped: the 64 MiB ring, not the 16 hand-off
  * slots, absorbs the pause. The live bench had 0.05-0.16% hand-off drops
  * with no wait.
  */
-const HANDOFF_WAIT_MS = 500;
+export const HANDOFF_WAIT_MS = 500;
 /**
  * A released port stays in the detector this long, admitting probes the ring
  * captured before the release (a block waits at most BLOCK_TIMEOUT_MS +
@@ -55,7 +55,7 @@ const RETIRE_MS = 2000;
  * names the interface the key was captured on (a fast client closes within
  * the ring's block timeout). Order no longer decides the alarms either way.
  */
-const CONNECTION_DELAY_MS = 2 * TICK_MS;
+const CONNECTION_DELAY_MS = 200;
 /** Connections waiting for their delay; beyond this they go to the detector at once. */
 const MAX_DELAYED_CONNECTIONS = 4096;
 /**
@@ -107,7 +107,9 @@ export class Sensor {
   private readonly detector: Detector;
   /** ifindex → input index (a typed array: looked up for every captured segment). */
   private readonly ifaceInput: Int32Array;
-  private ticker: NodeJS.Timeout | undefined;
+  /** The one timer, armed for `wakeAtMs` (the nearest deadline) or undefined. */
+  private wake: NodeJS.Timeout | undefined;
+  private wakeAtMs = Infinity;
   private portCheck: NodeJS.Timeout | undefined;
   private checking = false;
   /** Reloads in progress: a port check must not narrow the filter under one (it widened it first). */
@@ -144,14 +146,17 @@ export class Sensor {
     const policy = options.detection.policy;
     const capture = (options.openCapture ?? openAfPacketCapture)({
       interfaces: options.interfaces,
-      filter: buildCaptureFilter(policy),
+      filter: { ports: policy.ports },
       ringBlockSize: options.ringBlockSize,
       ringBlockCount: options.ringBlockCount,
       blockTimeoutMs: BLOCK_TIMEOUT_MS,
       handoffWaitMs: HANDOFF_WAIT_MS,
     });
     const sensor = new Sensor(policy, options, capture);
-    capture.start((batch) => sensor.pipeline.feed(batch, sensor.ifaceInput));
+    capture.start((batch) => {
+      sensor.pipeline.feed(batch, sensor.ifaceInput);
+      sensor.schedule();
+    });
     try {
       sensor.ports = await PortHolder.open(policy, {
         ...(options.bindAddresses ? { addresses: options.bindAddresses } : {}),
@@ -164,7 +169,7 @@ export class Sensor {
     }
     options.onPortsHeld?.(sensor.ports.statuses());
     sensor.narrow();
-    sensor.ticker = setInterval(() => sensor.tick(), TICK_MS);
+    sensor.schedule();
     sensor.portCheck = setInterval(() => void sensor.checkPorts(options.onPortsChanged), options.portCheckMs ?? PORT_CHECK_MS);
     sensor.portCheck.unref();
     return sensor;
@@ -189,6 +194,7 @@ export class Sensor {
   private onConnection(fact: ConnectionFact): void {
     if (this.delayed.length >= MAX_DELAYED_CONNECTIONS) this.releaseConnections(Infinity);
     this.delayed.push({ fact, dueMs: Date.now() + CONNECTION_DELAY_MS });
+    this.schedule();
   }
 
   private releaseConnections(nowMs: number): void {
@@ -210,6 +216,35 @@ export class Sensor {
     }
     return -1;
   }
+
+  /**
+   * Arms the timer for the nearest deadline unless it is armed for an
+   * earlier one already. Runs after every batch: O(1), and it allocates only
+   * when it arms (new windows end after the ones already open).
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    let dueMs = this.detector.nextDeadlineMicros() / 1000;
+    if (this.delayed.length > 0) dueMs = Math.min(dueMs, this.delayed[0]!.dueMs);
+    // tick() ends a reload's retirement when every retiring port is due.
+    if (this.retiring.length > 0) {
+      let last = 0;
+      for (const r of this.retiring) last = Math.max(last, r.untilMs);
+      dueMs = Math.min(dueMs, last);
+    }
+    if (dueMs === Infinity || (this.wake !== undefined && dueMs >= this.wakeAtMs)) return;
+    if (this.wake !== undefined) clearTimeout(this.wake);
+    this.wakeAtMs = dueMs;
+    // +1: setTimeout rounds to whole milliseconds; waking a little late closes the window, early would only re-arm.
+    this.wake = setTimeout(this.onWake, Math.max(0, Math.ceil(dueMs - Date.now()) + 1));
+  }
+
+  private readonly onWake = (): void => {
+    this.wake = undefined;
+    this.wakeAtMs = Infinity;
+    this.tick();
+    this.schedule();
+  };
 
   private tick(): void {
     const now = Date.now();
@@ -240,7 +275,7 @@ export class Sensor {
     for (const p of this.policy.ports) {
       this.detector.admit(p.port, p.protocol, held.some((h) => h.port === p.port && h.protocol === p.protocol));
     }
-    this.capture.setFilter(buildCaptureFilter({ ports: held }));
+    this.capture.setFilter({ ports: held });
   }
 
   /**
@@ -273,17 +308,19 @@ export class Sensor {
       .filter((r) => r.untilMs > nowMs && !policy.ports.some(same(r.port)) && !leaving.some(same(r.port)))
       .slice(-MAX_PORTS);
     const transition = [...policy.ports, ...leaving, ...stillRetiring.map((r) => r.port)];
-    this.capture.setFilter(buildCaptureFilter({ ports: [...policy.ports, ...leaving] }));
+    this.capture.setFilter({ ports: [...policy.ports, ...leaving] });
     this.detector.reconfigure({ ...policy, ports: transition });
     this.policy = policy;
     const statuses = await ports.apply(policy);
-    // Closed by now: a probe captured later was refused by the kernel, not answered.
+    // Closed by now: a probe captured later was refused by the kernel, not answered. A
+    // backend that stamps frames on arrival in JavaScript says when the earlier ones are in.
     // Date.now() truncates to the millisecond: round up (admitting a refused probe is harmless).
-    const releasedMs = Date.now() + 1;
+    const releasedMs = (await this.capture.stampedBy()) + 1;
     for (const p of leaving) this.detector.retire(p.port, p.protocol, releasedMs * 1000);
     this.retiring = [...stillRetiring, ...leaving.map((port) => ({ port, untilMs: releasedMs + RETIRE_MS }))];
     if (this.retiring.length === 0) this.detector.reconfigure(policy);
     this.narrow();
+    this.schedule();
     return statuses;
   }
 
@@ -308,7 +345,8 @@ export class Sensor {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.wake !== undefined) clearTimeout(this.wake);
+    this.wake = undefined;
     if (this.portCheck) clearInterval(this.portCheck);
     await this.ports?.close();
     // Probes answered just before the ports closed may still be in a ring block.

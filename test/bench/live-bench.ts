@@ -17,13 +17,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createBenchNet, destroyBenchNet, FLOOD_V4_PREFIX, PROBE_V4_FIRST_OCTET3, serverRx, type BenchNet } from './live-net.js';
+import { idlePass, idleTargets, type IdleResult } from './live-idle.js';
 import { latency, sendProbes, type LatencyResult, type ProbePlan } from './live-probes.js';
 import { cpuSeconds, onPath, peakRssMiB, rssMiB, runningLiveSuites, sleep, terminate } from './live-proc.js';
 import { CLI, holdPort, HoneyportUnderTest, TcpdumpUnderTest, writeBenchPolicy, type HoneyportStatus } from './live-sensor.js';
 import { synFloodConfig, trafgen, writeConfig, type TrafgenRun } from './live-traffic.js';
+import { DEFAULT_RING_MIB } from '../../src/capture/ring-size.js';
 
 const PORT = 445;
-const RING_MIB = 64;
+/** Both tools get the sensor's default ring: the flood rows are judged with default options. */
+const RING_MIB = DEFAULT_RING_MIB;
 const PROBES = 200;
 const PROBE_GAP_MS = 20;
 const MODEST_SECONDS = 6;
@@ -74,9 +77,13 @@ export interface MemoryResult {
 export interface LiveBenchResult {
   readonly max: { readonly honeyport: PassResult; readonly tcpdump: PassResult };
   readonly modest: { readonly honeyport: PassResult; readonly tcpdump: PassResult; readonly rate: number };
+  /** The libpcap backend (`--capture pcap`) over the same floods. */
+  readonly pcap: { readonly max: PassResult; readonly modest: PassResult };
   readonly latencyIdle: LatencyResult;
   readonly latencyFlood: LatencyResult;
   readonly memory: MemoryResult;
+  /** Default options, no traffic: the footprint an operator pays all day (issue 10 part 6). */
+  readonly idle: IdleResult;
 }
 
 const log = (line: string): void => void process.stderr.write(`live bench: ${line}\n`);
@@ -144,8 +151,9 @@ async function honeyportPass(
   rate: number | undefined,
   withLatency: boolean,
   family: 4 | 6 = 4,
+  extraArgs: readonly string[] = [],
 ): Promise<{ pass: PassResult; idle?: LatencyResult; flood?: LatencyResult; status: HoneyportStatus }> {
-  const hp = await HoneyportUnderTest.start(net, policy, join(dir, `state-${Date.now()}`), RING_MIB, sendDeadlineMs(count, rate) + DEADLINE_SLACK_MS);
+  const hp = await HoneyportUnderTest.start(net, policy, join(dir, `state-${Date.now()}`), RING_MIB, sendDeadlineMs(count, rate) + DEADLINE_SLACK_MS, extraArgs);
   const startRss = rssMiB(hp.child.pid);
   try {
     let idle: LatencyResult | undefined;
@@ -283,17 +291,23 @@ export async function measureLive(): Promise<LiveBenchResult> {
     const config = writeConfig(join(dir, 'syn-v4.cfg'), synFloodConfig(net, 4, PORT));
     const modestCount = rate * MODEST_SECONDS;
 
+    const idle = await idlePass(net, dir, policy);
     const hpModest = await honeyportPass(net, dir, policy, config, modestCount, rate, true);
     const tdModest = await tcpdumpPass(net, config, modestCount, rate, true);
     const hpMax = await honeyportPass(net, dir, policy, config, maxCount, undefined, false);
     const tdMax = await tcpdumpPass(net, config, maxCount, undefined, false);
+    const pcapArgs = ['--capture', 'pcap'];
+    const pcapModest = await honeyportPass(net, dir, policy, config, modestCount, rate, false, 4, pcapArgs);
+    const pcapMax = await honeyportPass(net, dir, policy, config, maxCount, undefined, false, 4, pcapArgs);
     const memory = await memoryPass(net, dir, distinct, distinctRate);
     return {
       max: { honeyport: hpMax.pass, tcpdump: tdMax },
       modest: { honeyport: hpModest.pass, tcpdump: tdModest, rate },
+      pcap: { max: pcapMax.pass, modest: pcapModest.pass },
       latencyIdle: hpModest.idle!,
       latencyFlood: hpModest.flood!,
       memory,
+      idle,
     };
   } finally {
     process.off('SIGINT', onSignal);
@@ -322,9 +336,9 @@ function dropsTarget(hp: PassResult, td: PassResult): string {
 
 export function formatLiveBench(r: LiveBenchResult): string {
   const { max, modest } = r;
-  const cols = [max.honeyport, max.tcpdump, modest.honeyport, modest.tcpdump];
+  const cols = [max.honeyport, max.tcpdump, modest.honeyport, modest.tcpdump, r.pcap.max, r.pcap.modest];
   const comparison = table([
-    ['', 'honeyport max', 'tcpdump max', `honeyport ${int(modest.rate)} pps`, `tcpdump ${int(modest.rate)} pps`],
+    ['', 'honeyport max', 'tcpdump max', `honeyport ${int(modest.rate)} pps`, `tcpdump ${int(modest.rate)} pps`, '--capture pcap max', `--capture pcap ${int(modest.rate)} pps`],
     ['packets offered', ...cols.map((p) => int(p.offered))],
     ['sender rate, Mpkt/s', ...cols.map((p) => fix(p.sentPerSecond / 1e6, 2))],
     ['arrived on server veth', ...cols.map((p) => int(p.arrived))],
@@ -364,6 +378,11 @@ export function formatLiveBench(r: LiveBenchResult): string {
     // Judged on memory; the drop count is reported (and judged) by the drop targets above.
     `peak RSS <= 200 MB after 10 million distinct sources offered: ${verdict(rssOk)} (${fix((m.peakRssMiB * 2 ** 20) / 1e6, 1)} MB` +
       `${allSources ? '' : `; ${int(m.captured)} of them captured, the rest hand-off drops`})`,
+    ...idleTargets(r.idle),
+    // libpcap through cap reports no kernel drops: what arrived and was not captured is the loss.
+    `--capture pcap, frames lost (arrived - captured): max rate ${int(r.pcap.max.arrived - r.pcap.max.captured)} of ${int(r.pcap.max.arrived)}, ` +
+      `${int(modest.rate)} pps ${int(r.pcap.modest.arrived - r.pcap.modest.captured)} of ${int(r.pcap.modest.arrived)}; ` +
+      `CPU per packet vs AF_PACKET: ${fix(perMpkt(r.pcap.max) / perMpkt(max.honeyport), 2)}x at max rate, ${fix(perMpkt(r.pcap.modest) / perMpkt(modest.honeyport), 2)}x at ${int(modest.rate)} pps`,
   ];
   const notes =
     'CPU = utime + stime of every thread, from the first packet until honeyport exited (its SIGTERM flush of follow-up alarms included)\n' +

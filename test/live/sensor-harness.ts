@@ -277,6 +277,8 @@ export class SensorProcess {
     const args = [...(o.nodeArgs ?? []), CLI, 'run', '--policy', o.policyFile, '--window', o.window ?? '2s', '--state-dir', o.stateDir];
     for (const i of o.interfaces) args.push('--interface', i);
     for (const s of o.serverAddresses ?? []) args.push('--server-address', s);
+    // The same attack suites run against either backend: HONEYPORT_TEST_CAPTURE=pcap.
+    if (process.env.HONEYPORT_TEST_CAPTURE) args.push('--capture', process.env.HONEYPORT_TEST_CAPTURE);
     args.push(...(o.extraArgs ?? []));
     const sensor = new SensorProcess(ns, o, spawnIn(ns, process.execPath, args));
     const ready = await sensor.waitForStderr(/^honeyport: ready$/m, READY_TIMEOUT_MS);

@@ -11,8 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { BpfProgram } from '../../src/capture/bpf-program.js';
-import type { CaptureCounters, LiveCapture, OnBatch } from '../../src/capture/live-capture.js';
+import type { CaptureCounters, CaptureFilterSpec, LiveCapture, OnBatch } from '../../src/capture/live-capture.js';
 import { SensorMetrics, type MetricsSnapshot } from '../../src/metrics/sensor-metrics.js';
 import { ProbePipeline } from '../../src/pipeline/probe-pipeline.js';
 import type { Policy } from '../../src/policy/policy.js';
@@ -51,7 +50,8 @@ class FakeCapture implements LiveCapture {
   private onBatch: OnBatch | undefined;
   private received = 0;
   start(onBatch: OnBatch): void { this.onBatch = onBatch; }
-  setFilter(_filter: BpfProgram): void {}
+  setFilter(_filter: CaptureFilterSpec): void {}
+  stampedBy(): Promise<number> { return Promise.resolve(Date.now()); }
   close(): void {}
   stats(): CaptureCounters {
     return { received: this.received, kernelDrops: 0, queueFreezes: 0, handoffDrops: 0, delivered: this.received, batches: 0, blocks: 0, outgoingSkipped: 0, unsupportedLink: 0, overflow: 0, malformedBlocks: 0, socketErrors: 0 };

@@ -13,9 +13,9 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 
 import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
-import type { BpfProgram } from '../../src/capture/bpf-program.js';
 import { BpfVm } from '../../src/capture/bpf-vm.js';
-import type { CaptureCounters, LiveCapture, LiveCaptureOptions, OnBatch } from '../../src/capture/live-capture.js';
+import { buildCaptureFilter } from '../../src/capture/filter-builder.js';
+import type { CaptureCounters, CaptureFilterSpec, LiveCapture, LiveCaptureOptions, OnBatch } from '../../src/capture/live-capture.js';
 import { Sensor } from '../../src/sensor/sensor.js';
 import { FrameBatch, LinkType } from '../../src/source/frame-batch.js';
 import { ethernet, ipv4, tcp } from '../helpers/frame-builder.js';
@@ -49,10 +49,10 @@ class FakeCapture implements LiveCapture {
   readonly steps: Step[] = [];
   onBatch: OnBatch | undefined;
 
-  constructor(private filter: BpfProgram, private readonly candidates: readonly number[]) {}
+  constructor(private filter: CaptureFilterSpec, private readonly candidates: readonly number[]) {}
 
   private record(what: Step['what']): void {
-    const vm = new BpfVm(this.filter);
+    const vm = new BpfVm(buildCaptureFilter(this.filter));
     const covered = this.candidates.filter((p) => {
       const f = synFrame(p);
       return vm.run(f, 0, f.length) > 0;
@@ -67,7 +67,7 @@ class FakeCapture implements LiveCapture {
     this.record('start');
   }
 
-  setFilter(filter: BpfProgram): void {
+  setFilter(filter: CaptureFilterSpec): void {
     this.filter = filter;
     this.record('filter');
   }
@@ -76,6 +76,11 @@ class FakeCapture implements LiveCapture {
     return { received: 0, kernelDrops: 0, queueFreezes: 0, handoffDrops: 0, delivered: 0, batches: 0, blocks: 0, outgoingSkipped: 0, unsupportedLink: 0, overflow: 0, malformedBlocks: 0, socketErrors: 0 };
   }
 
+  stampedBy(): Promise<number> {
+    return Promise.resolve(Date.now() + this.clockLagMs);
+  }
+  /** How much later than capture this capture stamps its frames (0: in the kernel). */
+  clockLagMs = 0;
   close(): void {}
 
   /** Hands one SYN to `port`, captured `laterMicros` from now, to the sensor, as the ring would. */
@@ -151,5 +156,32 @@ describe('live sensor order of operations (fake capture, loopback listeners)', (
     assert.equal(sensor.status().detect.probes, probes);
     assert.equal(sensor.status().detect, before, 'one detector, one set of counters');
     assert.equal(before.alarms, 2);
+  });
+
+  it('a backend that stamps frames when JavaScript reads them: a probe answered before the release still counts', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const [a, b] = await freePorts(2);
+    let fake: FakeCapture | undefined;
+    sensor = await Sensor.start({
+      detection: { policy: policyOf([{ port: a!, protocol: 'tcp' }, { port: b!, protocol: 'tcp' }]), windowMicros: 60e6, maxTrackedKeys: 100, newSourceRate: 100, serverAddresses: [] },
+      interfaces: ['lo'],
+      ringBlockSize: 4096,
+      ringBlockCount: 4,
+      interfaceTable: new Map([[1, 'lo']]),
+      onAlarm: () => {},
+      bindAddresses: { tcp: ['127.0.0.1'], tcp6: ['::1'] },
+      openCapture: (o: LiveCaptureOptions) => (fake = new FakeCapture(o.filter, [a!, b!])),
+    });
+    const f = fake!;
+    f.deliver(a!);
+    const probes = sensor.status().detect.probes;
+    // libpcap through cap: frames read up to 40 ms after they were captured carry the later time.
+    f.clockLagMs = 40;
+    await sensor.reload(policyOf([{ port: b!, protocol: 'tcp' }]));
+    // Captured (and answered) before a closed, read 20 ms after: within the lag.
+    f.deliver(a!, 20_000);
+    assert.equal(sensor.status().detect.probes, probes + 1, 'the probe read late was counted');
+    f.deliver(a!, 200_000); // read long after the lag: captured after the release, refused
+    assert.equal(sensor.status().detect.probes, probes + 1);
   });
 });

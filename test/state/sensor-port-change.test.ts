@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
-import type { BpfProgram } from '../../src/capture/bpf-program.js';
+import { buildCaptureFilter } from '../../src/capture/filter-builder.js';
 import { BpfVm } from '../../src/capture/bpf-vm.js';
-import type { CaptureCounters, LiveCapture, LiveCaptureOptions, OnBatch } from '../../src/capture/live-capture.js';
+import type { CaptureCounters, CaptureFilterSpec, LiveCapture, LiveCaptureOptions, OnBatch } from '../../src/capture/live-capture.js';
 import type { PortStatus } from '../../src/ports/types.js';
 import { Sensor } from '../../src/sensor/sensor.js';
 import { FrameBatch, LinkType } from '../../src/source/frame-batch.js';
@@ -22,16 +22,19 @@ const synFrame = (port: number): Uint8Array => ethernet(ipv4({ src: '198.18.7.1'
 
 class FilterRecorder implements LiveCapture {
   onBatch: OnBatch | undefined;
-  constructor(public filter: BpfProgram) {}
+  constructor(public filter: CaptureFilterSpec) {}
   start(onBatch: OnBatch): void {
     this.onBatch = onBatch;
   }
-  setFilter(filter: BpfProgram): void {
+  setFilter(filter: CaptureFilterSpec): void {
     this.filter = filter;
+  }
+  stampedBy(): Promise<number> {
+    return Promise.resolve(Date.now());
   }
   covers(port: number): boolean {
     const f = synFrame(port);
-    return new BpfVm(this.filter).run(f, 0, f.length) > 0;
+    return new BpfVm(buildCaptureFilter(this.filter)).run(f, 0, f.length) > 0;
   }
   stats(): CaptureCounters {
     return { received: 0, kernelDrops: 0, queueFreezes: 0, handoffDrops: 0, delivered: 0, batches: 0, blocks: 0, outgoingSkipped: 0, unsupportedLink: 0, overflow: 0, malformedBlocks: 0, socketErrors: 0 };

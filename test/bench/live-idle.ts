@@ -1,0 +1,50 @@
+/**
+ * Idle footprint (issue 10 part 6): `honeyport run` with default options on
+ * the bench's veth pair, no traffic, then its resident set and the CPU it
+ * burns while nothing arrives (every thread, from /proc/PID/stat over
+ * `IDLE_SECONDS`). Targets: RSS <= 64 MB, CPU <= 0.1 % of one core. Measures
+ * only; the table states the verdict.
+ */
+import { join } from 'node:path';
+import type { BenchNet } from './live-net.js';
+import { cpuSeconds, peakRssMiB, rssMiB, sleep, terminate } from './live-proc.js';
+import { HoneyportUnderTest } from './live-sensor.js';
+
+/** Long enough that a 10 ms clock tick is 0.05 % of the window at most. */
+export const IDLE_SECONDS = Number(process.env.HONEYPORT_LIVE_BENCH_IDLE_SECONDS ?? 20);
+/** After "ready": start-up work (JIT, first GCs) is not idle. */
+const SETTLE_MS = 3000;
+
+export interface IdleResult {
+  readonly backend: string;
+  readonly seconds: number;
+  readonly cpuPercent: number;
+  readonly rssMiB: number;
+  readonly peakRssMiB: number;
+}
+
+export async function idlePass(net: BenchNet, dir: string, policy: string, extraArgs: readonly string[] = [], backend = 'afpacket'): Promise<IdleResult> {
+  const hp = await HoneyportUnderTest.start(net, policy, join(dir, `state-idle-${Date.now()}`), undefined, 60_000 + IDLE_SECONDS * 1000, extraArgs);
+  try {
+    await sleep(SETTLE_MS);
+    const cpu0 = cpuSeconds(hp.child.pid);
+    const t0 = performance.now();
+    await sleep(IDLE_SECONDS * 1000);
+    const cpu = cpuSeconds(hp.child.pid) - cpu0;
+    const seconds = (performance.now() - t0) / 1000;
+    const result = { backend, seconds, cpuPercent: (100 * cpu) / seconds, rssMiB: rssMiB(hp.child.pid), peakRssMiB: peakRssMiB(hp.child.pid) };
+    await hp.stop();
+    return result;
+  } finally {
+    if (!hp.child.exited) await terminate(hp.child, 2000);
+  }
+}
+
+const MB = 1e6 / 2 ** 20;
+export function idleTargets(r: IdleResult): string[] {
+  const rssMB = r.rssMiB / MB;
+  return [
+    `idle RSS <= 64 MB, default options (${r.backend}): ${rssMB <= 64 ? 'met' : 'NOT met'} (${rssMB.toFixed(1)} MB; peak ${(r.peakRssMiB / MB).toFixed(1)} MB)`,
+    `idle CPU <= 0.1 % of one core (${r.backend}): ${r.cpuPercent <= 0.1 ? 'met' : 'NOT met'} (${r.cpuPercent.toFixed(3)} % over ${r.seconds.toFixed(0)} s)`,
+  ];
+}
