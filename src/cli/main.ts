@@ -80,9 +80,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--ring-size <MiB>', 'capture ring size per interface, MiB', '64')
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
-    .option('--allow-public-address', 'run even though the host has a public (globally routable) address'))
+    .option('--allow-public-address', 'run even though the host has a public (globally routable) address')
+    .addOption(new Option('--user <name>', 'started as root: once the packet sockets, files and ports are open, run as this user, keeping only CAP_NET_BIND_SERVICE when a --policy reload may bind ports; "root" stays root').default(undefined, '"honeyport" where that user exists')))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; stateDir: string; allowPublicAddress?: boolean; user?: string }) => {
       const detection = parseDetectionFlags(o);
       const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const interfaces = o.interface.length > 0 ? o.interface : ['any'];
@@ -103,6 +104,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         stateDir: o.stateDir,
         ringMiB,
         delivery: o,
+        user: o.user,
       }));
     });
 

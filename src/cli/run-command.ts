@@ -1,4 +1,5 @@
 /** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
+import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Alarm } from '../alarm/alarm.js';
 import type { FormatContext } from '../deliver/format-ecs.js';
@@ -10,8 +11,10 @@ import type { Policy } from '../policy/policy.js';
 import { PortHoldError } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import { ControlSocket } from '../sensor/control-socket.js';
+import { loadNative } from '../capture/native-binding.js';
 import { checkEligibility } from '../sensor/eligibility.js';
 import { HostLock, HostLockError } from '../sensor/host-lock.js';
+import { asUser, drop, planPrivileges, PrivilegeDropError, UnknownUserError, type PrivilegePlan } from '../sensor/privilege-drop.js';
 import { prepareStateDir } from '../sensor/state-dir.js';
 import { Sensor } from '../sensor/sensor.js';
 import { escapeForMessage } from '../validation/echo.js';
@@ -27,6 +30,8 @@ export interface RunCommandOptions extends DetectionSettings {
   readonly stateDir: string;
   readonly ringMiB: number;
   readonly delivery: DeliveryFlags;
+  /** `--user`: who to run as once the sockets, files and ports are open (privilege-drop.ts). */
+  readonly user: string | undefined;
 }
 
 /** `port 445/tcp on 0.0.0.0: listening` / `occupied by pid 812 (smbd)` / `failed (EACCES): …` */
@@ -65,6 +70,16 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const eligibility = checkEligibility({ policy: o.policy, allowPublicAddress: o.allowPublicAddress });
   if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
   for (const w of eligibility.warnings) log(`warning: ${w}`);
+  const native = loadNative();
+  if (!native.ok) throw new CliError(native.reason, ExitCode.FAILURE);
+  let plan: PrivilegePlan;
+  try {
+    plan = planPrivileges({ requested: o.user, euid: process.geteuid?.() ?? 0, reloadBindsPorts: o.policyFile !== undefined, lookup: (name) => native.addon.lookupUser(name) });
+  } catch (err) {
+    if (err instanceof UnknownUserError) throw new CliError(err.message, ExitCode.USAGE);
+    throw err;
+  }
+  if (plan.kind === 'stay' && plan.warning) log(`warning: ${plan.warning}`);
 
   // One sensor per network namespace, taken before anything else is opened.
   let lock: HostLock;
@@ -75,7 +90,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     throw err;
   }
   try {
-    await prepareStateDir(o.stateDir);
+    await prepareStateDir(o.stateDir, plan.kind === 'drop' ? plan : undefined);
   } catch (err) {
     await lock.release();
     throw new CliError(`state directory ${o.stateDir} ${(err as Error).message}`, ExitCode.USAGE);
@@ -83,9 +98,21 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
 
   const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
   const ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [...interfaceTable.values()], mode: 'live' };
-  // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held.
+  // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held,
+  // as the user the sensor will run as: what they create is that user's, and what they open
+  // that user may reopen (logrotate, SIGHUP); so must the policy file be, re-read on SIGHUP.
   const { Delivery } = await import('../deliver/delivery.js');
-  const delivery: Delivery = await Delivery.open(await deliveryConfig(o.delivery), ctx);
+  const delivery: Delivery = await asUser(plan, native.addon, async () => {
+    if (plan.kind === 'drop' && o.policyFile !== undefined) {
+      try {
+        await (await open(o.policyFile, 'r')).close();
+      } catch (err) {
+        await lock.release();
+        throw new CliError(`policy file ${o.policyFile} is not readable by ${plan.user}, which the sensor runs as after start, so SIGHUP could not re-read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make it readable or give --user`, ExitCode.USAGE);
+      }
+    }
+    return Delivery.open(await deliveryConfig(o.delivery), ctx);
+  });
   const publish = (alarm: Alarm): void => {
     counts.alarms++;
     if (alarm.action === 'honeypot-flood') counts.flood++;
@@ -109,11 +136,20 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       onPortsHeld: (statuses) => {
         for (const s of statuses) log(statusLine(s));
       },
+      // Root until here: packet sockets, host lock, ports. No captured frame is decoded before this.
+      ...(plan.kind === 'drop'
+        ? {
+            beforeFrames: () => {
+              drop(plan, native.addon);
+              log(`running as ${plan.user} (uid ${plan.uid}, gid ${plan.gid}), keeping ${plan.keep.length > 0 ? 'CAP_NET_BIND_SERVICE' : 'no capability'}`);
+            },
+          }
+        : {}),
     });
   } catch (err) {
     await delivery.close(DELIVERY_CLOSE_MS);
     await lock.release();
-    if (err instanceof PortHoldError) throw new CliError(err.message, ExitCode.FAILURE);
+    if (err instanceof PortHoldError || err instanceof PrivilegeDropError) throw new CliError(err.message, ExitCode.FAILURE);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EPERM' || /Operation not permitted|EPERM/.test(e.message)) {
       throw new CliError(`cannot open a packet socket: ${e.message} (run as root, or grant CAP_NET_RAW)`, ExitCode.FAILURE);

@@ -76,6 +76,8 @@ class FakeCapture implements LiveCapture {
     return { received: 0, kernelDrops: 0, queueFreezes: 0, handoffDrops: 0, delivered: 0, batches: 0, blocks: 0, outgoingSkipped: 0, unsupportedLink: 0, overflow: 0, malformedBlocks: 0, socketErrors: 0 };
   }
 
+  resume(): void {}
+
   close(): void {}
 
   /** Hands one SYN to `port`, captured `laterMicros` from now, to the sensor, as the ring would. */
