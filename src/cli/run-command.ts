@@ -79,7 +79,6 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     if (err instanceof UnknownUserError) throw new CliError(err.message, ExitCode.USAGE);
     throw err;
   }
-  if (plan.kind === 'stay' && plan.warning) log(`warning: ${plan.warning}`);
 
   // One sensor per network namespace, taken before anything else is opened.
   let lock: HostLock;
@@ -177,6 +176,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     await lock.release();
     throw new CliError((err as Error).message, ExitCode.FAILURE);
   }
+  // Said where the drop would have been: after the port lines (a refusal before them stays one line).
+  if (plan.kind === 'stay' && plan.warning) log(`warning: ${plan.warning}`);
   log(`capturing on ${o.interfaces.join(', ')}`);
   log(`status socket ${control.path}`);
   log('ready');
