@@ -32,8 +32,8 @@ export async function prepareStateDir(dir: string, owner?: StateDirOwner): Promi
   const st = await lstat(dir);
   if (st.isSymbolicLink()) throw new Error('is a symbolic link; give the directory itself');
   if (!st.isDirectory()) throw new Error('is not a directory');
-  if (st.uid !== uid) throw new Error(`is owned by uid ${st.uid}, not by the sensor's user (uid ${uid}); chown it or let the sensor create it`);
   if ((st.mode & 0o022) !== 0) throw new Error(`is writable by ${(st.mode & 0o002) !== 0 ? 'others' : 'its group'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); chmod go-w it`);
+  if (st.uid !== uid) throw new Error(`is owned by uid ${st.uid}, not by the sensor's user (uid ${uid}); chown it or let the sensor create it`);
 }
 
 /** fchown of the directory just created, if it is still the one we made. */

@@ -47,7 +47,7 @@ export class HoneyportUnderTest {
   ) {}
 
   static async start(net: BenchNet, policyFile: string, stateDir: string, ringMiB: number, deadlineMs: number): Promise<HoneyportUnderTest> {
-    const args = [CLI, 'run', '--policy', policyFile, '--interface', net.server.iface, '--window', '60s', '--state-dir', stateDir, '--ring-size', String(ringMiB)];
+    const args = [CLI, 'run', '--user', 'root', '--policy', policyFile, '--interface', net.server.iface, '--window', '60s', '--state-dir', stateDir, '--ring-size', String(ringMiB)];
     let self: HoneyportUnderTest | undefined;
     const child = startIn(net.server.ns, process.execPath, args, deadlineMs, (d) => self!.onStdout(d));
     self = new HoneyportUnderTest(net, stateDir, child);
