@@ -101,7 +101,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   // as the user the sensor will run as: what they create is that user's, and what they open
   // that user may reopen (logrotate, SIGHUP); so must the policy file be, re-read on SIGHUP.
   const { Delivery } = await import('../deliver/delivery.js');
-  const delivery: Delivery = await asUser(plan, native.addon, async () => {
+  const openDelivery = async (): Promise<Delivery> => {
     if (plan.kind === 'drop' && o.policyFile !== undefined) {
       try {
         await (await open(o.policyFile, 'r')).close();
@@ -111,7 +111,15 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       }
     }
     return Delivery.open(await deliveryConfig(o.delivery), ctx);
-  });
+  };
+  let delivery: Delivery;
+  try {
+    delivery = await asUser(plan, native.addon, openDelivery);
+  } catch (err) {
+    if (!(err instanceof PrivilegeDropError)) throw err;
+    await lock.release();
+    throw new CliError(err.message, ExitCode.FAILURE);
+  }
   const publish = (alarm: Alarm): void => {
     counts.alarms++;
     if (alarm.action === 'honeypot-flood') counts.flood++;

@@ -46,6 +46,8 @@ export type PrivilegePlan =
   | { readonly kind: 'stay'; readonly warning?: string }
   | { readonly kind: 'drop'; readonly user: string; readonly uid: number; readonly gid: number; readonly keep: readonly number[] };
 
+const STAY_HINT = ' (--user root keeps root)';
+
 /** `--user` names no user: the one line for the command line (exit 2). */
 export class UnknownUserError extends Error {}
 /** The drop failed or left a thread otherwise than stated: the process must not go on. */
@@ -163,7 +165,15 @@ type PrivilegeCalls = Pick<NativeAddon, 'assumeUser' | 'resumeRoot' | 'dropPrivi
  */
 export async function asUser<T>(plan: PrivilegePlan, native: PrivilegeCalls, work: () => Promise<T>): Promise<T> {
   if (plan.kind !== 'drop') return work();
-  native.assumeUser(plan.uid, plan.gid);
+  try {
+    native.assumeUser(plan.uid, plan.gid);
+  } catch (err) {
+    // Root without CAP_SETUID/CAP_SETGID (a container's bounding set): it could not drop later either.
+    try {
+      native.resumeRoot();
+    } catch { /* the process exits on the error below */ }
+    throw new PrivilegeDropError(`cannot open files as ${plan.user}: ${(err as Error).message}${STAY_HINT}`);
+  }
   try {
     return await work();
   } finally {
@@ -176,7 +186,7 @@ export function drop(plan: PrivilegePlan & { kind: 'drop' }, native: PrivilegeCa
   try {
     native.dropPrivileges(plan.uid, plan.gid, [...plan.keep]);
   } catch (err) {
-    throw new PrivilegeDropError(`cannot drop privileges to ${plan.user}: ${(err as Error).message}`);
+    throw new PrivilegeDropError(`cannot drop privileges to ${plan.user}: ${(err as Error).message}${STAY_HINT}`);
   }
   const problems = credentialProblems(threads(), plan, process.pid);
   if (problems.length > 0) throw new PrivilegeDropError(`privileges not dropped as stated (user ${plan.user}): ${problems.join('; ')}`);

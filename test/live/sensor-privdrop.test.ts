@@ -260,6 +260,20 @@ describe('honeyport run as root drops to --user after opening what needs root (l
     assert.equal(await s.stop(), 0, s.stderr);
   });
 
+  // Root in a container whose bounding set lacks what the drop needs: refused in one line (exit 1), never left running as root.
+  for (const [cap, when, message] of [
+    ['setuid', 'before any port is bound', /^honeyport: cannot open files as nobody: setresuid: Operation not permitted \(--user root keeps root\)\n$/],
+    ['setpcap', 'after the ports are bound, which it releases', /^honeyport: port 14448\/tcp on 0\.0\.0\.0: listening\nhoneyport: cannot drop privileges to nobody: PR_CAPBSET_DROP 0: Operation not permitted \(--user root keeps root\)\n$/],
+  ] as const) {
+    it(`root without CAP_${cap.toUpperCase()}: the drop cannot happen, one line, exit 1 (${when})`, async () => {
+      const s = start(['--user', USER, '--policy', policy(join(dir, `policy-${cap}.yaml`), [14448]), '--state-dir', join(dir, `state-${cap}`)], ['setpriv', `--bounding-set=-${cap}`]);
+      await s.closed;
+      assert.equal(s.code, 1, s.stderr);
+      assert.match(s.stderr, message);
+      assert.equal(s.stdout, '');
+    });
+  }
+
   it('a policy file the user could not re-read on SIGHUP is refused in one line (exit 2) before any port is bound', async () => {
     const s = start(['--user', USER, '--policy', policy(join(dir, 'policy-private.yaml'), [14447], 0o600), '--state-dir', join(dir, 'state-private')]);
     await s.closed;

@@ -115,11 +115,14 @@ describe('credentialProblems', () => {
 });
 
 describe('asUser and drop (fake native calls)', () => {
-  function fakeNative(fail?: string) {
+  function fakeNative(fail?: string, failAssume?: string) {
     const calls: string[] = [];
     return {
       calls,
-      assumeUser: (uid: number, gid: number) => { calls.push(`assume ${uid} ${gid}`); },
+      assumeUser: (uid: number, gid: number) => {
+        calls.push(`assume ${uid} ${gid}`);
+        if (failAssume) throw new Error(failAssume);
+      },
       resumeRoot: () => { calls.push('resume'); },
       dropPrivileges: (uid: number, gid: number, keep: number[]) => {
         calls.push(`drop ${uid} ${gid} ${keep.join(',')}`);
@@ -132,6 +135,14 @@ describe('asUser and drop (fake native calls)', () => {
   it('asUser returns to root also when the work fails', async () => {
     const n = fakeNative();
     await assert.rejects(asUser(plan, n, async () => { throw new Error('EACCES'); }), /EACCES/);
+    assert.deepEqual(n.calls, ['assume 990 985', 'resume']);
+  });
+
+  it('asUser that cannot switch (root without CAP_SETUID) is a PrivilegeDropError, the work never runs', async () => {
+    const n = fakeNative(undefined, 'setresuid: Operation not permitted');
+    let ran = false;
+    await assert.rejects(asUser(plan, n, async () => { ran = true; }), (e: unknown) => e instanceof PrivilegeDropError && e.message === 'cannot open files as honeyport: setresuid: Operation not permitted (--user root keeps root)');
+    assert.equal(ran, false);
     assert.deepEqual(n.calls, ['assume 990 985', 'resume']);
   });
 
