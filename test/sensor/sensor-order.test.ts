@@ -76,7 +76,11 @@ class FakeCapture implements LiveCapture {
     return { received: 0, kernelDrops: 0, queueFreezes: 0, handoffDrops: 0, delivered: 0, batches: 0, blocks: 0, outgoingSkipped: 0, unsupportedLink: 0, overflow: 0, malformedBlocks: 0, socketErrors: 0 };
   }
 
-  resume(): void {}
+  resumed = false;
+
+  resume(): void {
+    this.resumed = true;
+  }
 
   close(): void {}
 
@@ -153,5 +157,54 @@ describe('live sensor order of operations (fake capture, loopback listeners)', (
     assert.equal(sensor.status().detect.probes, probes);
     assert.equal(sensor.status().detect, before, 'one detector, one set of counters');
     assert.equal(before.alarms, 2);
+  });
+
+  it('with beforeFrames (the privilege drop): capture opened held, ports bound and filter narrowed before it runs, frames handed over only after', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const [a] = await freePorts(1);
+    let fake: FakeCapture | undefined;
+    let held: boolean | undefined;
+    let seen: { steps: readonly Step[]; resumed: boolean } | undefined;
+    sensor = await Sensor.start({
+      detection: { policy: policyOf([{ port: a!, protocol: 'tcp' }]), windowMicros: 60e6, maxTrackedKeys: 100, newSourceRate: 100, serverAddresses: [] },
+      interfaces: ['lo'],
+      ringBlockSize: 4096,
+      ringBlockCount: 4,
+      interfaceTable: new Map([[1, 'lo']]),
+      onAlarm: () => undefined,
+      bindAddresses: { tcp: ['127.0.0.1'], tcp6: ['::1'] },
+      openCapture: (o: LiveCaptureOptions) => {
+        held = o.held;
+        fake = new FakeCapture(o.filter, [a!]);
+        return fake;
+      },
+      beforeFrames: () => {
+        seen = { steps: [...fake!.steps], resumed: fake!.resumed };
+      },
+    });
+    assert.equal(held, true, 'opened held');
+    assert.deepEqual(seen, { steps: [{ what: 'start', covered: [a!], listening: [] }, { what: 'filter', covered: [a!], listening: [a!] }], resumed: false });
+    assert.equal(fake!.resumed, true, 'frames handed over after beforeFrames');
+  });
+
+  it('a beforeFrames that throws ends start: ports released, capture closed, nothing handed over', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const [a] = await freePorts(1);
+    let fake: FakeCapture | undefined;
+    await assert.rejects(Sensor.start({
+      detection: { policy: policyOf([{ port: a!, protocol: 'tcp' }]), windowMicros: 60e6, maxTrackedKeys: 100, newSourceRate: 100, serverAddresses: [] },
+      interfaces: ['lo'],
+      ringBlockSize: 4096,
+      ringBlockCount: 4,
+      interfaceTable: new Map([[1, 'lo']]),
+      onAlarm: () => undefined,
+      bindAddresses: { tcp: ['127.0.0.1'], tcp6: ['::1'] },
+      openCapture: (o: LiveCaptureOptions) => (fake = new FakeCapture(o.filter, [a!])),
+      beforeFrames: () => {
+        throw new Error('drop failed');
+      },
+    }), /drop failed/);
+    assert.equal(fake!.resumed, false);
+    assert.equal(listening().has(a!), false, 'the port was released');
   });
 });
