@@ -116,9 +116,15 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   try {
     delivery = await asUser(plan, native.addon, openDelivery);
   } catch (err) {
-    if (!(err instanceof PrivilegeDropError)) throw err;
-    await lock.release();
-    throw new CliError(err.message, ExitCode.FAILURE);
+    if (err instanceof PrivilegeDropError) {
+      await lock.release();
+      throw new CliError(err.message, ExitCode.FAILURE);
+    }
+    // A root operator seeing EACCES must learn as whom the file was opened.
+    if (plan.kind === 'drop' && err instanceof Error && err.name === 'ConfigError' && /EACCES|EPERM/.test(err.message)) {
+      throw new CliError(`${err.message} (as ${plan.user}, which the sensor runs as after start: make it that user's, or give --user)`, ExitCode.USAGE);
+    }
+    throw err;
   }
   const publish = (alarm: Alarm): void => {
     counts.alarms++;

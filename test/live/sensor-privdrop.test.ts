@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
@@ -193,7 +193,8 @@ describe('honeyport run as root drops to --user after opening what needs root (l
     assert.deepEqual([main.prm, main.eff, main.bnd, main.nnp], [CAP_NET_BIND_SERVICE, CAP_NET_BIND_SERVICE, CAP_NET_BIND_SERVICE, '1']);
 
     // The files made before the drop are the user's: state directory, status socket, spool, alarm file.
-    for (const p of [join(dir, 'state'), join(dir, 'state', 'honeyport.sock'), join(logs, 'spool'), alarmFile]) assert.equal(statSync(p).uid, uid, p);
+    const spoolFiles = readdirSync(join(logs, 'spool'), { recursive: true }).map((f) => join(logs, 'spool', String(f)));
+    for (const p of [join(dir, 'state'), join(dir, 'state', 'honeyport.sock'), join(logs, 'spool'), ...spoolFiles, alarmFile]) assert.equal(statSync(p).uid, uid, p);
     assert.equal((status() as { pid: number }).pid, pid, 'status as root');
     assert.equal((status(true) as { pid: number }).pid, pid, `status as ${USER}`);
 
@@ -273,6 +274,16 @@ describe('honeyport run as root drops to --user after opening what needs root (l
       assert.equal(s.stdout, '');
     });
   }
+
+  it('a file sink the user could not reopen after logrotate is refused in one line naming the user (exit 2) before any port is bound', async () => {
+    const closed = join(dir, 'root-only');
+    mkdirSync(closed, { mode: 0o755 });
+    const s = start(['--user', USER, '--policy', policy(join(dir, 'policy-sink.yaml'), [14449]), '--state-dir', join(dir, 'state-sink'), '--output', `file:${join(closed, 'alarms.json')}`]);
+    await s.closed;
+    assert.equal(s.code, 2);
+    assert.match(s.stderr, /^honeyport: file-\S+: cannot open \S+alarms\.json for appending: EACCES: .* \(as nobody, which the sensor runs as after start: make it that user's, or give --user\)\n$/);
+    assert.equal(existsSync(join(closed, 'alarms.json')), false);
+  });
 
   it('a policy file the user could not re-read on SIGHUP is refused in one line (exit 2) before any port is bound', async () => {
     const s = start(['--user', USER, '--policy', policy(join(dir, 'policy-private.yaml'), [14447], 0o600), '--state-dir', join(dir, 'state-private')]);
