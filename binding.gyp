@@ -9,7 +9,8 @@
         "native/src/addon.cc",
         "native/src/capture.cc",
         "native/src/block_walker.cc",
-        "native/src/handoff_pool.cc"
+        "native/src/handoff_pool.cc",
+        "native/src/privileges.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

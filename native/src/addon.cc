@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "capture.h"
+#include "privileges.h"
 
 namespace honeyport {
 namespace {
@@ -136,6 +137,11 @@ bool ReadConfig(Napi::Object options, CaptureConfig* config) {
   }
   if (hasFanout && fanout > 0xffff) return Fail(env, "fanoutGroup must be 0..65535");
   config->fanoutGroup = hasFanout ? static_cast<int32_t>(fanout) : -1;
+  Napi::Value held = options.Get("held");
+  if (!held.IsUndefined()) {
+    if (!held.IsBoolean()) return Fail(env, "held must be a boolean");
+    config->held = held.As<Napi::Boolean>().Value();
+  }
   Napi::Value ignore = options.Get("kernelIgnoreOutgoing");
   if (!ignore.IsUndefined()) {
     if (!ignore.IsBoolean()) return Fail(env, "kernelIgnoreOutgoing must be a boolean");
@@ -171,7 +177,8 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "CaptureHandle",
-                       {InstanceMethod<&CaptureHandle::SetFilter>("setFilter"),
+                       {InstanceMethod<&CaptureHandle::Resume>("resume"),
+                        InstanceMethod<&CaptureHandle::SetFilter>("setFilter"),
                         InstanceMethod<&CaptureHandle::Stats>("stats"),
                         InstanceMethod<&CaptureHandle::Close>("close"),
                         InstanceMethod<&CaptureHandle::Ref>("ref"),
@@ -192,6 +199,16 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   }
 
  private:
+  // Starts the capture thread of a capture opened `held`: until then frames
+  // wait in the ring and nothing of theirs reaches JavaScript.
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    std::string error;
+    if (core_->closed || !core_->capture->Start(core_.get(), &error)) {
+      Napi::Error::New(info.Env(), core_->closed ? "capture is closed" : error).ThrowAsJavaScriptException();
+    }
+    return info.Env().Undefined();
+  }
+
   Napi::Value SetFilter(const Napi::CallbackInfo& info) {
     std::vector<sock_filter> filter;
     if (!ReadFilter(info[0], &filter)) return info.Env().Undefined();
@@ -278,7 +295,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     core->capture->Close();
     return env.Undefined();
   }
-  if (!core->capture->Start(core.get(), &error)) {
+  if (!config.held && !core->capture->Start(core.get(), &error)) {
     core->tsfn.Release();
     Napi::Error::New(env, error).ThrowAsJavaScriptException();
     return env.Undefined();
@@ -302,11 +319,89 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+// ---- privileges (privileges.h) ---------------------------------------------
+
+bool ReadId(Napi::Value v, const char* what, uint32_t* out) {
+  if (!v.IsNumber()) return Fail(v.Env(), std::string(what) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  // (uid_t)-1 means "unchanged" to the set*id calls: never a valid target.
+  if (!(d >= 0 && d < 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    return Fail(v.Env(), std::string(what) + " must be an integer in 0..2^32-2");
+  }
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+// lookupUser(name) -> { uid, gid } | null
+Napi::Value LookupUserJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "lookupUser(name)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  UserEntry entry;
+  std::string error;
+  if (!LookupUser(info[0].As<Napi::String>().Utf8Value(), &entry, &error)) {
+    if (!error.empty()) Napi::Error::New(env, error).ThrowAsJavaScriptException();
+    return env.Null();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("uid", static_cast<double>(entry.uid));
+  o.Set("gid", static_cast<double>(entry.gid));
+  return o;
+}
+
+// assumeUser(uid, gid)
+Napi::Value AssumeUserJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t uid = 0, gid = 0;
+  if (!ReadId(info[0], "uid", &uid) || !ReadId(info[1], "gid", &gid)) return env.Undefined();
+  std::string error;
+  if (!AssumeUser(uid, gid, &error)) Napi::Error::New(env, error).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// resumeRoot()
+Napi::Value ResumeRootJs(const Napi::CallbackInfo& info) {
+  std::string error;
+  if (!ResumeRoot(&error)) Napi::Error::New(info.Env(), error).ThrowAsJavaScriptException();
+  return info.Env().Undefined();
+}
+
+// dropPrivileges(uid, gid, keep: number[])
+Napi::Value DropPrivilegesJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t uid = 0, gid = 0;
+  if (!ReadId(info[0], "uid", &uid) || !ReadId(info[1], "gid", &gid)) return env.Undefined();
+  if (!info[2].IsArray()) {
+    Napi::TypeError::New(env, "keep must be an array of capability numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto array = info[2].As<Napi::Array>();
+  std::vector<int> keep;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value v = array.Get(i);
+    const double cap = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(cap >= 0 && cap <= 63) || cap != static_cast<double>(static_cast<int>(cap))) {
+      Napi::TypeError::New(env, "capability numbers are integers in 0..63").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    keep.push_back(static_cast<int>(cap));
+  }
+  std::string error;
+  if (!DropPrivileges(uid, gid, keep, &error)) Napi::Error::New(env, error).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->handleConstructor = Napi::Persistent(CaptureHandle::Define(env));
   env.SetInstanceData(data);
   exports.Set("open", Napi::Function::New<Open>(env, "open"));
+  exports.Set("lookupUser", Napi::Function::New<LookupUserJs>(env, "lookupUser"));
+  exports.Set("assumeUser", Napi::Function::New<AssumeUserJs>(env, "assumeUser"));
+  exports.Set("resumeRoot", Napi::Function::New<ResumeRootJs>(env, "resumeRoot"));
+  exports.Set("dropPrivileges", Napi::Function::New<DropPrivilegesJs>(env, "dropPrivileges"));
   return exports;
 }
 

@@ -33,6 +33,9 @@ struct CaptureConfig {
   // before its frames are dropped: the ring (tens of MiB) is the burst
   // buffer while JavaScript is busy, yet the ring is never held forever.
   uint32_t handoffWaitMs = 0;
+  // Open the sockets (frames collect in the rings) but start no thread until
+  // the handle's resume(): the sensor drops privileges in between.
+  bool held = false;
 };
 
 struct CaptureStats {

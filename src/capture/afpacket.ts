@@ -59,6 +59,8 @@ export interface AfPacketOptions {
    * default true). Outgoing frames are dropped in the native walker anyway.
    */
   readonly kernelIgnoreOutgoing?: boolean;
+  /** start() opens the sockets but hands over no frame before resume(); they wait in the ring. */
+  readonly held?: boolean;
 }
 
 export type { CaptureCounters, OnBatch };
@@ -80,6 +82,7 @@ const ZERO_COUNTERS: CaptureCounters = Object.freeze({
 
 type State =
   | { readonly kind: 'idle'; readonly filter: Buffer }
+  | { readonly kind: 'held'; readonly capture: NativeCapture }
   | { readonly kind: 'running'; readonly capture: NativeCapture }
   | { readonly kind: 'closed'; readonly last: CaptureCounters };
 
@@ -171,12 +174,21 @@ export class AfPacketSource {
         handoffSlots: o.handoffSlots,
         handoffWaitMs: o.handoffWaitMs,
         kernelIgnoreOutgoing: o.kernelIgnoreOutgoing,
+        held: o.held === true,
       },
       onBlock,
     );
     // The first callback can only run after this synchronous code returns.
     batches = slotBatches(capture);
-    this.#state = { kind: 'running', capture };
+    this.#state = { kind: o.held === true ? 'held' : 'running', capture };
+  }
+
+  /** Starts handing over the frames of a capture started `held` (those waiting in the ring first). */
+  resume(): void {
+    const state = this.#state;
+    if (state.kind !== 'held') return;
+    state.capture.resume();
+    this.#state = { kind: 'running', capture: state.capture };
   }
 
   /** Replaces the kernel filter atomically (see the module comment). */
@@ -186,6 +198,7 @@ export class AfPacketSource {
       case 'idle':
         this.#state = { kind: 'idle', filter: program };
         return;
+      case 'held':
       case 'running':
         state.capture.setFilter(program);
         return;
@@ -199,6 +212,7 @@ export class AfPacketSource {
     switch (state.kind) {
       case 'idle':
         return ZERO_COUNTERS;
+      case 'held':
       case 'running':
         return toCounters(state.capture.stats());
       case 'closed':
@@ -220,11 +234,11 @@ export class AfPacketSource {
 
   /** Like a server socket, a running capture keeps the process alive unless unref'd. */
   ref(): void {
-    if (this.#state.kind === 'running') this.#state.capture.ref();
+    if (this.#state.kind !== 'idle' && this.#state.kind !== 'closed') this.#state.capture.ref();
   }
 
   unref(): void {
-    if (this.#state.kind === 'running') this.#state.capture.unref();
+    if (this.#state.kind !== 'idle' && this.#state.kind !== 'closed') this.#state.capture.unref();
   }
 }
 
@@ -237,9 +251,11 @@ export function openAfPacketCapture(o: LiveCaptureOptions): LiveCapture {
     ringBlockCount: o.ringBlockCount,
     blockTimeoutMs: o.blockTimeoutMs,
     handoffWaitMs: o.handoffWaitMs,
+    held: o.held === true,
   });
   return {
     start: (onBatch) => source.start(onBatch),
+    resume: () => source.resume(),
     setFilter: (filter) => source.setFilter(encode(buildCaptureFilter(filter))),
     stats: () => source.stats(),
     stampedBy: async () => Date.now(),

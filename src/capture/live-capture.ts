@@ -45,8 +45,13 @@ export interface CaptureCounters {
 export type OnBatch = (batch: FrameBatch) => void;
 
 export interface LiveCapture {
-  /** Opens the sockets with the filter attached and starts delivering; throws if it cannot. */
+  /**
+   * Opens the sockets with the filter attached and starts delivering (with
+   * `held`, frames wait in the kernel ring until resume()); throws if it cannot.
+   */
   start(onBatch: OnBatch): void;
+  /** Starts delivering a capture opened `held`; does nothing otherwise. */
+  resume(): void;
   /** Replaces the kernel filter atomically. */
   setFilter(filter: CaptureFilterSpec): void;
   stats(): CaptureCounters;
@@ -73,6 +78,11 @@ export interface LiveCaptureOptions {
   readonly blockTimeoutMs: number;
   /** How long a full hand-off waits for JavaScript before frames are dropped (and counted). */
   readonly handoffWaitMs: number;
+  /**
+   * Hand over no frame before resume(): the sensor drops privileges in
+   * between, and captured frames wait in the ring meanwhile.
+   */
+  readonly held?: boolean;
 }
 
 export type LiveCaptureFactory = (options: LiveCaptureOptions) => LiveCapture;

@@ -31,6 +31,8 @@ export interface NativeOpenOptions {
   handoffSlots?: number;
   handoffWaitMs?: number;
   kernelIgnoreOutgoing?: boolean;
+  /** Open the sockets but hand over no frame until resume(): they wait in the ring. */
+  held?: boolean;
 }
 
 /**
@@ -74,6 +76,8 @@ export interface NativeCapture {
   /** Pool memory (external; stays valid as long as this object is reachable). */
   readonly memory: ArrayBuffer;
   readonly layout: NativeSlotLayout;
+  /** Starts the capture thread of a capture opened `held`. */
+  resume(): void;
   setFilter(program: Uint8Array): void;
   stats(): NativeStats;
   close(): void;
@@ -87,6 +91,14 @@ export interface NativeCapture {
  */
 export interface NativeAddon {
   open(options: NativeOpenOptions, onBlock: (slot: number, count: number) => void): NativeCapture;
+  /** getpwnam: null when no such user (privilege-drop.ts, native/src/privileges.h). */
+  lookupUser(name: string): { readonly uid: number; readonly gid: number } | null;
+  /** Effective uid/gid of every thread to the user, supplementary groups dropped; real and saved stay 0. */
+  assumeUser(uid: number, gid: number): void;
+  /** Effective uid/gid of every thread back to 0. */
+  resumeRoot(): void;
+  /** The drop for good: ids, groups, capability sets, bounding set, no_new_privs (see privileges.h). */
+  dropPrivileges(uid: number, gid: number, keep: number[]): void;
 }
 
 export type NativeLoadResult =

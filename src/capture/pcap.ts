@@ -134,6 +134,12 @@ export class PcapCapture implements LiveCapture {
   readonly #dedup = new SwapDedup();
   #onBatch: OnBatch | undefined;
   #flushScheduled = false;
+  /**
+   * Opened `held` (the privilege drop): frames are copied into the batch
+   * as they come, never handed over (so never decoded) before resume(); a
+   * batch that fills meanwhile drops further frames, counted as overflow.
+   */
+  #held: boolean;
   #next = 0;
   #generation = 0;
 
@@ -147,7 +153,14 @@ export class PcapCapture implements LiveCapture {
     this.#Cap = Cap;
     this.#ownAddresses = ownAddresses;
     this.#state = { kind: 'idle', filter: options.filter };
+    this.#held = options.held === true;
     this.#batch.data = Buffer.alloc(BATCH_BYTES);
+  }
+
+  resume(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#flush();
   }
 
   start(onBatch: OnBatch): void {
@@ -307,6 +320,10 @@ export class PcapCapture implements LiveCapture {
     const b = this.#batch;
     let at = b.count === 0 ? 0 : b.offset[b.count - 1]! + b.caplen[b.count - 1]!;
     if (b.count === b.capacity || at + nbytes > b.data.length) {
+      if (this.#held) {
+        this.#counts.overflow++;
+        return;
+      }
       this.#flush();
       at = 0;
     }
@@ -338,7 +355,7 @@ export class PcapCapture implements LiveCapture {
 
   #flush(): void {
     const b = this.#batch;
-    if (b.count === 0 || this.#onBatch === undefined) return;
+    if (b.count === 0 || this.#onBatch === undefined || this.#held) return;
     b.firstIndex = this.#next;
     this.#next += b.count;
     this.#counts.delivered += b.count;

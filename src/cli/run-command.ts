@@ -1,4 +1,5 @@
 /** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
+import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { captureFactory, type CaptureBackend } from '../capture/capture-backend.js';
 import { ringGeometry } from '../capture/ring-size.js';
@@ -12,8 +13,10 @@ import type { Policy } from '../policy/policy.js';
 import { PortHoldError } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import { ControlSocket } from '../sensor/control-socket.js';
+import { loadNative } from '../capture/native-binding.js';
 import { checkEligibility } from '../sensor/eligibility.js';
 import { HostLock, HostLockError } from '../sensor/host-lock.js';
+import { asUser, drop, planPrivileges, PrivilegeDropError, UnknownUserError, type PrivilegePlan } from '../sensor/privilege-drop.js';
 import { prepareStateDir } from '../sensor/state-dir.js';
 import { Sensor } from '../sensor/sensor.js';
 import { formatState } from '../state/format-state.js';
@@ -40,6 +43,8 @@ export interface RunCommandOptions extends DetectionSettings {
   readonly metricsListen?: ListenAddress | undefined;
   /** Milliseconds between state documents (--heartbeat); undefined: none. */
   readonly heartbeatMs: number | undefined;
+  /** `--user`: who to run as once the sockets, files and ports are open (privilege-drop.ts). */
+  readonly user: string | undefined;
 }
 
 /** `port 445/tcp on 0.0.0.0: listening` / `occupied by pid 812 (smbd)` / `failed (EACCES): …` */
@@ -80,6 +85,15 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const eligibility = checkEligibility({ policy: o.policy, allowPublicAddress: o.allowPublicAddress });
   if (!eligibility.ok) throw new CliError(`not eligible: ${eligibility.problems.join('; ')}`, ExitCode.USAGE);
   for (const w of eligibility.warnings) log(`warning: ${w}`);
+  const native = loadNative();
+  if (!native.ok) throw new CliError(native.reason, ExitCode.FAILURE);
+  let plan: PrivilegePlan;
+  try {
+    plan = planPrivileges({ requested: o.user, euid: process.geteuid?.() ?? 0, reloadBindsPorts: o.policyFile !== undefined, lookup: (name) => native.addon.lookupUser(name) });
+  } catch (err) {
+    if (err instanceof UnknownUserError) throw new CliError(err.message, ExitCode.USAGE);
+    throw err;
+  }
 
   // The backend is loaded before anything is opened: a missing optional module is one line.
   let openCapture;
@@ -98,7 +112,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     throw err;
   }
   try {
-    await prepareStateDir(o.stateDir);
+    await prepareStateDir(o.stateDir, plan.kind === 'drop' ? plan : undefined);
   } catch (err) {
     await lock.release();
     throw new CliError(`state directory ${o.stateDir} ${(err as Error).message}`, ExitCode.USAGE);
@@ -118,9 +132,35 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const counts = { alarms: 0, flood: 0, started: new Date().toISOString() };
   const alarmsByAction: Record<Alarm['action'], number> = { 'honeypot-port-probe': 0, 'honeypot-flood': 0 };
   const ctx: FormatContext = { ruleName: o.policy.name, observer: { hostname: hostname(), version: packageVersion() }, inputs: [...interfaceTable.values()], mode: 'live' };
-  // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held.
+  // Sinks are opened (and checked: reachable, certificates, credentials) before any port is held,
+  // as the user the sensor will run as: what they create is that user's, and what they open
+  // that user may reopen (logrotate, SIGHUP); so must the policy file be, re-read on SIGHUP.
   const { Delivery } = await import('../deliver/delivery.js');
-  const delivery: Delivery = await Delivery.open(await deliveryConfig(o.delivery), ctx, { stateDocuments: true });
+  const openDelivery = async (): Promise<Delivery> => {
+    if (plan.kind === 'drop' && o.policyFile !== undefined) {
+      try {
+        await (await open(o.policyFile, 'r')).close();
+      } catch (err) {
+        await lock.release();
+        throw new CliError(`policy file ${o.policyFile} is not readable by ${plan.user}, which the sensor runs as after start, so SIGHUP could not re-read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make it readable or give --user`, ExitCode.USAGE);
+      }
+    }
+    return Delivery.open(await deliveryConfig(o.delivery), ctx, { stateDocuments: true });
+  };
+  let delivery: Delivery;
+  try {
+    delivery = await asUser(plan, native.addon, openDelivery);
+  } catch (err) {
+    if (err instanceof PrivilegeDropError) {
+      await lock.release();
+      throw new CliError(err.message, ExitCode.FAILURE);
+    }
+    // A root operator seeing EACCES must learn as whom the file was opened.
+    if (plan.kind === 'drop' && err instanceof Error && err.name === 'ConfigError' && /EACCES|EPERM/.test(err.message)) {
+      throw new CliError(`${err.message} (as ${plan.user}, which the sensor runs as after start: make it that user's, or give --user)`, ExitCode.USAGE);
+    }
+    throw err;
+  }
   const publish = (alarm: Alarm): void => {
     counts.alarms++;
     if (alarm.action === 'honeypot-flood') counts.flood++;
@@ -149,11 +189,20 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         for (const s of statuses) log(statusLine(s));
         reporter?.portsChanged();
       },
+      // Root until here: packet sockets, host lock, ports. No captured frame is decoded before this.
+      ...(plan.kind === 'drop'
+        ? {
+            beforeFrames: () => {
+              drop(plan, native.addon);
+              log(`running as ${plan.user} (uid ${plan.uid}, gid ${plan.gid}), keeping ${plan.keep.length > 0 ? 'CAP_NET_BIND_SERVICE' : 'no capability'}`);
+            },
+          }
+        : {}),
     });
   } catch (err) {
     await delivery.close(DELIVERY_CLOSE_MS);
     await lock.release();
-    if (err instanceof PortHoldError) throw new CliError(err.message, ExitCode.FAILURE);
+    if (err instanceof PortHoldError || err instanceof PrivilegeDropError) throw new CliError(err.message, ExitCode.FAILURE);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EPERM' || /Operation not permitted|EPERM/.test(e.message)) {
       throw new CliError(`cannot open a packet socket: ${e.message} (run as root, or grant CAP_NET_RAW)`, ExitCode.FAILURE);
@@ -182,6 +231,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     await lock.release();
     throw new CliError((err as Error).message, ExitCode.FAILURE);
   }
+  // Said where the drop would have been: after the port lines (a refusal before them stays one line).
+  if (plan.kind === 'stay' && plan.warning) log(`warning: ${plan.warning}`);
   log(`capturing on ${o.interfaces.join(', ')}`);
   log(`status socket ${control.path}`);
   if (metrics && o.metricsListen) {

@@ -15,6 +15,8 @@
  * failed never alarm), and the filter is then narrowed to the ports held.
  * One detector lives as long as the sensor: reloads reconfigure it, so open
  * windows of kept ports and all counters carry over.
+ * With `beforeFrames` (the privilege drop), no captured frame reaches
+ * JavaScript before it has run: frames captured meanwhile wait in the ring.
  */
 import { openAfPacketCapture } from '../capture/afpacket.js';
 import type { CaptureCounters, LiveCapture, LiveCaptureFactory } from '../capture/live-capture.js';
@@ -90,6 +92,11 @@ export interface SensorOptions {
   readonly portCheckMs?: number;
   /** Port holder options for tests (bind addresses); the sensor sets the callbacks. */
   readonly bindAddresses?: { readonly tcp?: readonly string[]; readonly tcp6?: readonly string[] };
+  /**
+   * Runs once the ports are held and the filter narrowed, before the first
+   * frame is handed to JavaScript (privilege-drop.ts). Throwing ends start().
+   */
+  readonly beforeFrames?: () => void;
 }
 
 export interface SensorStatus {
@@ -151,6 +158,7 @@ export class Sensor {
       ringBlockCount: options.ringBlockCount,
       blockTimeoutMs: BLOCK_TIMEOUT_MS,
       handoffWaitMs: HANDOFF_WAIT_MS,
+      held: options.beforeFrames !== undefined,
     });
     const sensor = new Sensor(policy, options, capture);
     capture.start((batch) => {
@@ -169,6 +177,16 @@ export class Sensor {
     }
     options.onPortsHeld?.(sensor.ports.statuses());
     sensor.narrow();
+    if (options.beforeFrames) {
+      try {
+        options.beforeFrames();
+      } catch (err) {
+        await sensor.ports.close();
+        capture.close();
+        throw err;
+      }
+      capture.resume();
+    }
     sensor.schedule();
     sensor.portCheck = setInterval(() => void sensor.checkPorts(options.onPortsChanged), options.portCheckMs ?? PORT_CHECK_MS);
     sensor.portCheck.unref();

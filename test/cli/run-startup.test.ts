@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,12 @@ describe('honeyport run: start-up refusals come before anything is opened', func
   it('an open-files limit too small for the sensor is one line saying what it needs, exit 1', () => {
     const r = run(['-p', policy, '-i', 'lo', '--state-dir', join(dir, 'state-fd')], 'ulimit -n 64 && ');
     assertRefusedBeforeOpening(r, 1, /^honeyport: the open-files limit is 64; the sensor needs at least \d+ \(raise `ulimit -n` or LimitNOFILE\)$/);
+  });
+
+  it('an unknown --user is one line, exit 2', () => {
+    const r = run(['-p', policy, '-i', 'lo', '--user', 'no-such-user-hp', '--state-dir', join(dir, 'state-user')]);
+    assertRefusedBeforeOpening(r, 2, /^honeyport: --user no-such-user-hp: no such user$/);
+    assert.equal(existsSync(join(dir, 'state-user')), false, 'no state directory made');
   });
 
   it('a state directory writable by others is one line with its mode, exit 2', () => {

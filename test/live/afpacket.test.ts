@@ -191,6 +191,27 @@ describe('AfPacketSource (live, native AF_PACKET core)', function () {
     }
   }
 
+  it('held: frames wait in the ring and none reaches JavaScript before resume(); then every one does', async () => {
+    const port = randomPort();
+    const rx = await receiver(port);
+    try {
+      const seen = new Seen(port);
+      const s = source({ filter: udpDstPort(port), held: true });
+      s.start(seen.onBatch);
+      await sendUdp(port, 50);
+      // Many block timeouts: a running capture thread would have handed them over by now.
+      await sleep(300);
+      assert.equal(seen.calls, 0, 'no batch before resume()');
+      assert.equal(s.stats().received, 50, 'the kernel put them in the ring');
+      s.resume();
+      assert.ok(await waitFor(() => seen.frames >= 50, 5000), `${seen.frames} frames after resume()`);
+      assert.equal(seen.seqs.size, 50);
+      assert.equal(seen.duplicates(), 0);
+    } finally {
+      rx.close();
+    }
+  });
+
   it('delivers each datagram on lo exactly once, many frames per call', async function () {
     const count = 2000;
     // A long block timeout so the burst lands in few blocks whatever the scheduling.

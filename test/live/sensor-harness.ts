@@ -274,7 +274,8 @@ export class SensorProcess {
 
   /** Starts the sensor and waits for `honeyport: ready`; throws with its stderr otherwise. */
   static async start(ns: string, o: SensorOptions): Promise<SensorProcess> {
-    const args = [...(o.nodeArgs ?? []), CLI, 'run', '--policy', o.policyFile, '--window', o.window ?? '2s', '--state-dir', o.stateDir];
+    // --user root: the same run whether or not this machine has a `honeyport` user to drop to (sensor-privdrop.test.ts tests the drop).
+    const args = [...(o.nodeArgs ?? []), CLI, 'run', '--user', 'root', '--policy', o.policyFile, '--window', o.window ?? '2s', '--state-dir', o.stateDir];
     for (const i of o.interfaces) args.push('--interface', i);
     for (const s of o.serverAddresses ?? []) args.push('--server-address', s);
     // The same attack suites run against either backend: HONEYPORT_TEST_CAPTURE=pcap.

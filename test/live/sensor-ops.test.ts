@@ -112,7 +112,7 @@ describe('one sensor per network namespace, hostile status clients, SIGTERM dead
   }
 
   function spawnSensor(name: string, port: number, extra: string[] = []): Child {
-    const c = new Child(spawnIn(ns, process.execPath, [CLI, 'run', '-p', policy(name, port), '-i', 'lo', '-w', '1s', '--state-dir', join(dir, `state-${name}`), ...extra]));
+    const c = new Child(spawnIn(ns, process.execPath, [CLI, 'run', '--user', 'root', '-p', policy(name, port), '-i', 'lo', '-w', '1s', '--state-dir', join(dir, `state-${name}`), ...extra]));
     children.push(c);
     return c;
   }

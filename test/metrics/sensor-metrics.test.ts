@@ -52,6 +52,7 @@ class FakeCapture implements LiveCapture {
   start(onBatch: OnBatch): void { this.onBatch = onBatch; }
   setFilter(_filter: CaptureFilterSpec): void {}
   stampedBy(): Promise<number> { return Promise.resolve(Date.now()); }
+  resume(): void {}
   close(): void {}
   stats(): CaptureCounters {
     return { received: this.received, kernelDrops: 0, queueFreezes: 0, handoffDrops: 0, delivered: this.received, batches: 0, blocks: 0, outgoingSkipped: 0, unsupportedLink: 0, overflow: 0, malformedBlocks: 0, socketErrors: 0 };

@@ -112,7 +112,8 @@ describe('the unit\'s system call filter against the sensor\'s real system calls
     writeFileSync(join(dir, 'policy.yaml'), 'os: linux\nports: recommended\n');
     const summary = join(dir, 'strace.txt');
     const child = spawn('ip', ['netns', 'exec', ns, 'strace', '-f', '-qq', '-c', '-o', summary,
-      process.execPath, CLI, 'run', '--policy', join(dir, 'policy.yaml'), '--config', join(dir, 'sensor.yaml'), '--state-dir', join(dir, 'state')],
+      // --user root: under the unit the sensor is not root and drops nothing; a `honeyport` user here must not change that.
+      process.execPath, CLI, 'run', '--user', 'root', '--policy', join(dir, 'policy.yaml'), '--config', join(dir, 'sensor.yaml'), '--state-dir', join(dir, 'state')],
     { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

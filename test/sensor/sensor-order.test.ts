@@ -79,6 +79,12 @@ class FakeCapture implements LiveCapture {
   stampedBy(): Promise<number> {
     return Promise.resolve(Date.now() + this.clockLagMs);
   }
+
+  resumed = false;
+
+  resume(): void {
+    this.resumed = true;
+  }
   /** How much later than capture this capture stamps its frames (0: in the kernel). */
   clockLagMs = 0;
   close(): void {}
@@ -183,5 +189,54 @@ describe('live sensor order of operations (fake capture, loopback listeners)', (
     assert.equal(sensor.status().detect.probes, probes + 1, 'the probe read late was counted');
     f.deliver(a!, 200_000); // read long after the lag: captured after the release, refused
     assert.equal(sensor.status().detect.probes, probes + 1);
+  });
+
+  it('with beforeFrames (the privilege drop): capture opened held, ports bound and filter narrowed before it runs, frames handed over only after', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const [a] = await freePorts(1);
+    let fake: FakeCapture | undefined;
+    let held: boolean | undefined;
+    let seen: { steps: readonly Step[]; resumed: boolean } | undefined;
+    sensor = await Sensor.start({
+      detection: { policy: policyOf([{ port: a!, protocol: 'tcp' }]), windowMicros: 60e6, maxTrackedKeys: 100, newSourceRate: 100, serverAddresses: [] },
+      interfaces: ['lo'],
+      ringBlockSize: 4096,
+      ringBlockCount: 4,
+      interfaceTable: new Map([[1, 'lo']]),
+      onAlarm: () => undefined,
+      bindAddresses: { tcp: ['127.0.0.1'], tcp6: ['::1'] },
+      openCapture: (o: LiveCaptureOptions) => {
+        held = o.held;
+        fake = new FakeCapture(o.filter, [a!]);
+        return fake;
+      },
+      beforeFrames: () => {
+        seen = { steps: [...fake!.steps], resumed: fake!.resumed };
+      },
+    });
+    assert.equal(held, true, 'opened held');
+    assert.deepEqual(seen, { steps: [{ what: 'start', covered: [a!], listening: [] }, { what: 'filter', covered: [a!], listening: [a!] }], resumed: false });
+    assert.equal(fake!.resumed, true, 'frames handed over after beforeFrames');
+  });
+
+  it('a beforeFrames that throws ends start: ports released, capture closed, nothing handed over', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const [a] = await freePorts(1);
+    let fake: FakeCapture | undefined;
+    await assert.rejects(Sensor.start({
+      detection: { policy: policyOf([{ port: a!, protocol: 'tcp' }]), windowMicros: 60e6, maxTrackedKeys: 100, newSourceRate: 100, serverAddresses: [] },
+      interfaces: ['lo'],
+      ringBlockSize: 4096,
+      ringBlockCount: 4,
+      interfaceTable: new Map([[1, 'lo']]),
+      onAlarm: () => undefined,
+      bindAddresses: { tcp: ['127.0.0.1'], tcp6: ['::1'] },
+      openCapture: (o: LiveCaptureOptions) => (fake = new FakeCapture(o.filter, [a!])),
+      beforeFrames: () => {
+        throw new Error('drop failed');
+      },
+    }), /drop failed/);
+    assert.equal(fake!.resumed, false);
+    assert.equal(listening().has(a!), false, 'the port was released');
   });
 });

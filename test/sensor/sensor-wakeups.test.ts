@@ -32,6 +32,7 @@ class QuietCapture implements LiveCapture {
   }
   /** How much later than capture this capture stamps its frames (0: in the kernel). */
   clockLagMs = 0;
+  resume(): void {}
   close(): void {}
   /** One SYN from `src` to 127.0.0.1:`port`, captured now. */
   syn(port: number, srcPort = 40000): void {

@@ -32,6 +32,7 @@ class FilterRecorder implements LiveCapture {
   stampedBy(): Promise<number> {
     return Promise.resolve(Date.now());
   }
+  resume(): void {}
   covers(port: number): boolean {
     const f = synFrame(port);
     return new BpfVm(buildCaptureFilter(this.filter)).run(f, 0, f.length) > 0;
