@@ -76,6 +76,8 @@ export interface HoneyportRecord extends SynRecord {
   readonly fingerprint: Fingerprint;
   /** The IP datagram as captured (header to the end of the TCP header at least), to show p0f on its own. */
   readonly ip: Uint8Array;
+  /** Rebuilt from fragments (of the packet or of a tunnel around it): p0f reassembles nothing. */
+  readonly reassembled: boolean;
 }
 
 export async function honeyportRecords(file: string, fp: SynFingerprinter): Promise<HoneyportRecord[]> {
@@ -92,7 +94,7 @@ export async function honeyportRecords(file: string, fp: SynFingerprinter): Prom
         const d = seg.header;
         const total = seg.family === 4 ? (d[seg.ipStart + 2]! << 8) | d[seg.ipStart + 3]! : 40 + ((d[seg.ipStart + 4]! << 8) | d[seg.ipStart + 5]!);
         const ip = d.slice(seg.ipStart, Math.max(seg.headerEnd, Math.min(seg.ipStart + total, b.offset[i]! + b.caplen[i]!)));
-        out.push({ flow, name: f.match === 'none' ? '???' : f.name, raw: f.signature, params: f.match, fingerprint: f, ip });
+        out.push({ flow, name: f.match === 'none' ? '???' : f.name, raw: f.signature, params: f.match, fingerprint: f, ip, reassembled: seg.reassembled });
       }
     }
   } catch (err) {

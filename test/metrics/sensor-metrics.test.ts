@@ -95,8 +95,8 @@ describe('probe tally: probes by port, protocol and kind', () => {
       frame({ port: 445, flags: F.FIN }),
       frame({ port: 445, flags: 0 }),
       frame({ port: 445, flags: F.FIN | F.PSH | F.URG }),
-      frame({ port: 445, flags: F.SYN | F.ACK }), // an answer, not a probe
-      frame({ port: 445, flags: F.ACK }), // not a probe
+      frame({ port: 445, flags: F.SYN | F.ACK }), // answers no SYN of the decoy's: an `ack` probe
+      frame({ port: 445, flags: F.ACK }), // follows the SYN above (same 4-tuple): a connection's, no probe
       frame({ port: 22, flags: F.SYN }), // 22 is tcp6: an IPv4 SYN is no probe of it
       frame({ src: 'fd00:18::7', port: 22, flags: F.SYN }),
       frame({ src: 'fd00:18::7', port: 22, flags: F.SYN }),
@@ -108,7 +108,7 @@ describe('probe tally: probes by port, protocol and kind', () => {
     p.detector.reconfigure(policyOf([{ port: 135, protocol: 'tcp' }, { port: 3389, protocol: 'tcp' }, { port: 22, protocol: 'tcp6' }]), true);
     p.feed(batchOf([frame({ port: 3389, flags: F.SYN }), frame({ port: 135, flags: 0 }), frame({ port: 445, flags: F.SYN })], t + 1), 0);
     const got = p.probeTally.totals().filter((x) => x.probes > 0).map((x) => `${x.port}/${x.protocol} ${x.kind} ${x.probes}`);
-    assert.deepEqual(got, ['445/tcp syn 2', '445/tcp fin 1', '445/tcp null 1', '445/tcp xmas 1', '22/tcp6 syn 2', '3389/tcp syn 1', '135/tcp null 1']);
+    assert.deepEqual(got, ['445/tcp syn 2', '445/tcp fin 1', '445/tcp null 1', '445/tcp xmas 1', '445/tcp ack 1', '22/tcp6 syn 2', '3389/tcp syn 1', '135/tcp null 1']);
     const total = p.probeTally.totals().reduce((n, x) => n + x.probes, 0);
     assert.equal(total, p.detector.counters.probes, 'the tally adds up to the detector\'s probes');
   });

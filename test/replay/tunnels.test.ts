@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canonicalIp, classifyProbe, ecsField, loadProbePolicy, readTsharkSegments, runReplay, tsharkVersion, type TsharkTunnel } from '../helpers/tshark.js';
+import { canonicalIp, classifyProbe, ConnectionMemory, ecsField, loadProbePolicy, readTsharkSegments, runReplay, tsharkVersion, type TsharkTunnel } from '../helpers/tshark.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -59,10 +59,20 @@ describe('tunnelled probes vs tshark, per overlay', function () {
       const read = readTsharkSegments(file);
       const expected = new Map<string, number>();
       const byFrame = new Map<number, TsharkTunnel | undefined>();
+      // The flag rule with its connection memory (as probesOf), kept per tunnel as the detector keys it.
+      const connections = new ConnectionMemory();
       for (const s of read.segments) {
         byFrame.set(s.frame, s.tunnel);
-        if (portType.get(s.port) !== s.type || classifyProbe(s.flags) === null) continue;
-        const k = `${s.source}>${s.destination}:${s.port} via ${tunnelKey(s.tunnel)}`;
+        const via = tunnelKey(s.tunnel);
+        if (portType.get(s.port) !== s.type) {
+          if (portType.get(s.sourcePort) === s.type && (s.flags & 0x12) === 0x02) connections.remember(`${s.destination} via ${via}`, s.port, s.source, s.sourcePort, true, s.timeMicros);
+          continue;
+        }
+        const kind = classifyProbe(s.flags);
+        if (kind === null) continue;
+        if (kind === 'syn') connections.remember(`${s.source} via ${via}`, s.sourcePort, s.destination, s.port, false, s.timeMicros);
+        if (kind === 'ack' && connections.belongs(`${s.source} via ${via}`, s.sourcePort, s.destination, s.port, (s.flags & 0x02) !== 0, s.timeMicros)) continue;
+        const k = `${s.source}>${s.destination}:${s.port} via ${via}`;
         expected.set(k, (expected.get(k) ?? 0) + 1);
       }
       assert.ok(read.tunnelled > 0, 'tshark sees no tunnelled segment');
