@@ -22,24 +22,15 @@
 import { readdirSync } from 'node:fs';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { PROBE_KIND_NAMES, type Alarm } from '../alarm/alarm.js';
-import type { CaptureCounters } from '../capture/live-capture.js';
-import type { DecodeCounters } from '../decode/counters.js';
 import type { DeliveryStats } from '../deliver/sink.js';
-import type { DetectorCounters } from '../detect/detector.js';
 import type { ProbeTotal } from '../pipeline/probe-tally.js';
+import type { SensorStatus } from '../sensor/sensor.js';
 import type { MetricsServerCounters } from './metrics-server.js';
-import type { PortHolderCounters, PortStatus } from '../ports/types.js';
 
 export type AlarmCounts = Readonly<Record<Alarm['action'], number>>;
 
 /** Everything a scrape reports, read once per scrape. */
-export interface MetricsSnapshot {
-  readonly ports: readonly PortStatus[];
-  readonly capture: CaptureCounters;
-  readonly decode: DecodeCounters;
-  readonly detect: DetectorCounters;
-  readonly trackedKeys: number;
-  readonly connections: PortHolderCounters;
+export interface MetricsSnapshot extends Omit<SensorStatus, 'policy'> {
   readonly probes: readonly ProbeTotal[];
   readonly alarms: AlarmCounts;
   readonly sinks: readonly DeliveryStats[];

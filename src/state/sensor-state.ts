@@ -8,13 +8,11 @@
  * protected, which decoy failed, which sensor went silent".
  */
 import { createHash } from 'node:crypto';
-import type { CaptureCounters } from '../capture/live-capture.js';
-import type { DecodeCounters } from '../decode/counters.js';
-import type { DetectorCounters } from '../detect/detector.js';
 import type { DeliveryStats } from '../deliver/sink.js';
 import { AddressTable } from '../net/address-table.js';
 import type { Policy } from '../policy/policy.js';
-import type { PortHolderCounters, PortStatus } from '../ports/types.js';
+import type { PortStatus } from '../ports/types.js';
+import type { SensorStatus } from '../sensor/sensor.js';
 
 /** Why the sensor stopped: a signal, or a fatal error with its message. */
 export type StopReason = { readonly kind: 'signal'; readonly signal: 'SIGTERM' | 'SIGINT' } | { readonly kind: 'fatal'; readonly message: string };
@@ -30,7 +28,7 @@ export function stopReasonText(r: StopReason): string {
 }
 
 /** The sensor's status at one moment (what run-command's status snapshot holds). */
-export interface SensorSnapshot {
+export interface SensorSnapshot extends SensorStatus {
   readonly timeMicros: number;
   readonly startedMicros: number;
   readonly pid: number;
@@ -38,15 +36,8 @@ export interface SensorSnapshot {
   readonly hostname: string;
   /** The host's addresses (observer.ip), loopback left out. */
   readonly addresses: readonly string[];
-  readonly policy: Policy;
   /** policyDigest(policy), computed once per policy. */
   readonly policyDigest: string;
-  readonly ports: readonly PortStatus[];
-  readonly capture: CaptureCounters;
-  readonly decode: DecodeCounters;
-  readonly detect: DetectorCounters;
-  readonly trackedKeys: number;
-  readonly connections: PortHolderCounters;
   readonly alarms: { readonly total: number; readonly flood: number };
   /** Per sink: its alarms' and its state documents' accounting. */
   readonly delivery: readonly { readonly alarms: DeliveryStats; readonly states: DeliveryStats }[];
