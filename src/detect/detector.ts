@@ -31,7 +31,7 @@ import { FloodGate, FloodReason } from './flood-gate.js';
 import { KeyWindows } from './key-windows.js';
 import { CLASSIC_FLAGS } from './flag-rule.js';
 import { probeKindOf } from './probe-classifier.js';
-import { keyHashed, sourceHashed } from './probe-key.js';
+import { fillSourceFromKey, keyHashed, sourceHashed } from './probe-key.js';
 import { RepeatFilter } from './repeat-filter.js';
 import { probeSeverity } from './severity.js';
 import { SynDirection, SynMemory } from './syn-memory.js';
@@ -246,8 +246,17 @@ export class Detector {
    */
   private promote(seg: TcpSegment, portIndex: number): boolean {
     const sources = this.sources;
-    const known = sources.lookup(this.windows.probe, seg.family) >= 0 || this.repeats.seenBefore(sources.probe, sourceHashed(sources.probe, seg.family));
-    if (!known || !this.flood.takePromotion(portIndex)) return false;
+    const family = seg.family;
+    if (!this.flood.promotionAvailable(portIndex)) {
+      // No token: whether it is known cannot matter now, only that the filter learns it (deferred, cheap).
+      fillSourceFromKey(sources.probe, this.windows.probe, family);
+      this.repeats.remember(sources.probe, sourceHashed(sources.probe, family));
+      return false;
+    }
+    const tracked = sources.lookup(this.windows.probe, family) >= 0; // leaves the source in sources.probe
+    // Looked up and added even when tracked: every source summed into a flood is remembered.
+    const seen = this.repeats.seenBefore(sources.probe, sourceHashed(sources.probe, family));
+    if (!(tracked || seen) || !this.flood.takePromotion(portIndex)) return false;
     this.counters.promoted++;
     return true;
   }

@@ -39,6 +39,8 @@ export class FloodGate {
   private promotions: Float64Array;
   private promotionsAt: Float64Array;
   private readonly burst: number;
+  /** The burst again, as a double in a typed array: see refill. */
+  private readonly burstTokens = new Float64Array(1);
 
   constructor(
     ports: number,
@@ -48,6 +50,7 @@ export class FloodGate {
     private readonly window: number,
   ) {
     this.burst = newSourceRate * 10;
+    this.burstTokens[0] = this.burst;
     this.floodStart = new Float64Array(ports);
     this.floodFirst = new Float64Array(ports);
     this.floodLast = new Float64Array(ports);
@@ -66,22 +69,39 @@ export class FloodGate {
     return this.take(this.tokens, this.tokensAt, i);
   }
 
+  /**
+   * Whether port `i` has a promotion token now (a repeating source under
+   * flood may get a key of its own); takes none. Asked first so that, while
+   * the bucket is empty, the flood path skips the lookups whose answer
+   * could not matter.
+   */
+  promotionAvailable(i: number): boolean {
+    this.refill(this.promotions, this.promotionsAt, i);
+    return this.promotions[i]! >= 1;
+  }
+
   /** Takes a promotion token of port `i` (a repeating source under flood); false when the bucket is empty. */
   takePromotion(i: number): boolean {
     return this.take(this.promotions, this.promotionsAt, i);
   }
 
   private take(tokens: Float64Array, at: Float64Array, i: number): boolean {
-    const now = this.clock.micros;
-    const last = at[i]!;
-    if (now > last) {
-      const refill = last === -Infinity ? this.burst : ((now - last) * this.newSourceRate) / 1e6;
-      tokens[i] = Math.min(this.burst, tokens[i]! + refill);
-      at[i] = now;
-    }
+    this.refill(tokens, at, i);
     if (tokens[i]! < 1) return false;
     tokens[i]!--;
     return true;
+  }
+
+  /** Adds the tokens earned since the bucket was last looked at (the first look finds it full). */
+  private refill(tokens: Float64Array, at: Float64Array, i: number): void {
+    const now = this.clock.micros;
+    const last = at[i]!;
+    if (!(now > last)) return;
+    // Both arms doubles: a phi of a small integer and a double is boxed when this is not inlined.
+    const earned = last === -Infinity ? this.burstTokens[0]! : ((now - last) * this.newSourceRate) / 1e6;
+    const filled = tokens[i]! + earned;
+    tokens[i] = Math.min(filled, this.burstTokens[0]!);
+    at[i] = now;
   }
 
   /** Sums a probe of port `i` into its flood window (opening one, with an alarm at once, if none is open). */

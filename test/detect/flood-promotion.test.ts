@@ -184,6 +184,91 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
     console.log(`      10 M spoofed sources: ${d.counters.promoted} promoted by a false positive, ${alarms.length} alarms, ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB RSS`);
   });
 
+  it('a source first seen while the promotion bucket is empty (its add deferred) is promoted when it returns with a token', () => {
+    const { d, alarms } = detector({ newSourceRate: 1 }); // burst 10 of each bucket
+    const s = segment();
+    s.dstPort = 445;
+    let sent = 0;
+    // Both buckets emptied: 10 sources get keys, 10 repeats are promoted, the rest is flood.
+    for (let i = 0; i < 40; i++) {
+      setSource(s, 10 + (i % 20));
+      s.tsMicros = i;
+      d.observe(s, 0, sent++);
+    }
+    const promotedBefore = d.counters.promoted;
+    assert.equal(promotedBefore, 10);
+    const real = segment();
+    real.src.set(parseAddress(REAL)!.bytes);
+    real.dstPort = 445;
+    real.tsMicros = 100;
+    d.observe(real, 0, sent++); // no promotion token: only remembered
+    // Fresh spoofed sources for 1.5 s keep taking the new-source tokens as they refill; the promotion bucket refills.
+    for (let t = 1000; t <= 1.5 * S; t += 1000) {
+      setSource(s, 1_000_000 + t);
+      s.tsMicros = t;
+      d.observe(s, 0, sent++);
+    }
+    real.tsMicros = 1.5 * S;
+    const before = alarms.length;
+    d.observe(real, 0, sent++);
+    assert.equal(d.counters.promoted, promotedBefore + 1, 'promoted: the deferred add was seen');
+    assert.deepEqual(probeAlarms(alarms.slice(before)).map((a) => [a.phase, a.destinationPort, a.source[0]]), [['first', 445, 198]]);
+    d.flush();
+    assert.equal(sum(alarms), sent);
+  });
+
+  it('RepeatFilter: deferred adds answer exactly as immediate ones, across queue flushes and rotations by count and age', () => {
+    // Two filters, same seed: one only ever looks up (adds at once), one mostly remembers (deferred).
+    // Every lookup of the second must answer as the first would; a small filter so answers vary.
+    for (const [capacity, age] of [[300, 1e12], [1e9, 700], [97, 450]] as const) {
+      const ca = new DetectorClock();
+      const cb = new DetectorClock();
+      const a = new RepeatFilter(7, age, ca, 1 << 12, 16, capacity);
+      const b = new RepeatFilter(7, age, cb, 1 << 12, 16, capacity);
+      const w = new Uint32Array(7);
+      let x = 12345;
+      let lookups = 0;
+      let seen = 0;
+      for (let i = 0; i < 20_000; i++) {
+        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        const v6 = (x & 7) === 0;
+        w[0] = (x >>> 8) & 0x3ff; // 1,024 sources: many come back
+        w[1] = v6 ? 0x20010db8 : 4;
+        w[2] = v6 ? x & 3 : 0;
+        const hashed = v6 ? 5 : 2;
+        ca.micros = cb.micros = i;
+        const expected = a.seenBefore(w, hashed);
+        if ((x >>> 3) % 5 === 0) {
+          lookups++;
+          if (expected) seen++;
+          assert.equal(b.seenBefore(w, hashed), expected, `lookup ${i} (capacity ${capacity}, age ${age})`);
+        } else b.remember(w, hashed);
+      }
+      assert.equal(b.rotations, a.rotations);
+      assert.ok(a.rotations >= 20, `${a.rotations} rotations`);
+      assert.ok(seen > lookups / 10 && seen < lookups, `${seen} of ${lookups} seen: both answers occur`);
+    }
+  });
+
+  it('RepeatFilter: false positives per lookup stay below 2e-5 in a stream of distinct IPv4 and IPv6 sources at the default size', () => {
+    for (const hashed of [2, 5]) {
+      const clock = new DetectorClock();
+      const f = new RepeatFilter(0x68e31da4, 1e15, clock);
+      const w = new Uint32Array(7);
+      w[1] = hashed === 2 ? 4 : 0x20010db8;
+      const N = 3_000_000; // nearly six generations of 2^19
+      let seen = 0;
+      for (let i = 0; i < N; i++) {
+        w[0] = 0x0a000000 + i;
+        w[2] = i >>> 5;
+        clock.micros = i;
+        if (f.seenBefore(w, hashed)) seen++;
+      }
+      assert.ok(f.rotations >= 5);
+      assert.ok(seen / N < 2e-5, `${hashed === 2 ? 'IPv4' : 'IPv6'}: ${seen} of ${N} distinct sources seen before`);
+    }
+  });
+
   it('RepeatFilter: fixed size, remembers a source for at least one generation, forgets after two', () => {
     const clock = new DetectorClock();
     const f = new RepeatFilter(1, 10 * S, clock, 1 << 16, 7, 1000);
