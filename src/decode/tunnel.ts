@@ -15,6 +15,7 @@
  * summary() copies the layers into a small immutable object for an alarm;
  * it allocates, so it is called once per new key, never per packet.
  */
+import { mix } from '../net/word-hash.js';
 
 /** Tunnels decoded inside one another beyond this are counted (tunnelTooDeep) and the frame is malformed. */
 export const MAX_TUNNEL_DEPTH = 4;
@@ -112,20 +113,21 @@ export class TunnelInfo {
       src[i] = 0;
       dst[i] = 0;
     }
+    // Two independent digests (FNV-1a and MurmurHash3's mix), so that two layers' stacks do not collide in both together.
     let a = this.depth === 0 ? FNV_OFFSET : this.identityA;
     let b = this.depth === 0 ? 0x9747b28c : this.identityB;
     const head = (type << 24) | (family << 16) | (this.depth << 8);
     a = Math.imul(a ^ head, FNV_PRIME);
-    b = mixB(b, head);
+    b = mix(b, head);
     a = Math.imul(a ^ (id | 0), FNV_PRIME);
-    b = mixB(b, id | 0);
+    b = mix(b, id | 0);
     for (let i = 0; i < width; i++) {
       a = Math.imul(a ^ src[i]!, FNV_PRIME);
       a = Math.imul(a ^ dst[i]!, FNV_PRIME);
     }
     for (let i = 0; i < width; i += 4) {
-      b = mixB(b, (src[i]! << 24) | (src[i + 1]! << 16) | (src[i + 2]! << 8) | src[i + 3]!);
-      b = mixB(b, (dst[i]! << 24) | (dst[i + 1]! << 16) | (dst[i + 2]! << 8) | dst[i + 3]!);
+      b = mix(b, (src[i]! << 24) | (src[i + 1]! << 16) | (src[i + 2]! << 8) | src[i + 3]!);
+      b = mix(b, (dst[i]! << 24) | (dst[i + 1]! << 16) | (dst[i + 2]! << 8) | dst[i + 3]!);
     }
     this.identityA = a >>> 0 || 1;
     this.identityB = b >>> 0;
@@ -147,14 +149,4 @@ export class TunnelInfo {
     }
     return { layers };
   }
-}
-
-/** A MurmurHash3-style word mix: independent of FNV, so the two digests do not collide together. */
-function mixB(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }

@@ -39,7 +39,7 @@
  * its blocks, so their misses overlap instead of queueing one per packet.
  */
 import type { DetectorClock } from './detector-clock.js';
-import { finish, mix } from './key-table.js';
+import { finish, mix } from '../net/word-hash.js';
 
 export const REPEAT_FILTER_BITS = 1 << 24;
 export const REPEAT_FILTER_HASHES = 16;

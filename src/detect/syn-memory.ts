@@ -24,7 +24,7 @@
  * never lost). The seeded hash keeps spoofed SYNs from being aimed at one
  * bucket. Nothing allocates after construction.
  */
-import { finish, mix } from './key-table.js';
+import { finish, mix } from '../net/word-hash.js';
 
 /** Anything with a time (a segment). */
 export interface Timed {
