@@ -13,7 +13,7 @@ import { fingerprintsFrom } from './fingerprint-choice.js';
 import { packageVersion } from './version.js';
 import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { CAPTURE_BACKENDS, defaultCaptureBackend, type CaptureBackend } from '../capture/capture-backend.js';
-import { DEFAULT_RING_MIB } from '../capture/ring-size.js';
+import { DEFAULT_PCAP_BUFFER_MIB, DEFAULT_RING_MIB, defaultRingMiB } from '../capture/ring-size.js';
 import { escapeForMessage } from '../validation/echo.js';
 
 const MAX_MESSAGE = 4000;
@@ -97,7 +97,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--new-source-rate <n>', 'new sources per second per decoy port that get their own alarm (burst: 10 s worth); beyond it probes are summed into flood alarms', String(DEFAULT_NEW_SOURCE_RATE))
     .option('--fingerprints <file>', 'p0f v3 signature file for fingerprinting each key\'s first SYN (default: /etc/p0f/p0f.fp where installed); honeyport\'s own scanner signatures are added')
     .option('--no-fingerprints', 'no fingerprints in alarms')
-    .option('--ring-size <MiB>', 'capture ring (or libpcap buffer) size per interface, MiB', String(DEFAULT_RING_MIB))
+    .option('--ring-size <MiB>', `capture ring (or libpcap buffer) size per interface, MiB (default: ${DEFAULT_RING_MIB} with afpacket, ${DEFAULT_PCAP_BUFFER_MIB} with pcap)`)
     .addOption(new Option('--capture <backend>', 'capture backend: afpacket (Linux) or pcap (libpcap/Npcap through the cap package)').choices(CAPTURE_BACKENDS).default(defaultCaptureBackend()))
     .option('--state-dir <dir>', 'directory of the status socket', '/run/honeyport')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (IPv6 in brackets: [::1]:9417); no authentication: loopback or a management address; default: off')
@@ -105,10 +105,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address')
     .addOption(new Option('--user <name>', 'started as root: once the packet sockets, files and ports are open, run as this user, keeping only CAP_NET_BIND_SERVICE when a --policy reload may bind ports; "root" stays root').default(undefined, '"honeyport" where that user exists')))
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize: string; capture: CaptureBackend; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean; fingerprints?: string | boolean; user?: string }) => {
+    .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize?: string; capture: CaptureBackend; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean; fingerprints?: string | boolean; user?: string }) => {
       const detection = parseDetectionFlags(o);
       const heartbeatMs = parseHeartbeat(o.heartbeat, '--heartbeat');
-      const ringMiB = parsePositiveInt(o.ringSize, '--ring-size', 4096);
+      const ringMiB = o.ringSize === undefined ? defaultRingMiB(o.capture) : parsePositiveInt(o.ringSize, '--ring-size', 4096);
       const metricsListen = o.metricsListen === undefined ? undefined : parseMetricsListen(o.metricsListen);
       const interfaces = o.interface.length > 0 ? o.interface : ['any'];
       // Before the policy is loaded: that alone opens dozens of module files.

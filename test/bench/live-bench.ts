@@ -22,7 +22,7 @@ import { latency, sendProbes, type LatencyResult, type ProbePlan } from './live-
 import { cpuSeconds, onPath, peakRssMiB, rssMiB, runningLiveSuites, sleep, terminate } from './live-proc.js';
 import { CLI, holdPort, HoneyportUnderTest, TcpdumpUnderTest, writeBenchPolicy, type HoneyportStatus } from './live-sensor.js';
 import { synFloodConfig, trafgen, writeConfig, type TrafgenRun } from './live-traffic.js';
-import { DEFAULT_RING_MIB } from '../../src/capture/ring-size.js';
+import { DEFAULT_PCAP_BUFFER_MIB, DEFAULT_RING_MIB } from '../../src/capture/ring-size.js';
 
 const PORT = 445;
 /** Both tools get the sensor's default ring: the flood rows are judged with default options. */
@@ -153,7 +153,9 @@ async function honeyportPass(
   family: 4 | 6 = 4,
   extraArgs: readonly string[] = [],
 ): Promise<{ pass: PassResult; idle?: LatencyResult; flood?: LatencyResult; status: HoneyportStatus }> {
-  const hp = await HoneyportUnderTest.start(net, policy, join(dir, `state-${Date.now()}`), RING_MIB, sendDeadlineMs(count, rate) + DEADLINE_SLACK_MS, extraArgs);
+  // Each backend is judged with its own default (libpcap counts its buffer in 64 KiB frame slots).
+  const ring = extraArgs.includes('pcap') ? DEFAULT_PCAP_BUFFER_MIB : RING_MIB;
+  const hp = await HoneyportUnderTest.start(net, policy, join(dir, `state-${Date.now()}`), ring, sendDeadlineMs(count, rate) + DEADLINE_SLACK_MS, extraArgs);
   const startRss = rssMiB(hp.child.pid);
   try {
     let idle: LatencyResult | undefined;
@@ -388,7 +390,7 @@ export function formatLiveBench(r: LiveBenchResult): string {
     'CPU = utime + stime of every thread, from the first packet until honeyport exited (its SIGTERM flush of follow-up alarms included)\n' +
     'or until 1.5 s after the last packet (tcpdump); one trafgen process sends, the second core is the capture\'s. Sources are random\n' +
     `in ${FLOOD_V4_PREFIX.join('.')}.0.0/16, so most packets are a new key and raise an alarm: honeyport's cost here is mostly alarms.\n`;
-  return `\nlive benchmark: veth pair, trafgen SYN flood to ${PORT}/tcp, ring ${RING_MIB} MiB for both tools\n\n${comparison}${notes}\n${honeyportOnly}\ntargets:\n${targets.map((t) => `  - ${t}`).join('\n')}\n`;
+  return `\nlive benchmark: veth pair, trafgen SYN flood to ${PORT}/tcp, ring ${RING_MIB} MiB for both tools (--capture pcap: ${DEFAULT_PCAP_BUFFER_MIB} MiB, its default)\n\n${comparison}${notes}\n${honeyportOnly}\ntargets:\n${targets.map((t) => `  - ${t}`).join('\n')}\n`;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { BenchNet } from './live-net.js';
-import { cpuSeconds, peakRssMiB, rssMiB, sleep, terminate } from './live-proc.js';
+import { cpuSeconds, peakRssMiB, residentParts, rssMiB, sleep, terminate, type ResidentParts } from './live-proc.js';
 import { HoneyportUnderTest } from './live-sensor.js';
 
 /** Long enough that a 10 ms clock tick is 0.05 % of the window at most. */
@@ -21,6 +21,7 @@ export interface IdleResult {
   readonly cpuPercent: number;
   readonly rssMiB: number;
   readonly peakRssMiB: number;
+  readonly parts: ResidentParts;
 }
 
 export async function idlePass(net: BenchNet, dir: string, policy: string, extraArgs: readonly string[] = [], backend = 'afpacket'): Promise<IdleResult> {
@@ -32,7 +33,7 @@ export async function idlePass(net: BenchNet, dir: string, policy: string, extra
     await sleep(IDLE_SECONDS * 1000);
     const cpu = cpuSeconds(hp.child.pid) - cpu0;
     const seconds = (performance.now() - t0) / 1000;
-    const result = { backend, seconds, cpuPercent: (100 * cpu) / seconds, rssMiB: rssMiB(hp.child.pid), peakRssMiB: peakRssMiB(hp.child.pid) };
+    const result = { backend, seconds, cpuPercent: (100 * cpu) / seconds, rssMiB: rssMiB(hp.child.pid), peakRssMiB: peakRssMiB(hp.child.pid), parts: residentParts(hp.child.pid) };
     await hp.stop();
     return result;
   } finally {
@@ -45,6 +46,7 @@ export function idleTargets(r: IdleResult): string[] {
   const rssMB = r.rssMiB / MB;
   return [
     `idle RSS <= 64 MB, default options (${r.backend}): ${rssMB <= 64 ? 'met' : 'NOT met'} (${rssMB.toFixed(1)} MB; peak ${(r.peakRssMiB / MB).toFixed(1)} MB)`,
+    `  of which (MB): node executable ${(r.parts.nodeBinary / MB).toFixed(1)}, libraries and addon ${(r.parts.libraries / MB).toFixed(1)}, packet ring ${(r.parts.ring / MB).toFixed(1)}, anonymous (V8 heap, malloc, stacks) ${(r.parts.anonymous / MB).toFixed(1)}`,
     `idle CPU <= 0.1 % of one core (${r.backend}): ${r.cpuPercent <= 0.1 ? 'met' : 'NOT met'} (${r.cpuPercent.toFixed(3)} % over ${r.seconds.toFixed(0)} s)`,
   ];
 }

@@ -97,6 +97,35 @@ export const peakRssMiB = (pid: number): number => statusKiB(pid, 'VmHWM') / 102
 /** Current resident set, MiB. */
 export const rssMiB = (pid: number): number => statusKiB(pid, 'VmRSS') / 1024;
 
+/** Where a resident set lies, MiB: what each part is decides what can shrink it. */
+export interface ResidentParts {
+  /** Pages of the node executable itself (shared with every node process, counted in each one's RSS). */
+  readonly nodeBinary: number;
+  /** Shared libraries and the native addon. */
+  readonly libraries: number;
+  /** The packet ring(s): mappings of a socket. */
+  readonly ring: number;
+  /** Anonymous memory: the V8 heap, malloc, stacks. */
+  readonly anonymous: number;
+}
+
+/** Sums smaps `Rss:` per kind of mapping. */
+export function residentParts(pid: number): ResidentParts {
+  const kib = { nodeBinary: 0, libraries: 0, ring: 0, anonymous: 0 };
+  let kind: keyof typeof kib = 'anonymous';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const name = header[1] ?? '';
+      kind = name.startsWith('socket:') ? 'ring' : name === '' || name.startsWith('[') ? 'anonymous' : name === process.execPath || /\/node$/.test(name) ? 'nodeBinary' : 'libraries';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+    if (rss) kib[kind] += Number(rss[1]);
+  }
+  return { nodeBinary: kib.nodeBinary / 1024, libraries: kib.libraries / 1024, ring: kib.ring / 1024, anonymous: kib.anonymous / 1024 };
+}
+
 export function onPath(tool: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     try {
