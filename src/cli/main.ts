@@ -103,7 +103,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (IPv6 in brackets: [::1]:9417); no authentication: loopback or a management address; default: off')
     .option('--heartbeat <duration>', 'send a sensor state document to the sinks at least this often (0 or off: only at start, reload, port changes and stop)', '5m')
     .option('--allow-public-address', 'run even though the host has a public (globally routable) address')
-    .addOption(new Option('--user <name>', 'started as root: once the packet sockets, files and ports are open, run as this user, keeping only CAP_NET_BIND_SERVICE when a --policy reload may bind ports; "root" stays root').default(undefined, '"honeyport" where that user exists')))
+    .addOption(new Option('--user <name>', 'started as root: once the packet sockets, files and ports are open, run as this user, keeping only CAP_NET_BIND_SERVICE when a --policy reload may bind ports; "root" stays root (default: honeyport where that user exists)')))
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize?: string; capture: CaptureBackend; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean; fingerprints?: string | boolean; user?: string }) => {
       const detection = parseDetectionFlags(o);

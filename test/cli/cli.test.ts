@@ -110,4 +110,12 @@ describe('command line', function () {
     assert.equal(r.code, 0);
     for (const word of ['replay', 'run', 'status', 'policy', 'Exit codes:']) assert.ok(r.stdout.includes(word), word);
   });
+
+  it('run --help states the defaults commander cannot print (an option whose default is decided at run time)', () => {
+    const r = hp(['run', '--help']);
+    assert.equal(r.code, 0);
+    const text = r.stdout.replace(/\s+/g, ' ');
+    assert.match(text, /--user <name> .*\(default: honeyport where that user exists\)/);
+    assert.match(text, /--ring-size <MiB> .*\(default: \d+ with afpacket, \d+ with pcap\)/);
+  });
 });
