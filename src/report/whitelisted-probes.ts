@@ -7,40 +7,37 @@
  * Runs only when a summary or report was asked for; allocates (the source as
  * text) only for whitelisted probes.
  */
-import type { TcpSegment } from '../decode/segment.js';
 import { ProbeKind } from '../alarm/alarm.js';
-import { PortTable } from '../detect/port-table.js';
+import type { TcpSegment } from '../decode/segment.js';
+import { Admission } from '../detect/admission.js';
 import { probeKindOf } from '../detect/probe-classifier.js';
-import { Whitelist } from '../detect/whitelist.js';
 import { formatAddress, type ParsedAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import type { RunCollector } from './run-collector.js';
 
 export class WhitelistedProbes {
-  private readonly ports: PortTable;
-  private readonly whitelist: Whitelist;
+  /** The detector's own admission (policy port and IP version, --server-address, whitelist): one definition, not a copy. */
+  private readonly admission: Admission;
 
   constructor(
-    policy: Policy,
-    private readonly servers: readonly ParsedAddress[],
+    private readonly policy: Policy,
+    servers: readonly ParsedAddress[],
     private readonly collector: RunCollector,
   ) {
-    this.ports = new PortTable(policy, true);
-    this.whitelist = new Whitelist(policy.whitelist);
+    this.admission = new Admission(policy, servers, true);
   }
 
   observe(seg: TcpSegment): void {
-    if (this.whitelist.size === 0) return;
-    const portIndex = this.ports.lookupSegment(seg);
+    if (this.policy.whitelist.length === 0) return;
+    const portIndex = this.admission.portOf(seg);
     if (portIndex < 0) return;
     const kind = probeKindOf(seg.flags);
     // An ACK is a probe only when it belongs to no connection, which only the
     // detector's SYN memory knows: a trusted host's connection traffic must not
     // count, so whitelisted ACK-class segments are left out of the summary.
     if (kind === 0 || kind === ProbeKind.ack) return;
-    if (this.servers.length > 0 && !this.servers.some((s) => s.family === seg.family && s.bytes.every((b, i) => b === seg.dst[i]))) return;
-    if (!this.whitelist.contains(seg.family, seg.src)) return;
-    const p = this.ports.policy.ports[portIndex]!;
+    if (!this.admission.toServer(seg) || !this.admission.whitelisted(seg.family, seg.src)) return;
+    const p = this.policy.ports[portIndex]!;
     this.collector.whitelistedProbe(formatAddress(seg.family, seg.src), `${p.port}/${p.protocol}`, seg.tsMicros, kind);
   }
 }
