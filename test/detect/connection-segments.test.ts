@@ -6,38 +6,26 @@
  * lost) by its key's follow-up.
  */
 import assert from 'node:assert/strict';
-import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
+import type { Alarm } from '../../src/alarm/alarm.js';
 import { ProbeKind } from '../../src/alarm/alarm.js';
 import { TcpFlag, TcpSegment } from '../../src/decode/segment.js';
 import { Detector, type DetectorOptions } from '../../src/detect/detector.js';
 import { SYN_MEMORY_MICROS, SYN_MEMORY_WAYS, SynDirection, SynMemory } from '../../src/detect/syn-memory.js';
-import { parseAddress } from '../../src/net/address.js';
 import type { Policy } from '../../src/policy/policy.js';
+import { probeAlarms, tcpSegment } from '../helpers/detector-input.js';
 
 const policy: Policy = { name: 'test', os: 'linux', ports: [{ port: 139, protocol: 'tcp' }, { port: 445, protocol: 'tcp' }, { port: 5985, protocol: 'tcp6' }], whitelist: [] };
 const S = 1e6;
 const { SYN, ACK, FIN, PSH, RST } = TcpFlag;
 
-function seg(src: string, sport: number, dst: string, dport: number, flags: number, ts: number): TcpSegment {
-  const s = new TcpSegment();
-  const a = parseAddress(src)!;
-  const b = parseAddress(dst)!;
-  s.family = a.family;
-  s.src.set(a.bytes);
-  s.dst.set(b.bytes);
-  s.srcPort = sport;
-  s.dstPort = dport;
-  s.flags = flags;
-  s.tsMicros = ts;
-  return s;
-}
+const seg = tcpSegment;
 
 function detector(extra: Partial<DetectorOptions> = {}): { d: Detector; alarms: Alarm[] } {
   const alarms: Alarm[] = [];
   const d = new Detector({ policy, windowMicros: 60 * S, maxTrackedKeys: 1000, serverAddresses: [], onAlarm: (a) => alarms.push(a), seed: 7, ...extra });
   return { d, alarms };
 }
-const probes = (alarms: Alarm[]): ProbeAlarm[] => alarms.filter((a): a is ProbeAlarm => a.action === 'honeypot-port-probe');
+const probes = probeAlarms;
 const total = (alarms: Alarm[]): number => alarms.reduce((n, a) => n + a.count, 0);
 
 describe('ACK-class segments and the SYN memory', () => {

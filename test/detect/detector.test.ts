@@ -5,6 +5,7 @@ import { TcpFlag, TcpSegment } from '../../src/decode/segment.js';
 import { Detector, type DetectorOptions } from '../../src/detect/detector.js';
 import { formatAddress, parseAddress } from '../../src/net/address.js';
 import type { Policy } from '../../src/policy/policy.js';
+import { probeAlarms, tcpSegment } from '../helpers/detector-input.js';
 
 const policy: Policy = {
   name: 'test',
@@ -14,26 +15,14 @@ const policy: Policy = {
 };
 const S = 1e6;
 
-function seg(src: string, dst: string, dport: number, flags: number, ts: number, sport = 40000): TcpSegment {
-  const s = new TcpSegment();
-  const a = parseAddress(src)!;
-  const b = parseAddress(dst)!;
-  s.family = a.family;
-  s.src.set(a.bytes);
-  s.dst.set(b.bytes);
-  s.srcPort = sport;
-  s.dstPort = dport;
-  s.flags = flags;
-  s.tsMicros = ts;
-  return s;
-}
+const seg = (src: string, dst: string, dport: number, flags: number, ts: number, sport = 40000): TcpSegment => tcpSegment(src, sport, dst, dport, flags, ts);
 
 function detector(extra: Partial<DetectorOptions> = {}): { d: Detector; alarms: Alarm[] } {
   const alarms: Alarm[] = [];
   const d = new Detector({ policy, windowMicros: 60 * S, maxTrackedKeys: 1000, serverAddresses: [], onAlarm: (a) => alarms.push(a), seed: 1, ...extra });
   return { d, alarms };
 }
-const probes = (alarms: Alarm[]): ProbeAlarm[] => alarms.filter((a): a is ProbeAlarm => a.action === 'honeypot-port-probe');
+const probes = probeAlarms;
 
 describe('detector', () => {
   it('classifies probe kinds and ignores non-probes', () => {
