@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { Alarm } from '../../src/alarm/alarm.js';
 import { ProbeKind } from '../../src/alarm/alarm.js';
-import { TcpFlag, TcpSegment } from '../../src/decode/segment.js';
+import { TcpFlag, type TcpSegment } from '../../src/decode/segment.js';
 import { Detector, type DetectorOptions } from '../../src/detect/detector.js';
 import { SYN_MEMORY_MICROS, SYN_MEMORY_WAYS, SynDirection, SynMemory } from '../../src/detect/syn-memory.js';
 import type { Policy } from '../../src/policy/policy.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
 import { ProbeKind } from '../../src/alarm/alarm.js';
-import { TcpFlag, TcpSegment } from '../../src/decode/segment.js';
+import { TcpFlag, type TcpSegment } from '../../src/decode/segment.js';
 import { Detector, type DetectorOptions } from '../../src/detect/detector.js';
 import { formatAddress, parseAddress } from '../../src/net/address.js';
 import type { Policy } from '../../src/policy/policy.js';
