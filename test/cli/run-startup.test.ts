@@ -3,7 +3,7 @@
  * exit code, and comes before anything is opened (no port status line, which
  * the sensor prints as soon as it holds its ports). The faults are injected:
  * an interface that does not exist, a tiny open-files limit, a state
- * directory anyone may write to.
+ * directory anyone may write to, a public address on the host.
  *
  * If a refusal regresses, the sensor really starts (ports on 0.0.0.0, packet
  * sockets): run these under the live lock when other tests share the host.
@@ -69,5 +69,39 @@ describe('honeyport run: start-up refusals come before anything is opened', func
     chmodSync(state, 0o777);
     const r = run(['-p', policy, '-i', 'lo', '--state-dir', state]);
     assertRefusedBeforeOpening(r, 2, /^honeyport: state directory .*state-open is writable by others \(mode 0777\); chmod go-w it$/);
+  });
+
+  it('a host with a public address is not eligible: one line, exit 2; --allow-public-address gets past it', function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      skipped: needs root (a network namespace of its own)');
+      this.skip();
+    }
+    // Its own namespace, whose only address besides loopback is a public one on one
+    // end of a veth pair kept inside it: nothing is sent, the address is only there to be seen.
+    const ns = `hp-elig-${process.pid}`;
+    const ip = (...a: string[]): void => {
+      const r = spawnSync('ip', a, { encoding: 'utf8' });
+      assert.equal(r.status, 0, `ip ${a.join(' ')}: ${r.stderr}`);
+    };
+    ip('netns', 'add', ns);
+    try {
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
+      ip('-n', ns, 'addr', 'add', '93.184.216.34/32', 'dev', 'd0');
+      ip('-n', ns, 'link', 'set', 'd0', 'up');
+      // Both ends up: an interface without carrier is not listed by os.networkInterfaces().
+      ip('-n', ns, 'link', 'set', 'd1', 'up');
+      const args = ['-p', policy, '-i', 'lo', '--user', 'root', '--state-dir', join(dir, 'state-public')];
+      const inNs = (extra: string[]): Result => {
+        const r = spawnSync('ip', ['netns', 'exec', ns, 'timeout', '-s', 'TERM', '3', process.execPath, CLI, 'run', ...args, ...extra], { encoding: 'utf8', timeout: 15_000 });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      };
+      assertRefusedBeforeOpening(inNs([]), 2, /^honeyport: not eligible: d0 has public address 93\.184\.216\.34: .*--allow-public-address.*$/);
+      // The override goes on to hold the port (then the test stops it): the refusal was the address, nothing else.
+      const allowed = inNs(['--allow-public-address']);
+      assert.match(allowed.stderr, /^honeyport: port 47123\/tcp on 0\.0\.0\.0: listening$/m, allowed.stderr);
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
   });
 });
