@@ -95,6 +95,23 @@ export class ProbePipeline {
     }
   }
 
+  /**
+   * feed() for frames a worker already prefiltered (parallel replay): each
+   * frame carries its own packet index, `input` is the file. The tap, when
+   * set, sees each segment before the detector, as in feed().
+   */
+  feedKept(b: FrameBatch, packet: Float64Array, input: number): void {
+    const dec = this.decoder;
+    const det = this.detector;
+    const seg = dec.segment;
+    const tap = this.#tap;
+    for (let i = 0; i < b.count; i++) {
+      if (dec.decodeAt(b, i) !== DecodeStatus.Segment) continue;
+      if (tap !== undefined) tap(seg);
+      det.observe(seg, input, packet[i]!);
+    }
+  }
+
   /** feed() with the tap: the same loop, the tap called before the detector. */
   #feedTapped(b: FrameBatch, input: number | Int32Array, tap: (seg: TcpSegment) => void): void {
     const dec = this.decoder;

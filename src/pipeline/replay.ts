@@ -15,10 +15,9 @@
 import { statSync } from 'node:fs';
 import type { Alarm } from '../alarm/alarm.js';
 import type { DecodeCounters } from '../decode/decoder.js';
-import { DecodeStatus, type TcpSegment } from '../decode/segment.js';
+import type { TcpSegment } from '../decode/segment.js';
 import type { DetectorCounters } from '../detect/detector.js';
 import { CaptureDamagedError, readCapture } from '../source/capture-file.js';
-import type { FrameBatch } from '../source/frame-batch.js';
 import type { DetectionSettings } from './detection-settings.js';
 import { ProbePipeline } from './probe-pipeline.js';
 
@@ -126,7 +125,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
               break;
             }
             const p = next.value;
-            feedKept(pipeline, p.batch, p.packet, input, opts.tap);
+            pipeline.feedKept(p.batch, p.packet, input);
             report(input, p.bytesRead);
             await afterSourceBatch(p.count, p.lastTs);
           }
@@ -172,17 +171,4 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   detector.flush();
   result.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return result;
-}
-
-/** ProbePipeline.feed for frames a worker already prefiltered, each with its own packet index. */
-function feedKept(pipeline: ProbePipeline, b: FrameBatch, packet: Float64Array, input: number, tap: ((seg: TcpSegment) => void) | undefined): void {
-  const dec = pipeline.decoder;
-  const det = pipeline.detector;
-  const seg = dec.segment;
-  for (let i = 0; i < b.count; i++) {
-    if (dec.decodeAt(b, i) !== DecodeStatus.Segment) continue;
-    // The same order as ProbePipeline's tapped loop: the tap sees the segment before the detector.
-    if (tap !== undefined) tap(seg);
-    det.observe(seg, input, packet[i]!);
-  }
 }
