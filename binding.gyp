@@ -10,6 +10,7 @@
         "native/src/capture.cc",
         "native/src/block_walker.cc",
         "native/src/handoff_pool.cc",
+        "native/src/listeners.cc",
         "native/src/privileges.cc"
       ],
       "include_dirs": [

@@ -6,6 +6,7 @@
 // hold a shared_ptr<Core>; the pool memory is additionally held by the
 // external ArrayBuffer JS views it through. Whoever goes last frees.
 #include <napi.h>
+#include <sys/socket.h>
 
 #include <cstring>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "capture.h"
+#include "listeners.h"
 #include "privileges.h"
 
 namespace honeyport {
@@ -393,6 +395,48 @@ Napi::Value DropPrivilegesJs(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- listening sockets (listeners.h) -----------------------------------------
+
+// listeningTcp(family: 4 | 6, maxEntries) ->
+//   { status: 'ok', complete, sockets: [{ address, port, uid, inode }] }
+// | { status: 'unavailable' | 'failed', reason }
+Napi::Value ListeningTcpJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double family = info.Length() == 2 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  const double max = info.Length() == 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  if ((family != 4 && family != 6) || !(max >= 0 && max <= 1e8) || max != static_cast<double>(static_cast<size_t>(max))) {
+    Napi::TypeError::New(env, "listeningTcp(family: 4 | 6, maxEntries: integer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<TcpListener> found;
+  bool complete = false;
+  std::string error;
+  const DumpResult result =
+      DumpTcpListeners(family == 4 ? AF_INET : AF_INET6, static_cast<size_t>(max), &found, &complete, &error);
+  Napi::Object o = Napi::Object::New(env);
+  if (result != DumpResult::kOk) {
+    o.Set("status", result == DumpResult::kUnavailable ? "unavailable" : "failed");
+    o.Set("reason", error);
+    return o;
+  }
+  Napi::Array sockets = Napi::Array::New(env, found.size());
+  for (size_t i = 0; i < found.size(); ++i) {
+    const TcpListener& l = found[i];
+    Napi::Object s = Napi::Object::New(env);
+    Napi::Uint8Array address = Napi::Uint8Array::New(env, l.address_length);
+    std::memcpy(address.Data(), l.address, l.address_length);
+    s.Set("address", address);
+    s.Set("port", static_cast<double>(l.port));
+    s.Set("uid", static_cast<double>(l.uid));
+    s.Set("inode", static_cast<double>(l.inode));
+    sockets.Set(static_cast<uint32_t>(i), s);
+  }
+  o.Set("status", "ok");
+  o.Set("complete", complete);
+  o.Set("sockets", sockets);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->handleConstructor = Napi::Persistent(CaptureHandle::Define(env));
@@ -402,6 +446,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("assumeUser", Napi::Function::New<AssumeUserJs>(env, "assumeUser"));
   exports.Set("resumeRoot", Napi::Function::New<ResumeRootJs>(env, "resumeRoot"));
   exports.Set("dropPrivileges", Napi::Function::New<DropPrivilegesJs>(env, "dropPrivileges"));
+  exports.Set("listeningTcp", Napi::Function::New<ListeningTcpJs>(env, "listeningTcp"));
   return exports;
 }
 

@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NetlinkListeners } from '../ports/listening-table.js';
 
 /** Options of the native open(); see AfPacketOptions for their meaning. */
 export interface NativeOpenOptions {
@@ -99,6 +100,8 @@ export interface NativeAddon {
   resumeRoot(): void;
   /** The drop for good: ids, groups, capability sets, bounding set, no_new_privs (see privileges.h). */
   dropPrivileges(uid: number, gid: number, keep: number[]): void;
+  /** Listening TCP sockets of one family from a NETLINK_SOCK_DIAG dump (native/src/listeners.h). */
+  listeningTcp: NetlinkListeners;
 }
 
 export type NativeLoadResult =

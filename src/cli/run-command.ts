@@ -189,6 +189,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         for (const s of statuses) log(statusLine(s));
         reporter?.portsChanged();
       },
+      onListeningFallback: (message) => log(`warning: ${message}`),
       // Root until here: packet sockets, host lock, ports. No captured frame is decoded before this.
       ...(plan.kind === 'drop'
         ? {

@@ -13,7 +13,6 @@
  */
 import { readlinkSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
-import { join } from 'node:path';
 import type { Policy, PortProtocol } from '../policy/policy.js';
 import { formatAddress, parseAddress, type Family } from '../net/address.js';
 import { describeBindError, errorCode } from './bind-error.js';
@@ -21,7 +20,8 @@ import { ConnectionLimiter } from './connection-limits.js';
 import { readConnection, type HeldConnection } from './connection-reader.js';
 import { closeServer, listen } from './listen.js';
 import { conflictingInodes, findOccupant, type OccupantLookupOptions } from './occupant.js';
-import { readListening, type ListeningSocket } from './proc-net.js';
+import { ListeningTableReader, type ListeningSource, type ListeningTableOptions } from './listening-table.js';
+import type { ListeningSocket } from './proc-net.js';
 import type { ConnectionFact, ListenerKey, PortHolderCounters, PortStatus } from './types.js';
 
 export interface PortHolderOptions {
@@ -47,6 +47,12 @@ export interface PortHolderOptions {
    */
   readonly onListening?: (key: ListenerKey) => void;
   readonly occupantLookup?: OccupantLookupOptions;
+  /**
+   * Where check() reads the listening sockets (listening-table.ts; procfs
+   * root and byte cap come from occupantLookup): the netlink dump to use and
+   * who is told, once, when /proc is read instead.
+   */
+  readonly listeningTable?: Pick<ListeningTableOptions, 'netlink' | 'onFallback' | 'maxEntries'>;
 }
 
 export const PORT_HOLDER_DEFAULTS = {
@@ -110,9 +116,11 @@ export class PortHolder {
   #queue: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #nextListenerId = 1;
+  readonly #table: ListeningTableReader;
 
   private constructor(options: PortHolderOptions) {
     this.#options = options;
+    this.#table = new ListeningTableReader({ ...options.occupantLookup, ...options.listeningTable });
     this.#addresses = {
       tcp: checkAddresses(options.addresses?.tcp ?? ['0.0.0.0'], 4, 'tcp'),
       tcp6: checkAddresses(options.addresses?.tcp6 ?? ['::'], 6, 'tcp6'),
@@ -216,6 +224,11 @@ export class PortHolder {
     return { key, server: undefined, status: { ...key, state: 'failed', ...failure }, connections };
   }
 
+  /** Where check() reads the listening sockets from. */
+  get listeningSource(): ListeningSource {
+    return this.#table.source;
+  }
+
   /**
    * Looks at every listener again (see the header); resolves true when some
    * status changed. Serialised with apply() and close().
@@ -229,14 +242,9 @@ export class PortHolder {
   async #check(): Promise<boolean> {
     if (this.#closing || this.#listeners.size === 0) return false;
     const ports = new Set([...this.#listeners.values()].map((l) => l.key.port));
-    const procRoot = this.#options.occupantLookup?.procRoot ?? '/proc';
-    const [t4, t6] = await Promise.all([
-      readListening(join(procRoot, 'net', 'tcp'), ports, this.#options.occupantLookup),
-      readListening(join(procRoot, 'net', 'tcp6'), ports, this.#options.occupantLookup),
-    ]);
-    // Absence proves nothing in a file read only in part (byte cap, read error): judge nothing then.
-    if (!t4.complete || !t6.complete) return false;
-    const [v4, v6] = [t4.sockets, t6.sockets];
+    const { v4, v6, complete } = await this.#table.read(ports);
+    // Absence proves nothing in an answer read only in part (byte cap, read error): judge nothing then.
+    if (!complete) return false;
     let changed = false;
     for (const [text, listener] of [...this.#listeners]) {
       const next = await this.#recheck(listener, v4, v6);

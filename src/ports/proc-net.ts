@@ -14,6 +14,8 @@ export interface ListeningSocket {
   /** 4 or 16 bytes in network order. */
   readonly address: Uint8Array;
   readonly port: number;
+  /** The socket owner's uid (in the reader's user namespace). */
+  readonly uid: number;
   readonly inode: number;
 }
 
@@ -29,7 +31,7 @@ export const DEFAULT_PROC_NET_MAX_BYTES = 32 * 1024 * 1024;
 /** One port, or several (the port holder's periodic check reads all its ports in one pass). */
 export type PortSelection = number | ReadonlySet<number>;
 
-const selected = (want: PortSelection, port: number): boolean => (typeof want === 'number' ? want === port : want.has(port));
+export const selected = (want: PortSelection, port: number): boolean => (typeof want === 'number' ? want === port : want.has(port));
 
 /**
  * Parses one line of /proc/net/tcp{,6}; undefined for the header, malformed
@@ -49,9 +51,10 @@ export function parseListeningLine(
   const port = Number.parseInt(local.slice(colon + 1), 16);
   if (!selected(want, port)) return undefined;
   const address = decodeHexAddress(local.slice(0, colon), littleEndian);
+  const uid = Number(fields[7]);
   const inode = Number(fields[9]);
-  if (!address || !Number.isSafeInteger(inode) || inode <= 0) return undefined;
-  return { address, port, inode };
+  if (!address || !Number.isSafeInteger(uid) || uid < 0 || !Number.isSafeInteger(inode) || inode <= 0) return undefined;
+  return { address, port, uid, inode };
 }
 
 /**

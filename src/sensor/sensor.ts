@@ -61,8 +61,8 @@ const CONNECTION_DELAY_MS = 200;
 /** Connections waiting for their delay; beyond this they go to the detector at once. */
 const MAX_DELAYED_CONNECTIONS = 4096;
 /**
- * The port holder looks at its ports this often (two reads of /proc/net/tcp*,
- * bounded): a decoy that stopped listening, a port freed or taken is
+ * The port holder looks at its ports this often (a netlink dump of the
+ * listening sockets, /proc/net/tcp* without netlink): a decoy that stopped listening, a port freed or taken is
  * reported within this long.
  */
 export const PORT_CHECK_MS = 5000;
@@ -88,6 +88,8 @@ export interface SensorOptions {
    * and detector were narrowed to the ports still held.
    */
   readonly onPortsChanged?: (statuses: readonly PortStatus[]) => void;
+  /** Told once when the port check reads /proc/net/tcp* because netlink cannot be used (listening-table.ts). */
+  readonly onListeningFallback?: (message: string) => void;
   /** How often the port holder looks again (default PORT_CHECK_MS). */
   readonly portCheckMs?: number;
   /** Port holder options for tests (bind addresses); the sensor sets the callbacks. */
@@ -170,6 +172,7 @@ export class Sensor {
         ...(options.bindAddresses ? { addresses: options.bindAddresses } : {}),
         onConnection: (fact) => sensor.onConnection(fact),
         onListening: (key) => sensor.detector.admit(key.port, key.protocol),
+        ...(options.onListeningFallback ? { listeningTable: { onFallback: options.onListeningFallback } } : {}),
       });
     } catch (err) {
       capture.close();

@@ -50,7 +50,7 @@ describe('ports: describeBindError', () => {
 
 describe('ports: /proc/net/tcp parsing', () => {
   const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
-  const v4Listen = '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0';
+  const v4Listen = '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0';
   const v4Established = '   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 20 4 30 10 -1';
   const v6Listen = '   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0';
 
@@ -67,7 +67,7 @@ describe('ports: /proc/net/tcp parsing', () => {
     assert.equal(parseListeningLine(v4Established, 8080, true), undefined);
     assert.equal(parseListeningLine(v4Listen, 8081, true), undefined);
     const s = parseListeningLine(v4Listen, 8080, true)!;
-    assert.deepEqual([[...s.address], s.port, s.inode], [[127, 0, 0, 1], 8080, 4242]);
+    assert.deepEqual([[...s.address], s.port, s.uid, s.inode], [[127, 0, 0, 1], 8080, 1000, 4242]);
     const s6 = parseListeningLine(v6Listen, 8080, true)!;
     assert.equal(s6.address[15], 1); // ::1
     assert.equal(s6.inode, 777);
