@@ -102,6 +102,8 @@ export interface NativeAddon {
   dropPrivileges(uid: number, gid: number, keep: number[]): void;
   /** Listening TCP sockets of one family from a NETLINK_SOCK_DIAG dump (native/src/listeners.h). */
   listeningTcp: NetlinkListeners;
+  /** glibc malloc_trim(0): free malloc pages of every arena back to the kernel; true when some were (memory-trim.ts). */
+  trimMalloc(): boolean;
 }
 
 export type NativeLoadResult =

@@ -14,6 +14,7 @@ import { PortHoldError } from '../ports/port-holder.js';
 import type { PortStatus } from '../ports/types.js';
 import { ControlSocket } from '../sensor/control-socket.js';
 import { loadNative } from '../capture/native-binding.js';
+import { MemoryTrim } from '../sensor/memory-trim.js';
 import { checkEligibility } from '../sensor/eligibility.js';
 import { HostLock, HostLockError } from '../sensor/host-lock.js';
 import { asUser, drop, planPrivileges, PrivilegeDropError, UnknownUserError, type PrivilegePlan } from '../sensor/privilege-drop.js';
@@ -257,6 +258,9 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const states = reporter;
   states.start();
   log('ready');
+  // Start-up's freed malloc memory goes back to the kernel once it has been quiet a while (memory-trim.ts).
+  const trim = new MemoryTrim(() => native.addon.trimMalloc());
+  trim.settleAfter();
 
   let reloading = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -278,6 +282,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     log(`policy reloaded: "${next.name}", ports ${next.ports.map((p) => `${p.port}/${p.protocol}`).join(', ')}`);
     for (const s of statuses) log(statusLine(s));
     states.reload();
+    trim.settleAfter();
   };
 
   return new Promise<number>((resolve) => {
@@ -296,6 +301,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       }
       stopping = true;
       process.off('SIGHUP', onHup);
+      trim.stop();
       log(reason.kind === 'signal' ? `${signal}: stopping` : `fatal error: ${escapeForMessage(reason.message)}; stopping`);
       states.stopping();
       // The ports as held until the stop releases them, for the last state document.
