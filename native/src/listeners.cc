@@ -27,6 +27,10 @@ constexpr int kReceiveTimeoutMs = 2000;
 
 std::string ErrnoText(const char* step, int err) { return std::string(step) + ": " + std::strerror(err); }
 
+// A kernel error code arrives negated; anything outside -4095..-1 (the kernel's
+// MAX_ERRNO) is a damaged answer, and negating INT_MIN would be undefined.
+int KernelErrno(int negated) { return negated < 0 && negated >= -4095 ? -negated : EPROTO; }
+
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
@@ -68,7 +72,7 @@ DiagParse ParseDiagAnswer(const uint8_t* data, size_t length, int family, uint32
       int status = 0;
       if (payload_length >= sizeof status) std::memcpy(&status, payload, sizeof status);
       if (status < 0) {
-        *error = ErrnoText("sock_diag dump", -status);
+        *error = ErrnoText("sock_diag dump", KernelErrno(status));
         return DiagParse::kError;
       }
       return DiagParse::kDone;
@@ -81,7 +85,7 @@ DiagParse ParseDiagAnswer(const uint8_t* data, size_t length, int family, uint32
       }
       std::memcpy(&e, payload, sizeof e);
       if (e.error == 0) continue;  // an acknowledgement
-      *error = ErrnoText("sock_diag request", -e.error);
+      *error = ErrnoText("sock_diag request", KernelErrno(e.error));
       return DiagParse::kRefused;
     }
     if (header.nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
