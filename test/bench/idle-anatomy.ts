@@ -78,6 +78,10 @@ try {
     const anon = maps.filter((m) => m.anonKiB > 0).sort((a, b) => b.anonKiB - a.anonKiB);
     lines.push(`anonymous ${(anon.reduce((s, m) => s + m.anonKiB, 0) / 1024).toFixed(1)} MiB in ${anon.length} mappings, largest first (size / rss / anon KiB):`);
     for (const m of anon.slice(0, 40)) lines.push(`  ${m.range} ${m.perms} ${String(m.sizeKiB).padStart(8)} ${String(m.rssKiB).padStart(7)} ${String(m.anonKiB).padStart(7)} ${m.name}`);
+    // Big typed arrays and pools are mmap'd apart by malloc: each is one anonymous mapping, resident only where written.
+    const big = maps.filter((m) => m.name === '' && m.sizeKiB >= 1024).sort((a, b) => b.sizeKiB - a.sizeKiB);
+    lines.push('anonymous mappings of 1 MiB or more, resident or not (size / rss KiB):');
+    for (const m of big) lines.push(`  ${m.range} ${m.perms} ${String(m.sizeKiB).padStart(8)} ${String(m.rssKiB).padStart(7)}`);
     const byName = new Map<string, number>();
     for (const m of maps) byName.set(m.name || '(anon)', (byName.get(m.name || '(anon)') ?? 0) + m.rssKiB);
     lines.push('rss by mapping name (KiB):');
