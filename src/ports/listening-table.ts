@@ -38,7 +38,7 @@ export type NetlinkListeners = (family: 4 | 6, maxEntries: number) => NetlinkAns
 export type ListeningSource = 'netlink' | 'procfs';
 
 export interface ListeningTableOptions extends ProcNetOptions {
-  /** Where procfs is mounted; any other root than /proc reads procfs only (tests point it at files). */
+  /** Where procfs is mounted; with another root than /proc only an injected `netlink` is used (tests point it at files). */
   readonly procRoot?: string;
   /**
    * The netlink dump; default the native addon's. `null`: procfs only.
@@ -69,7 +69,9 @@ export class ListeningTableReader {
   constructor(options: ListeningTableOptions = {}) {
     this.#options = options;
     this.#procRoot = options.procRoot ?? '/proc';
-    if (this.#procRoot !== '/proc' || options.netlink === null) return;
+    if (options.netlink === null) return;
+    // The addon's dump answers for this process's network namespace, which another procfs root need not describe.
+    if (options.netlink === undefined && this.#procRoot !== '/proc') return;
     const dump = options.netlink ?? nativeListeners();
     if (typeof dump === 'function') this.#netlink = dump;
     else this.#fallBack(dump);

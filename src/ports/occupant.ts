@@ -35,6 +35,12 @@ export async function findOccupant(
   protocol: PortProtocol,
   bindAddress: string,
   options: OccupantLookupOptions = {},
+  /**
+   * The holder's socket inodes when the caller knows them already (the port
+   * holder, from its netlink dump): /proc/net/tcp* is then not read — it can
+   * be hidden (systemd's ProcSubset=pid) while netlink is not.
+   */
+  knownInodes?: ReadonlySet<number>,
 ): Promise<OccupantLookup> {
   const platform = options.platform ?? process.platform;
   if (platform !== 'linux') {
@@ -42,7 +48,7 @@ export async function findOccupant(
     return { found: false, reason: `held by another process; naming it is not available on ${platform} (Linux /proc only)` };
   }
   const procRoot = options.procRoot ?? '/proc';
-  const inodes = await holderInodes(port, protocol, bindAddress, procRoot, options);
+  const inodes = knownInodes && knownInodes.size > 0 ? knownInodes : await holderInodes(port, protocol, bindAddress, procRoot, options);
   if (inodes.size === 0) {
     return {
       found: false,

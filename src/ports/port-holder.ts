@@ -214,7 +214,9 @@ export class PortHolder {
       return { key, server: outcome.server, status: { ...key, state: 'listening', listenerId: this.#nextListenerId++ }, connections, ...(inode ? { inode } : {}) };
     }
     if (errorCode(outcome.error) === 'EADDRINUSE') {
-      const lookup = await findOccupant(key.port, key.protocol, key.address, this.#options.occupantLookup);
+      const table = await this.#table.read(key.port);
+      const known = table.complete ? conflictingInodes(key.port, key.protocol, key.address, table.v4, table.v6) : undefined;
+      const lookup = await findOccupant(key.port, key.protocol, key.address, this.#options.occupantLookup, known);
       const status: PortStatus = lookup.found
         ? { ...key, state: 'occupied', occupant: lookup.occupant, reason: lookup.reason }
         : { ...key, state: 'occupied', reason: lookup.reason };
@@ -290,7 +292,7 @@ export class PortHolder {
 
   async #occupiedBy(l: Listener, seen: ReadonlySet<number>): Promise<Listener> {
     const { key } = l;
-    const lookup = await findOccupant(key.port, key.protocol, key.address, this.#options.occupantLookup);
+    const lookup = await findOccupant(key.port, key.protocol, key.address, this.#options.occupantLookup, seen);
     const status: PortStatus = lookup.found
       ? { ...key, state: 'occupied', occupant: lookup.occupant, reason: lookup.reason }
       : { ...key, state: 'occupied', reason: lookup.reason };

@@ -8,6 +8,10 @@
  * test/live/listening-table.test.ts.
  */
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
 import { loadNative } from '../../src/capture/native-binding.js';
 import { ListeningTableReader, type NetlinkAnswer, type NetlinkListeners } from '../../src/ports/listening-table.js';
 import { PortHolder } from '../../src/ports/port-holder.js';
@@ -117,6 +121,45 @@ describe('ports: listening sockets from netlink, with /proc as the fallback', fu
       assert.equal(await tryConnect('127.0.0.1', port), 'connected');
       await holder.close();
       holder = undefined;
+    }
+  });
+
+  it('names a new occupant from the dump\'s inodes when /proc/net/tcp* is hidden (systemd ProcSubset=pid)', async () => {
+    // A procfs without net/ (what ProcSubset=pid leaves) but with the occupant's fd table.
+    const root = await mkdtemp(join(tmpdir(), 'honeyport-procsubset-'));
+    let blocker: Server | undefined;
+    try {
+      await mkdir(join(root, '4242', 'fd'), { recursive: true });
+      await writeFile(join(root, '4242', 'comm'), 'smbd\n');
+      await symlink('socket:[987654]', join(root, '4242', 'fd', '7'));
+      const [port] = (await freePorts(1)) as [number];
+      blocker = await listenOn({ host: '127.0.0.1', port });
+      let listening = true;
+      const dump: NetlinkListeners = (family) => ({
+        status: 'ok',
+        complete: true,
+        sockets: family === 4 && listening ? [{ address: new Uint8Array([127, 0, 0, 1]), port, uid: 0, inode: 987654 }] : [],
+      });
+      holder = await PortHolder.open(policyOf([{ port, protocol: 'tcp' }, { port: (await freePorts(1))[0]!, protocol: 'tcp' }]), {
+        addresses: LOOPBACK,
+        occupantLookup: { procRoot: root },
+        listeningTable: { netlink: dump },
+      });
+      const atStart = holder.statuses().find((s) => s.port === port)!;
+      assert.equal(atStart.state, 'occupied');
+      assert.deepEqual(atStart.state === 'occupied' && atStart.occupant, { pid: 4242, command: 'smbd' }, 'named at bind time without /proc/net');
+      await closeServer(blocker);
+      blocker = undefined;
+      listening = false;
+      assert.equal(await holder.check(), true);
+      assert.equal(stateOf(holder.statuses(), port), 'free');
+      listening = true;
+      assert.equal(await holder.check(), true);
+      const taken = holder.statuses().find((s) => s.port === port)!;
+      assert.deepEqual(taken.state === 'occupied' && taken.occupant, { pid: 4242, command: 'smbd' }, 'named at the check without /proc/net');
+    } finally {
+      if (blocker) await closeServer(blocker);
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
