@@ -6,11 +6,14 @@
 // hold a shared_ptr<Core>; the pool memory is additionally held by the
 // external ArrayBuffer JS views it through. Whoever goes last frees.
 #include <napi.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -455,6 +458,45 @@ Napi::Value TrimMallocJs(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// adviseDontNeed(ranges: Float64Array) -> number: madvise(MADV_DONTNEED)
+// over each [ranges[2i], ranges[2i+1]) and the bytes advised. The caller
+// (src/sensor/resident-file-pages.ts) picks only read-only private file
+// mappings with no anonymous page, where this drops page-table entries of
+// clean pages that fault back from the page cache. Each pair must be
+// page-aligned, non-empty and below 2^47 (a user address); a pair that is not
+// is refused with a TypeError before anything is advised. A pair madvise
+// refuses (unmapped since, locked) is skipped.
+Napi::Value AdviseDontNeedJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    Napi::TypeError::New(env, "adviseDontNeed(ranges: Float64Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto ranges = info[0].As<Napi::Float64Array>();
+  const size_t n = ranges.ElementLength();
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  const double limit = 140737488355328.0;  // 2^47
+  if (n % 2 != 0) {
+    Napi::TypeError::New(env, "adviseDontNeed: ranges come in [start, end) pairs").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  for (size_t i = 0; i < n; i += 2) {
+    const double s = ranges[i];
+    const double e = ranges[i + 1];
+    if (!(s >= 0 && e > s && e <= limit) || std::fmod(s, page) != 0 || std::fmod(e, page) != 0) {
+      Napi::TypeError::New(env, "adviseDontNeed: a range is not page-aligned, empty or beyond user space").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  double advised = 0;
+  for (size_t i = 0; i < n; i += 2) {
+    auto* start = reinterpret_cast<void*>(static_cast<uintptr_t>(ranges[i]));
+    const auto length = static_cast<size_t>(ranges[i + 1] - ranges[i]);
+    if (madvise(start, length, MADV_DONTNEED) == 0) advised += static_cast<double>(length);
+  }
+  return Napi::Number::New(env, advised);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->handleConstructor = Napi::Persistent(CaptureHandle::Define(env));
@@ -466,6 +508,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropPrivileges", Napi::Function::New<DropPrivilegesJs>(env, "dropPrivileges"));
   exports.Set("listeningTcp", Napi::Function::New<ListeningTcpJs>(env, "listeningTcp"));
   exports.Set("trimMalloc", Napi::Function::New<TrimMallocJs>(env, "trimMalloc"));
+  exports.Set("adviseDontNeed", Napi::Function::New<AdviseDontNeedJs>(env, "adviseDontNeed"));
   return exports;
 }
 

@@ -104,6 +104,8 @@ export interface NativeAddon {
   listeningTcp: NetlinkListeners;
   /** glibc malloc_trim(0): free malloc pages of every arena back to the kernel; true when some were (memory-trim.ts). */
   trimMalloc(): boolean;
+  /** madvise(MADV_DONTNEED) over [start, end) pairs; bytes advised (resident-file-pages.ts picks the ranges). Absent in an addon built before it. */
+  adviseDontNeed?(ranges: Float64Array): number;
 }
 
 export type NativeLoadResult =

@@ -1,4 +1,5 @@
 /** `honeyport run`: the live sensor. Alarms on stdout, status and errors on stderr. */
+import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { captureFactory, type CaptureBackend } from '../capture/capture-backend.js';
@@ -15,6 +16,7 @@ import type { PortStatus } from '../ports/types.js';
 import { ControlSocket } from '../sensor/control-socket.js';
 import { loadNative } from '../capture/native-binding.js';
 import { MemoryTrim } from '../sensor/memory-trim.js';
+import { dropCleanFilePages } from '../sensor/resident-file-pages.js';
 import { checkEligibility } from '../sensor/eligibility.js';
 import { HostLock, HostLockError } from '../sensor/host-lock.js';
 import { asUser, drop, planPrivileges, PrivilegeDropError, UnknownUserError, type PrivilegePlan } from '../sensor/privilege-drop.js';
@@ -258,8 +260,15 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const states = reporter;
   states.start();
   log('ready');
-  // Start-up's freed malloc memory goes back to the kernel once it has been quiet a while (memory-trim.ts).
-  const trim = new MemoryTrim(() => native.addon.trimMalloc());
+  // Once quiet a while: start-up's freed malloc memory goes back to the kernel (memory-trim.ts), and the clean
+  // file pages start-up touched leave the resident set (resident-file-pages.ts).
+  const addon = native.addon;
+  const trim = new MemoryTrim(() => {
+    const released = addon.trimMalloc();
+    const advise = addon.adviseDontNeed;
+    if (advise) dropCleanFilePages(() => readFileSync('/proc/self/smaps', 'latin1'), (ranges) => advise.call(addon, ranges));
+    return released;
+  });
   trim.settleAfter();
 
   let reloading = Promise.resolve();

@@ -53,7 +53,7 @@ export function idleTargets(r: IdleResult): string[] {
   const rssMB = r.rssMiB / MB;
   return [
     `idle RSS <= 64 MB, default options (${r.backend}): ${rssMB <= 64 ? 'met' : 'NOT met'} (${rssMB.toFixed(1)} MB; peak ${(r.peakRssMiB / MB).toFixed(1)} MB)`,
-    `  of which (MB): node executable ${(r.parts.nodeBinary / MB).toFixed(1)}, libraries and addon ${(r.parts.libraries / MB).toFixed(1)}, packet ring ${(r.parts.ring / MB).toFixed(1)}, anonymous (V8 heap, malloc, stacks) ${(r.parts.anonymous / MB).toFixed(1)}`,
+    `  of which (MB): node executable ${(r.parts.nodeBinary / MB).toFixed(1)}, libraries and addon ${(r.parts.libraries / MB).toFixed(1)}, packet ring ${(r.parts.ring / MB).toFixed(1)}, anonymous (V8 heap, malloc, stacks) ${(r.parts.anonymous / MB).toFixed(1)}; PSS ${(r.parts.pss / MB).toFixed(1)}`,
     `idle CPU <= 0.1 % of one core (${r.backend}): ${r.cpuPercent <= 0.1 ? 'met' : 'NOT met'} (${r.cpuPercent.toFixed(3)} % over ${r.seconds.toFixed(0)} s, ${r.exactCpu ? 'schedstat' : 'clock ticks'}; ${r.tickCpuPercent.toFixed(3)} % in clock ticks)`,
   ];
 }

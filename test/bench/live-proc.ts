@@ -126,6 +126,8 @@ export interface ResidentParts {
   readonly ring: number;
   /** Anonymous memory: the V8 heap, malloc, stacks. */
   readonly anonymous: number;
+  /** Proportional set size: each shared page divided among the processes mapping it (smaps_rollup). */
+  readonly pss: number;
 }
 
 /** Sums smaps `Rss:` per kind of mapping. */
@@ -142,7 +144,8 @@ export function residentParts(pid: number): ResidentParts {
     const rss = /^Rss:\s+(\d+) kB$/.exec(line);
     if (rss) kib[kind] += Number(rss[1]);
   }
-  return { nodeBinary: kib.nodeBinary / 1024, libraries: kib.libraries / 1024, ring: kib.ring / 1024, anonymous: kib.anonymous / 1024 };
+  const pss = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return { nodeBinary: kib.nodeBinary / 1024, libraries: kib.libraries / 1024, ring: kib.ring / 1024, anonymous: kib.anonymous / 1024, pss: pss ? Number(pss[1]) / 1024 : Number.NaN };
 }
 
 export function onPath(tool: string): boolean {
