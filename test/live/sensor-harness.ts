@@ -295,6 +295,11 @@ export class SensorProcess {
     return this.exit === undefined;
   }
 
+  /** The sensor's pid (`ip netns exec` execs into node: the same process). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** Resolves true once `re` matches stderr after offset `from`; false on timeout or exit. */
   async waitForStderr(re: RegExp, timeoutMs: number, from = 0): Promise<boolean> {
     const until = Date.now() + timeoutMs;
