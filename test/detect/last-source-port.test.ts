@@ -1,0 +1,74 @@
+/**
+ * The last source port per source (issue 12.5): a repeat from a port near
+ * the last one is a real sender's; the table is fixed-size, remembers the
+ * four most recent sources of a set, and never confuses two IPv4 sources.
+ */
+import assert from 'node:assert/strict';
+import { LAST_PORT_SETS, LastSourcePort, NEAR_SOURCE_PORT } from '../../src/detect/last-source-port.js';
+
+/** An untunnelled IPv4 source as the detector hashes it (probe-key.ts: address, family). */
+function v4(address: number): [Uint32Array, number] {
+  return [Uint32Array.of(address >>> 0, 4), 2];
+}
+
+/** A tunnelled or IPv6 source: more words. */
+function v6(i: number): [Uint32Array, number] {
+  return [Uint32Array.of(0x20010db8, 0, 0, i >>> 0, 6), 5];
+}
+
+describe('LastSourcePort', () => {
+  it('fixed size: 2 MiB at the default', () => {
+    assert.equal(new LastSourcePort(1).bytes, LAST_PORT_SETS * 32);
+    assert.equal(new LastSourcePort(1).bytes, 2 * 2 ** 20);
+  });
+
+  it('a repeat is near when |Δ port| ≤ 16, mod 2^16 (hping3 wrapping past 65535), and the last port moves', () => {
+    for (const source of [v4(0xc6120505), v6(7)]) {
+      const m = new LastSourcePort(3);
+      assert.equal(m.near(...source, 40_000), false, 'first sight: nothing to be near');
+      assert.equal(m.near(...source, 40_000), true, 'same port');
+      assert.equal(m.near(...source, 40_000 + NEAR_SOURCE_PORT), true);
+      assert.equal(m.near(...source, 40_000 + NEAR_SOURCE_PORT), true, 'the last port moved: Δ 0');
+      assert.equal(m.near(...source, 40_000 - 1), false, 'Δ 17 from the last port');
+      assert.equal(m.near(...source, 65_535), false);
+      assert.equal(m.near(...source, 0), true, '65,535 → 0 is Δ 1');
+      assert.equal(m.near(...source, 65_530), true, '0 → 65,530 is Δ 6');
+      assert.equal(m.near(...source, 0), true);
+      assert.equal(m.near(...source, 1), true, 'port 0 is remembered (the table stores port + 1)');
+    }
+  });
+
+  it('never confuses two IPv4 sources (nor, at 2^-32 per pair, two others), even sharing a set and a port', () => {
+    // One set: each lookup meets the four sources before it. A tag of fewer than 32 bits would collide here.
+    const m = new LastSourcePort(5, 1);
+    let confused = 0;
+    for (let a = 0; a < 1 << 20; a++) if (m.near(...v4(0x0a000000 + a), 1234)) confused++;
+    for (let a = 0; a < 1 << 20; a++) if (m.near(...v6(a), 1234)) confused++;
+    assert.equal(confused, 0);
+  });
+
+  it('remembers the four most recent sources of a set: a fifth evicts the least recent', () => {
+    const m = new LastSourcePort(9, 1); // one set
+    for (let a = 0; a < 4; a++) m.near(...v4(a), 100 + a);
+    assert.equal(m.near(...v4(0), 100), true, 'the oldest, now the most recent');
+    m.near(...v4(4), 104); // evicts source 1, the least recent
+    assert.equal(m.near(...v4(1), 101), false, 'evicted');
+    // Now: 1, 4, 0, 3 (2 evicted by 1).
+    assert.equal(m.near(...v4(2), 102), false, 'evicted');
+    for (const a of [2, 1, 4, 0]) assert.equal(m.near(...v4(a), 100 + a), true, `source ${a} still held`);
+  });
+
+  it('a random port from a source seen before is near by chance about 33 in 65,536 times', () => {
+    const m = new LastSourcePort(11);
+    let x = 2463534242;
+    let near = 0;
+    const N = 400_000;
+    for (let i = 0; i < N; i++) {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      // 1,000 sources, so nearly every lookup is a repeat with an unrelated port.
+      if (m.near(...v4(0xc6130000 + ((x >>> 0) % 1000)), (x >>> 10) & 0xffff) && i >= 1000) near++;
+    }
+    const expected = (N * 33) / 65_536;
+    assert.ok(near > expected * 0.7 && near < expected * 1.3, `${near} near by chance, ~${expected.toFixed(0)} expected`);
+  });
+});
