@@ -4,9 +4,11 @@
  * detector.ts). A real scanner comes back from the same source port or one
  * near it: a retransmission or a connect() retry resends the same port,
  * nmap -sS and masscan keep one port across the decoy ports of a sweep and
- * nmap adds the try number on a retry, hping3 adds one per packet. A source
- * drawn at random again by a spoofed flood comes with an unrelated random
- * port: |Δ| <= NEAR by chance with probability 33/65,536 (5e-4).
+ * nmap moves it up on a retry (+2 for its first retransmission, captured
+ * from nmap 7 in a test namespace), hping3 adds one per packet. So a repeat
+ * counts as near when its port is 0..NEAR above the last one (mod 2^16). A
+ * source drawn at random again by a spoofed flood comes with an unrelated
+ * random port: near by chance with probability 17/65,536 (2.6e-4).
  *
  * A 4-way set-associative table of (source tag, source port): 2^16 sets of
  * 32 bytes (the four tags, then the four ports + 1, 0 meaning empty), so a
@@ -24,7 +26,7 @@
  */
 import { finish, mix } from '../net/word-hash.js';
 
-/** Greatest |Δ source port| (mod 2^16) of a repeat that counts as the same sender's. */
+/** Greatest rise of the source port (mod 2^16) of a repeat that counts as the same sender's (none: 0). */
 export const NEAR_SOURCE_PORT = 16;
 /** Sets of the table (power of two). */
 export const LAST_PORT_SETS = 1 << 16;
@@ -52,7 +54,7 @@ export class LastSourcePort {
 
   /**
    * Whether the source in `words[0..hashed)` was last seen from a source
-   * port within NEAR_SOURCE_PORT of `port` (mod 2^16); either way `port`
+   * port 0..NEAR_SOURCE_PORT below `port` (mod 2^16); either way `port`
    * becomes its last one and it becomes the most recent of its set.
    */
   near(words: Uint32Array, hashed: number, port: number): boolean {
@@ -114,6 +116,6 @@ export class LastSourcePort {
     w[base] = tag;
     w[base + 4] = port + 1;
     const d = (port - (last - 1)) & 0xffff;
-    return found && (d <= NEAR_SOURCE_PORT || d >= 0x10000 - NEAR_SOURCE_PORT);
+    return found && d <= NEAR_SOURCE_PORT;
   }
 }

@@ -142,7 +142,7 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
 
   it('an attacker repeating every spoofed source gains at most the two promotion buckets: ≤ 3× the new-source rate', () => {
     // From the same port (what a real sender's repeat looks like): the near bucket, then the other one.
-    // From a random port: the other bucket only, plus the near bucket's share of chance (5e-4 of the repeats).
+    // From a random port: the other bucket only, plus the near bucket's share of chance (2.6e-4 of the repeats).
     for (const samePort of [true, false]) {
       const { d, alarms } = detector({ newSourceRate: 10 }); // burst 100 of each bucket
       const s = segment();
@@ -169,6 +169,37 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
         assert.ok(own <= 2 * bucket + 10, `random port: ${own} first alarms`);
         assert.ok(own >= 2 * 100, `random port: ${own} first alarms`);
       }
+      assert.equal(sum(alarms), sent);
+    }
+  });
+
+  it('a source that had a key of its own, back from the same source port while the other bucket is drained, is promoted; from an unrelated port it is not', () => {
+    for (const samePort of [true, false]) {
+      const { d, alarms } = detector({ newSourceRate: 1 }); // burst 10 of each bucket
+      const real = segment();
+      real.src.set(parseAddress(REAL)!.bytes);
+      real.dstPort = 445;
+      real.srcPort = 41_000;
+      real.tsMicros = 0;
+      let sent = 0;
+      d.observe(real, 0, sent++); // a token: a key of its own on 445
+      const s = segment();
+      // Spoofed sources to 3389, each twice from unrelated ports: its new-source and ordinary promotion buckets drain.
+      for (let i = 0; i < 40; i++) {
+        setSource(s, i % 20);
+        s.dstPort = 3389;
+        s.srcPort = 1000 + 100 * i;
+        s.tsMicros = 1 + i;
+        d.observe(s, 0, sent++);
+      }
+      real.dstPort = 3389;
+      real.srcPort = samePort ? 41_000 : 7_000;
+      real.tsMicros = 100;
+      const before = alarms.length;
+      d.observe(real, 0, sent++);
+      const own = probeAlarms(alarms.slice(before)).filter((a) => a.source[0] === 198);
+      assert.deepEqual(own.map((a) => [a.phase, a.destinationPort]), samePort ? [['first', 3389]] : [], samePort ? 'near: promoted' : 'unrelated port, no ordinary token: flood');
+      d.flush();
       assert.equal(sum(alarms), sent);
     }
   });
@@ -321,8 +352,8 @@ describe('flood gate: a real scanner stays visible inside a /16 spoofed flood', 
   type Repeat = { readonly name: string; readonly port2: number; readonly sport2: (sport: number) => number };
   const repeats: readonly Repeat[] = [
     { name: 'a retransmission (same frame)', port2: 445, sport2: (p) => p },
-    { name: 'nmap -sS (source port + try number)', port2: 445, sport2: (p) => p + 1 },
-    { name: 'hping3 (source port + 1 per packet, wrapping)', port2: 445, sport2: (p) => (p + 1) & 0xffff },
+    { name: 'nmap 7 -sS retransmitting (source port + 2, as captured)', port2: 445, sport2: (p) => p + 2 },
+    { name: 'hping3 (source port + 1 per packet)', port2: 445, sport2: (p) => p + 1 },
     { name: 'a sweep reaching a second decoy port (one source port)', port2: 3389, sport2: (p) => p },
     { name: 'a connect() retry (same source port)', port2: 445, sport2: (p) => p },
   ];
@@ -390,7 +421,7 @@ describe('flood gate: a real scanner stays visible inside a /16 spoofed flood', 
         assert.equal(visible, REAL_SOURCES, `seed ${seed}: ${visible}/${REAL_SOURCES} real sources alarmed by their second probe`);
         assert.equal(sum(alarms), sent, 'every probe counted once: flood alarms plus own alarms');
         // The flood's own alarms: per port 1,000 + 600 new-source tokens and as many ordinary promotions (its chance
-        // repeats drain that bucket), plus its repeats that came by chance from a near port: ~176,000 repeats × 5e-4.
+        // repeats drain that bucket), plus its repeats that came by chance from a near port: ~176,000 repeats × 2.6e-4.
         const firsts = probeAlarms(alarms).filter((a) => a.phase === 'first').length;
         assert.ok(firsts <= 2 * 2 * (1000 + 100 * FLOOD_SECONDS) + REAL_SOURCES + 200, `${firsts} first alarms`);
         assert.ok(d.trackedKeys === 0);

@@ -22,19 +22,20 @@ describe('LastSourcePort', () => {
     assert.equal(new LastSourcePort(1).bytes, 2 * 2 ** 20);
   });
 
-  it('a repeat is near when |Δ port| ≤ 16, mod 2^16 (hping3 wrapping past 65535), and the last port moves', () => {
+  it('a repeat is near when its port is 0..16 above the last one, mod 2^16 (hping3 wrapping past 65535), and the last port moves', () => {
     for (const source of [v4(0xc6120505), v6(7)]) {
       const m = new LastSourcePort(3);
       assert.equal(m.near(...source, 40_000), false, 'first sight: nothing to be near');
       assert.equal(m.near(...source, 40_000), true, 'same port');
-      assert.equal(m.near(...source, 40_000 + NEAR_SOURCE_PORT), true);
-      assert.equal(m.near(...source, 40_000 + NEAR_SOURCE_PORT), true, 'the last port moved: Δ 0');
-      assert.equal(m.near(...source, 40_000 - 1), false, 'Δ 17 from the last port');
+      assert.equal(m.near(...source, 40_002), true, 'nmap 7 retransmitting');
+      assert.equal(m.near(...source, 40_002 + NEAR_SOURCE_PORT), true);
+      assert.equal(m.near(...source, 40_002 + NEAR_SOURCE_PORT), true, 'the last port moved: Δ 0');
+      assert.equal(m.near(...source, 40_002 + NEAR_SOURCE_PORT - 1), false, 'down: a spoofed source\'s chance');
+      assert.equal(m.near(...source, 40_002 + 2 * NEAR_SOURCE_PORT + 1), false, 'up 18');
       assert.equal(m.near(...source, 65_535), false);
-      assert.equal(m.near(...source, 0), true, '65,535 → 0 is Δ 1');
-      assert.equal(m.near(...source, 65_530), true, '0 → 65,530 is Δ 6');
-      assert.equal(m.near(...source, 0), true);
+      assert.equal(m.near(...source, 0), true, '65,535 → 0 is up 1');
       assert.equal(m.near(...source, 1), true, 'port 0 is remembered (the table stores port + 1)');
+      assert.equal(m.near(...source, 65_534), false, '1 → 65,534 is down 3');
     }
   });
 
@@ -58,7 +59,7 @@ describe('LastSourcePort', () => {
     for (const a of [2, 1, 4, 0]) assert.equal(m.near(...v4(a), 100 + a), true, `source ${a} still held`);
   });
 
-  it('a random port from a source seen before is near by chance about 33 in 65,536 times', () => {
+  it('a random port from a source seen before is near by chance about 17 in 65,536 times', () => {
     const m = new LastSourcePort(11);
     let x = 2463534242;
     let near = 0;
@@ -68,7 +69,7 @@ describe('LastSourcePort', () => {
       // 1,000 sources, so nearly every lookup is a repeat with an unrelated port.
       if (m.near(...v4(0xc6130000 + ((x >>> 0) % 1000)), (x >>> 10) & 0xffff) && i >= 1000) near++;
     }
-    const expected = (N * 33) / 65_536;
+    const expected = (N * 17) / 65_536;
     assert.ok(near > expected * 0.7 && near < expected * 1.3, `${near} near by chance, ~${expected.toFixed(0)} expected`);
   });
 });
