@@ -10,19 +10,24 @@
  * source drawn at random again by a spoofed flood comes with an unrelated
  * random port: near by chance with probability 17/65,536 (2.6e-4).
  *
- * A 4-way set-associative table of (source tag, source port): 2^16 sets of
- * 32 bytes (the four tags, then the four ports + 1, 0 meaning empty), so a
- * set is half a cache line and a lookup-and-store is one miss. Within a set
- * the most recent source comes first; a new source evicts the least recent.
- * A source is forgotten once four other sources of its set came after it:
- * at F random new sources per second, after about 4 × 2^16 / F seconds
- * (13 s at 20,000 per second, 2 s at 120,000); a flood drawn from a /16 has
- * about one source per set. Forgetting only costs the distinction: the
- * source is still in the repeat filter. An untunnelled IPv4 source is named
- * exactly (its set and tag come from one seeded bijection of its 32 bits);
- * other sources by two independent 32-bit hashes (a false match needs both
- * to collide). Fixed memory: 2 MiB, allocated at construction; nothing
- * allocates afterwards.
+ * A 4-way set-associative table: 2^16 sets of four 32-bit entries (a
+ * 16-bit source tag above the 16-bit port; 0 means empty, so a source of
+ * tag 0 last seen from port 0 is forgotten), a set a quarter of a cache
+ * line, so a lookup-and-store is one miss in 1 MiB. (Entries of a 32-bit
+ * tag and a port, 2 MiB, measured ~10–15 ns per flood packet slower in the
+ * pipeline bench, within its noise, for no gain that matters: see below.)
+ * Within a set the most recent source comes first; a new source evicts the
+ * least recent. A source is forgotten once four other sources of its set
+ * came after it: at F random new sources per second, after about
+ * 4 × 2^16 / F seconds (13 s at 20,000 per second, 2 s at 120,000); a flood
+ * drawn from a /16 has about one source per set. Forgetting only costs the
+ * distinction: the source is still in the repeat filter. At the default
+ * size an untunnelled IPv4 source is named exactly (set and tag are the two
+ * halves of one seeded bijection of its 32 bits); other sources by 16 bits
+ * of set and 16 of tag, so another source of the same set, from a port just
+ * below, passes for it with probability ~2^-16 per way: that only spends a
+ * near token, which the bound on alarms already allows an attacker. Fixed
+ * memory, allocated at construction; nothing allocates afterwards.
  */
 import { finish, mix } from '../net/word-hash.js';
 
@@ -31,8 +36,6 @@ export const NEAR_SOURCE_PORT = 16;
 /** Sets of the table (power of two). */
 export const LAST_PORT_SETS = 1 << 16;
 const WAYS = 4;
-/** Words per set: WAYS tags, then WAYS ports. */
-const SET_WORDS = 2 * WAYS;
 
 export class LastSourcePort {
   private readonly words: Uint32Array;
@@ -44,7 +47,7 @@ export class LastSourcePort {
   ) {
     if (!Number.isInteger(Math.log2(sets)) || sets < 1) throw new RangeError('sets must be a power of two');
     this.setMask = sets - 1;
-    this.words = new Uint32Array(sets * SET_WORDS);
+    this.words = new Uint32Array(sets * WAYS);
   }
 
   /** Bytes of state (fixed). */
@@ -64,7 +67,7 @@ export class LastSourcePort {
       // An untunnelled IPv4 source (probe-key.ts: its address and the family): a bijection of its 32 bits.
       const h = finish(mix(this.seed, words[0]!) ^ words[1]!);
       set = h & this.setMask;
-      tag = h;
+      tag = h >>> 16;
     } else {
       let a = this.seed;
       let b = this.seed ^ 0x9e3779b9;
@@ -74,48 +77,34 @@ export class LastSourcePort {
         b = mix(b, Math.imul(words[i]! ^ 0x7f4a7c15, 0x2c1b3c6d));
       }
       set = finish(a ^ hashed) & this.setMask;
-      tag = finish(b ^ (hashed << 8));
+      tag = finish(b ^ (hashed << 8)) >>> 16;
     }
     const w = this.words;
-    const base = set * SET_WORDS;
-    const t0 = w[base]!;
-    const t1 = w[base + 1]!;
-    const t2 = w[base + 2]!;
-    const t3 = w[base + 3]!;
-    const p0 = w[base + 4]!;
-    const p1 = w[base + 5]!;
-    const p2 = w[base + 6]!;
-    const p3 = w[base + 7]!;
-    // Spelled out for four ways (a third cheaper than loops): the way holding the source, or the last (least
-    // recent), which a new source takes; the ways before it move down by one, the source comes first.
+    const base = set * WAYS;
+    const e0 = w[base]!;
+    const e1 = w[base + 1]!;
+    const e2 = w[base + 2]!;
+    const e3 = w[base + 3]!;
+    const t = tag << 16;
+    // Spelled out for four ways: the way holding the source, or the last (least recent), which a new
+    // source takes; the ways before it move down by one, the source comes first.
     let last: number;
-    let found: boolean;
-    if (t0 === tag && p0 !== 0) {
-      last = p0;
-      found = true;
-    } else {
-      w[base + 1] = t0;
-      w[base + 5] = p0;
-      if (t1 === tag && p1 !== 0) {
-        last = p1;
-        found = true;
-      } else {
-        w[base + 2] = t1;
-        w[base + 6] = p1;
-        if (t2 === tag && p2 !== 0) {
-          last = p2;
-          found = true;
-        } else {
-          w[base + 3] = t2;
-          w[base + 7] = p2;
-          last = p3;
-          found = t3 === tag && p3 !== 0;
+    if (e0 !== 0 && (e0 & 0xffff0000) === t) last = e0;
+    else {
+      w[base + 1] = e0;
+      if (e1 !== 0 && (e1 & 0xffff0000) === t) last = e1;
+      else {
+        w[base + 2] = e1;
+        if (e2 !== 0 && (e2 & 0xffff0000) === t) last = e2;
+        else {
+          w[base + 3] = e2;
+          last = e3 !== 0 && (e3 & 0xffff0000) === t ? e3 : -1;
         }
       }
     }
-    w[base] = tag;
-    w[base + 4] = port + 1;
-    const d = (port - (last - 1)) & 0xffff;
+    w[base] = t | port;
+    const found = last !== -1;
+    const d = (port - last) & 0xffff;
     return found && d <= NEAR_SOURCE_PORT;
   }
 }
