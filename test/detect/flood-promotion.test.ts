@@ -2,9 +2,10 @@
  * A real scanner stays visible inside a spoofed flood (issue 12.5): while a
  * port is over its new-source rate, a source seen twice is promoted to a key
  * with its own alarm at its second probe; its first probe stays in the flood
- * alarm, so the sums hold. State stays bounded after 10 M spoofed sources,
- * and an attacker who repeats every spoofed source gains at most the
- * promotion bucket.
+ * alarm, so the sums hold. A repeat from a source port near the last one
+ * (a real sender's) has a bucket that a /16 flood's chance repeats do not
+ * drain. State stays bounded after 10 M spoofed sources, and an attacker
+ * who repeats every spoofed source gains at most the two promotion buckets.
  */
 import assert from 'node:assert/strict';
 import type { Alarm, ProbeAlarm } from '../../src/alarm/alarm.js';
