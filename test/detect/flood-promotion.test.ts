@@ -205,6 +205,35 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
     }
   });
 
+  it('a reload keeps each kept port\'s promotion buckets (a drained near bucket stays drained at the port\'s new place)', () => {
+    for (const reload of [false, true]) {
+      const { d, alarms } = detector({ newSourceRate: 1 }); // burst 10 of each bucket
+      const s = segment();
+      s.dstPort = 3389;
+      let sent = 0;
+      // Every spoofed source twice from the same port: all three buckets of 3389 drain (10 + 10 + 10 own alarms).
+      for (let i = 0; i < 60; i++) {
+        for (let r = 0; r < 2; r++) {
+          setSource(s, i);
+          s.tsMicros = i * 2 + r;
+          d.observe(s, 0, sent++);
+        }
+      }
+      assert.equal(probeAlarms(alarms).filter((a) => a.phase === 'first').length, 30);
+      // 3389 moves from index 1 to index 0 (445 leaves): its buckets must move with it, not start full.
+      if (reload) d.reconfigure({ ...policy, ports: [{ port: 3389, protocol: 'tcp' }, { port: 22, protocol: 'tcp' }] }, true);
+      setSource(s, 5_000);
+      s.tsMicros = 200;
+      d.observe(s, 0, sent++);
+      s.tsMicros = 201;
+      const before = alarms.length;
+      d.observe(s, 0, sent++); // a near repeat, but 1 ms later no bucket has a token
+      assert.deepEqual(probeAlarms(alarms.slice(before)), [], reload ? 'after the reload' : 'without a reload');
+      d.flush();
+      assert.equal(sum(alarms), sent);
+    }
+  });
+
   it('state stays bounded after 10 M spoofed sources; false promotions stay rare', function () {
     this.timeout(300_000);
     const maxTrackedKeys = 100_000;
