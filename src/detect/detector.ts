@@ -29,7 +29,7 @@ import { AlarmBuilder } from './alarm-builder.js';
 import { DetectorClock } from './detector-clock.js';
 import { FloodGate, FloodReason } from './flood-gate.js';
 import { KeyWindows } from './key-windows.js';
-import { LastSourcePort } from './last-source-port.js';
+import { LastPort, LastSourcePort } from './last-source-port.js';
 import { CLASSIC_FLAGS } from './flag-rule.js';
 import { probeKindOf } from './probe-classifier.js';
 import { fillSourceFromKey, keyHashed, sourceHashed } from './probe-key.js';
@@ -226,7 +226,7 @@ export class Detector {
     const s = this.sources.track(windows.probe, seg.family, portIndex);
     // Its port, so that its repeat to a port over the rate counts as near (one lookup per new key, not per flood probe).
     fillSourceFromKey(this.sources.probe, windows.probe, seg.family);
-    this.lastPorts.near(this.sources.probe, sourceHashed(this.sources.probe, seg.family), seg.srcPort);
+    this.lastPorts.lookup(this.sources.probe, sourceHashed(this.sources.probe, seg.family), seg.srcPort);
     windows.setSource(e, s);
     const touched = this.sources.mask(s);
     this.alarms.probe(windows.view(e, touched), 'first', {
@@ -249,10 +249,16 @@ export class Detector {
    * back from a source port near its last one (a real sender's repeat, see
    * last-source-port.ts) takes a token of the port's bucket for such
    * repeats, or else of the other; a source seen before in any other way —
-   * it has a live key, or the repeat filter saw it summed into a flood —
-   * takes one of the other bucket only, which a spoofed flood's chance
+   * the last-port table or the repeat filter holds it, or it has a live
+   * key — takes one of the other bucket only, which a spoofed flood's chance
    * repeats may drain. Its first probe stays in the flood alarm, so every
    * probe is still counted once. The scratch key is loaded.
+   *
+   * A source the last-port table holds is not added to the repeat filter
+   * again: the table remembers it (until four newer sources of its set
+   * evict it; the filter still has it from its first sight, for one to two
+   * generations), and a flood drawn from a small range — every packet a
+   * repeat — skips the filter altogether.
    */
   private promote(seg: TcpSegment, portIndex: number): boolean {
     const sources = this.sources;
@@ -264,21 +270,21 @@ export class Detector {
     if (!any) fillSourceFromKey(sources.probe, this.windows.probe, family);
     const words = sources.probe;
     const hashed = sourceHashed(words, family);
-    if (this.lastPorts.near(words, hashed, seg.srcPort) && (flood.takeNearPromotion(portIndex) || flood.takePromotion(portIndex))) {
-      this.repeats.remember(words, hashed); // every source summed into a flood is remembered
-      this.counters.promoted++;
-      return true;
-    }
-    if (!any) {
+    const last = this.lastPorts.lookup(words, hashed, seg.srcPort);
+    let promoted: boolean;
+    if (last === LastPort.near) promoted = flood.takeNearPromotion(portIndex) || (any && flood.takePromotion(portIndex));
+    else if (last === LastPort.far) promoted = any && flood.takePromotion(portIndex);
+    else if (!any) {
       // No token: whether it is known cannot matter now, only that the filter learns it (deferred, cheap).
       this.repeats.remember(words, hashed);
       return false;
+    } else {
+      // Looked up and added even when tracked: every source summed into a flood is remembered.
+      const seen = this.repeats.seenBefore(words, hashed);
+      promoted = (tracked || seen) && flood.takePromotion(portIndex);
     }
-    // Looked up and added even when tracked: every source summed into a flood is remembered.
-    const seen = this.repeats.seenBefore(words, hashed);
-    if (!(tracked || seen) || !flood.takePromotion(portIndex)) return false;
-    this.counters.promoted++;
-    return true;
+    if (promoted) this.counters.promoted++;
+    return promoted;
   }
 
   /**

@@ -31,6 +31,10 @@
  */
 import { finish, mix } from '../net/word-hash.js';
 
+/** What the table knew of a source: nothing, its last port (another), or a last port the new one is near. */
+export const LastPort = { unknown: 0, far: 1, near: 2 } as const;
+export type LastPortAnswer = (typeof LastPort)[keyof typeof LastPort];
+
 /** Greatest rise of the source port (mod 2^16) of a repeat that counts as the same sender's (none: 0). */
 export const NEAR_SOURCE_PORT = 16;
 /** Sets of the table (power of two). */
@@ -56,11 +60,12 @@ export class LastSourcePort {
   }
 
   /**
-   * Whether the source in `words[0..hashed)` was last seen from a source
-   * port 0..NEAR_SOURCE_PORT below `port` (mod 2^16); either way `port`
-   * becomes its last one and it becomes the most recent of its set.
+   * What the table holds of the source in `words[0..hashed)`: `near` when
+   * its last source port is 0..NEAR_SOURCE_PORT below `port` (mod 2^16),
+   * `far` when it holds another, `unknown` when it holds none; either way
+   * `port` becomes its last one and it becomes the most recent of its set.
    */
-  near(words: Uint32Array, hashed: number, port: number): boolean {
+  lookup(words: Uint32Array, hashed: number, port: number): LastPortAnswer {
     let set: number;
     let tag: number;
     if (hashed === 2) {
@@ -105,6 +110,6 @@ export class LastSourcePort {
     w[base] = t | port;
     const found = last !== -1;
     const d = (port - last) & 0xffff;
-    return found && d <= NEAR_SOURCE_PORT;
+    return !found ? LastPort.unknown : d <= NEAR_SOURCE_PORT ? LastPort.near : LastPort.far;
   }
 }

@@ -4,7 +4,7 @@
  * four most recent sources of a set, and never confuses two IPv4 sources.
  */
 import assert from 'node:assert/strict';
-import { LAST_PORT_SETS, LastSourcePort, NEAR_SOURCE_PORT } from '../../src/detect/last-source-port.js';
+import { LAST_PORT_SETS, LastPort, LastSourcePort, NEAR_SOURCE_PORT } from '../../src/detect/last-source-port.js';
 
 /** An untunnelled IPv4 source as the detector hashes it (probe-key.ts: address, family). */
 function v4(address: number): [Uint32Array, number] {
@@ -25,17 +25,17 @@ describe('LastSourcePort', () => {
   it('a repeat is near when its port is 0..16 above the last one, mod 2^16 (hping3 wrapping past 65535), and the last port moves', () => {
     for (const source of [v4(0xc6120505), v6(7)]) {
       const m = new LastSourcePort(3);
-      assert.equal(m.near(...source, 40_000), false, 'first sight: nothing to be near');
-      assert.equal(m.near(...source, 40_000), true, 'same port');
-      assert.equal(m.near(...source, 40_002), true, 'nmap 7 retransmitting');
-      assert.equal(m.near(...source, 40_002 + NEAR_SOURCE_PORT), true);
-      assert.equal(m.near(...source, 40_002 + NEAR_SOURCE_PORT), true, 'the last port moved: Δ 0');
-      assert.equal(m.near(...source, 40_002 + NEAR_SOURCE_PORT - 1), false, 'down: a spoofed source\'s chance');
-      assert.equal(m.near(...source, 40_002 + 2 * NEAR_SOURCE_PORT + 1), false, 'up 18');
-      assert.equal(m.near(...source, 65_535), false);
-      assert.equal(m.near(...source, 0), true, '65,535 → 0 is up 1');
-      assert.equal(m.near(...source, 1), true, 'port 0 is remembered (the table stores port + 1)');
-      assert.equal(m.near(...source, 65_534), false, '1 → 65,534 is down 3');
+      assert.equal(m.lookup(...source, 40_000), LastPort.unknown, 'first sight: nothing to be near');
+      assert.equal(m.lookup(...source, 40_000), LastPort.near, 'same port');
+      assert.equal(m.lookup(...source, 40_002), LastPort.near, 'nmap 7 retransmitting');
+      assert.equal(m.lookup(...source, 40_002 + NEAR_SOURCE_PORT), LastPort.near);
+      assert.equal(m.lookup(...source, 40_002 + NEAR_SOURCE_PORT), LastPort.near, 'the last port moved: Δ 0');
+      assert.equal(m.lookup(...source, 40_002 + NEAR_SOURCE_PORT - 1), LastPort.far, 'down: a spoofed source\'s chance');
+      assert.equal(m.lookup(...source, 40_002 + 2 * NEAR_SOURCE_PORT + 1), LastPort.far, 'up 18');
+      assert.equal(m.lookup(...source, 65_535), LastPort.far);
+      assert.equal(m.lookup(...source, 0), LastPort.near, '65,535 → 0 is up 1');
+      assert.equal(m.lookup(...source, 1), LastPort.near, 'port 0 is remembered');
+      assert.equal(m.lookup(...source, 65_534), LastPort.far, '1 → 65,534 is down 3');
     }
   });
 
@@ -43,24 +43,24 @@ describe('LastSourcePort', () => {
     // 2^20 sources from one port: 16 per set, each lookup meets the four most recent of its set.
     const m = new LastSourcePort(5);
     let confused = 0;
-    for (let a = 0; a < 1 << 20; a++) if (m.near(...v4(0x0a000000 + a), 1234)) confused++;
+    for (let a = 0; a < 1 << 20; a++) if (m.lookup(...v4(0x0a000000 + a), 1234) !== LastPort.unknown) confused++;
     assert.equal(confused, 0, 'IPv4: exact');
     const m6 = new LastSourcePort(5);
     let confused6 = 0;
-    for (let a = 0; a < 1 << 20; a++) if (m6.near(...v6(a), 1234)) confused6++;
+    for (let a = 0; a < 1 << 20; a++) if (m6.lookup(...v6(a), 1234) !== LastPort.unknown) confused6++;
     // Expected 2^20 × 4 ways × 2^-16 = 64.
     assert.ok(confused6 < 120, `IPv6: ${confused6} of 2^20 taken for another source`);
   });
 
   it('remembers the four most recent sources of a set: a fifth evicts the least recent', () => {
     const m = new LastSourcePort(9, 1); // one set
-    for (let a = 0; a < 4; a++) m.near(...v4(a), 100 + a);
-    assert.equal(m.near(...v4(0), 100), true, 'the oldest, now the most recent');
-    m.near(...v4(4), 104); // evicts source 1, the least recent
-    assert.equal(m.near(...v4(1), 101), false, 'evicted');
+    for (let a = 0; a < 4; a++) m.lookup(...v4(a), 100 + a);
+    assert.equal(m.lookup(...v4(0), 100), LastPort.near, 'the oldest, now the most recent');
+    m.lookup(...v4(4), 104); // evicts source 1, the least recent
+    assert.equal(m.lookup(...v4(1), 101), LastPort.unknown, 'evicted');
     // Now: 1, 4, 0, 3 (2 evicted by 1).
-    assert.equal(m.near(...v4(2), 102), false, 'evicted');
-    for (const a of [2, 1, 4, 0]) assert.equal(m.near(...v4(a), 100 + a), true, `source ${a} still held`);
+    assert.equal(m.lookup(...v4(2), 102), LastPort.unknown, 'evicted');
+    for (const a of [2, 1, 4, 0]) assert.equal(m.lookup(...v4(a), 100 + a), LastPort.near, `source ${a} still held`);
   });
 
   it('a random port from a source seen before is near by chance about 17 in 65,536 times', () => {
@@ -71,7 +71,7 @@ describe('LastSourcePort', () => {
     for (let i = 0; i < N; i++) {
       x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
       // 1,000 sources, so nearly every lookup is a repeat with an unrelated port.
-      if (m.near(...v4(0xc6130000 + ((x >>> 0) % 1000)), (x >>> 10) & 0xffff) && i >= 1000) near++;
+      if (m.lookup(...v4(0xc6130000 + ((x >>> 0) % 1000)), (x >>> 10) & 0xffff) === LastPort.near && i >= 1000) near++;
     }
     const expected = (N * 17) / 65_536;
     assert.ok(near > expected * 0.7 && near < expected * 1.3, `${near} near by chance, ~${expected.toFixed(0)} expected`);
