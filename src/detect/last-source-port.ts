@@ -15,13 +15,16 @@
  * tag 0 last seen from port 0 is forgotten), a set a quarter of a cache
  * line, so a lookup-and-store is one miss in 1 MiB. (Entries of a 32-bit
  * tag and a port, 2 MiB, measured ~10–15 ns per flood packet slower in the
- * pipeline bench, within its noise, for no gain that matters: see below.)
+ * pipeline bench, within its noise; they would only name other than IPv4
+ * sources more exactly, which the next lines say does not matter.)
  * Within a set the most recent source comes first; a new source evicts the
  * least recent. A source is forgotten once four other sources of its set
  * came after it: at F random new sources per second, after about
  * 4 × 2^16 / F seconds (13 s at 20,000 per second, 2 s at 120,000); a flood
  * drawn from a /16 has about one source per set. Forgetting only costs the
- * distinction: the source is still in the repeat filter. At the default
+ * distinction: the repeat filter has the source from its first sight (one
+ * to two generations; the detector adds a source the table holds to the
+ * filter no more, which is what pays for this table). At the default
  * size an untunnelled IPv4 source is named exactly (set and tag are the two
  * halves of one seeded bijection of its 32 bits); other sources by 16 bits
  * of set and 16 of tag, so another source of the same set, from a port just
