@@ -10,18 +10,17 @@
  * source drawn at random again by a spoofed flood comes with an unrelated
  * random port: near by chance with probability 17/65,536 (2.6e-4).
  *
- * A 4-way set-associative table: 2^16 sets of four 32-bit entries (a
+ * An 8-way set-associative table: 2^16 sets of eight 32-bit entries (a
  * 16-bit source tag above the 16-bit port; 0 means empty, so a source of
- * tag 0 last seen from port 0 is forgotten), a set a quarter of a cache
- * line, so a lookup-and-store is one miss in 1 MiB. (Entries of a 32-bit
- * tag and a port, 2 MiB, measured ~10–15 ns per flood packet slower in the
- * pipeline bench, within its noise; they would only name other than IPv4
- * sources more exactly, which the next lines say does not matter.)
- * Within a set the most recent source comes first; a new source evicts the
- * least recent. A source is forgotten once four other sources of its set
- * came after it: at F random new sources per second, after about
- * 4 × 2^16 / F seconds (13 s at 20,000 per second, 2 s at 120,000); a flood
- * drawn from a /16 has about one source per set. Forgetting only costs the
+ * tag 0 last seen from port 0 is forgotten), a set half a cache line, so a
+ * lookup-and-store is one miss in 2 MiB. Within a set the most recent
+ * source comes first; a new source evicts the least recent. A source is
+ * forgotten once eight other sources of its set came after it: at F random
+ * new sources per second, after about 8 × 2^16 / F seconds (26 s at 20,000
+ * per second, 4 s at 120,000). A flood drawn from a /16 puts a Poisson(1)
+ * number of its sources in each set, so it evicts nothing but from the
+ * 1 in 10^5 sets holding eight or more (with four ways: 1 in 50, which the
+ * unit test with a 4 s repeat catches). Forgetting only costs the
  * distinction: the repeat filter has the source from its first sight (one
  * to two generations; the detector adds a source the table holds to the
  * filter no more, which is what pays for this table). At the default
@@ -42,7 +41,7 @@ export type LastPortAnswer = (typeof LastPort)[keyof typeof LastPort];
 export const NEAR_SOURCE_PORT = 16;
 /** Sets of the table (power of two). */
 export const LAST_PORT_SETS = 1 << 16;
-const WAYS = 4;
+const WAYS = 8;
 
 export class LastSourcePort {
   private readonly words: Uint32Array;
@@ -89,27 +88,20 @@ export class LastSourcePort {
     }
     const w = this.words;
     const base = set * WAYS;
-    const e0 = w[base]!;
-    const e1 = w[base + 1]!;
-    const e2 = w[base + 2]!;
-    const e3 = w[base + 3]!;
     const t = tag << 16;
-    // Spelled out for four ways: the way holding the source, or the last (least recent), which a new
-    // source takes; the ways before it move down by one, the source comes first.
-    let last: number;
-    if (e0 !== 0 && (e0 & 0xffff0000) === t) last = e0;
-    else {
-      w[base + 1] = e0;
-      if (e1 !== 0 && (e1 & 0xffff0000) === t) last = e1;
-      else {
-        w[base + 2] = e1;
-        if (e2 !== 0 && (e2 & 0xffff0000) === t) last = e2;
-        else {
-          w[base + 3] = e2;
-          last = e3 !== 0 && (e3 & 0xffff0000) === t ? e3 : -1;
-        }
+    // The way holding the source, or the last (least recent), which a new source takes.
+    let way = WAYS - 1;
+    let last = -1;
+    for (let i = 0; i < WAYS; i++) {
+      const e = w[base + i]!;
+      if (e !== 0 && (e & 0xffff0000) === t) {
+        way = i;
+        last = e;
+        break;
       }
     }
+    // Most recent first: the ways before it move down by one.
+    for (let i = way; i > 0; i--) w[base + i] = w[base + i - 1]!;
     w[base] = t | port;
     const found = last !== -1;
     const d = (port - last) & 0xffff;

@@ -397,10 +397,11 @@ describe('flood gate: a real scanner stays visible inside a /16 spoofed flood', 
   }
 
   /**
-   * Feeds the flood, and REAL_SOURCES sources probing twice 20 ms apart from
-   * 0.5 s on (one every 25 ms), in time order, with the detector's clock.
+   * Feeds the flood, and REAL_SOURCES sources probing twice `gapMicros`
+   * apart (20 ms) from 0.5 s on (one every `spacingMicros`, 25 ms), in time
+   * order, with the detector's clock.
    */
-  function simulate(repeat: Repeat, seed: number): Run {
+  function simulate(repeat: Repeat, seed: number, spacingMicros = 25_000, gapMicros = 20_000): Run {
     const alarms: Alarm[] = [];
     const d = new Detector({ policy, windowMicros: 60 * S, maxTrackedKeys: 100_000, serverAddresses: [], onAlarm: (a) => alarms.push(a), seed });
     const flood = segment();
@@ -410,8 +411,8 @@ describe('flood gate: a real scanner stays visible inside a /16 spoofed flood', 
     // Real probes, sorted by time: [time, source index, which probe].
     const plan: [number, number, number][] = [];
     for (let i = 0; i < REAL_SOURCES; i++) {
-      const t = 0.5 * S + i * 25_000;
-      plan.push([t, i, 0], [t + 20_000, i, 1]);
+      const t = 0.5 * S + i * spacingMicros;
+      plan.push([t, i, 0], [t + gapMicros, i, 1]);
     }
     plan.sort((a, b) => a[0] - b[0]);
     const sports = Array.from({ length: REAL_SOURCES }, () => 1024 + (next() % 60_000));
@@ -443,6 +444,16 @@ describe('flood gate: a real scanner stays visible inside a /16 spoofed flood', 
     d.flush();
     return { alarms, sent, visible, d };
   }
+
+  it('a real source whose repeat comes 4 s later, after the whole /16 came round again, still has its own alarm', () => {
+    // At 40,000 SYNs/s every flood source comes back every ~1.6 s: what remembers the real source's port
+    // must keep it while the flood's sources pass through its place again and again.
+    for (const seed of [3, 0x9e3779b9, 77]) {
+      const { alarms, sent, visible } = simulate(repeats[0]!, seed, 5_000, 4 * S);
+      assert.equal(visible, REAL_SOURCES, `seed ${seed}: ${visible}/${REAL_SOURCES} real sources alarmed by their second probe`);
+      assert.equal(sum(alarms), sent);
+    }
+  });
 
   for (const repeat of repeats) {
     it(`every real source repeating as ${repeat.name} has its own alarm at its second probe; sums hold`, () => {

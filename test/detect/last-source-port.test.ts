@@ -1,7 +1,7 @@
 /**
  * The last source port per source (issue 12.5): a repeat from a port near
  * the last one is a real sender's; the table is fixed-size, remembers the
- * four most recent sources of a set, and never confuses two IPv4 sources.
+ * eight most recent sources of a set, and never confuses two IPv4 sources.
  */
 import assert from 'node:assert/strict';
 import { LAST_PORT_SETS, LastPort, LastSourcePort, NEAR_SOURCE_PORT } from '../../src/detect/last-source-port.js';
@@ -17,9 +17,9 @@ function v6(i: number): [Uint32Array, number] {
 }
 
 describe('LastSourcePort', () => {
-  it('fixed size: 1 MiB at the default', () => {
-    assert.equal(new LastSourcePort(1).bytes, LAST_PORT_SETS * 16);
-    assert.equal(new LastSourcePort(1).bytes, 2 ** 20);
+  it('fixed size: 2 MiB at the default', () => {
+    assert.equal(new LastSourcePort(1).bytes, LAST_PORT_SETS * 32);
+    assert.equal(new LastSourcePort(1).bytes, 2 * 2 ** 20);
   });
 
   it('a repeat is near when its port is 0..16 above the last one, mod 2^16 (hping3 wrapping past 65535), and the last port moves', () => {
@@ -48,19 +48,19 @@ describe('LastSourcePort', () => {
     const m6 = new LastSourcePort(5);
     let confused6 = 0;
     for (let a = 0; a < 1 << 20; a++) if (m6.lookup(...v6(a), 1234) !== LastPort.unknown) confused6++;
-    // Expected 2^20 × 4 ways × 2^-16 = 64.
-    assert.ok(confused6 < 120, `IPv6: ${confused6} of 2^20 taken for another source`);
+    // Expected 2^20 × 8 ways × 2^-16 = 128.
+    assert.ok(confused6 < 200, `IPv6: ${confused6} of 2^20 taken for another source`);
   });
 
-  it('remembers the four most recent sources of a set: a fifth evicts the least recent', () => {
+  it('remembers the eight most recent sources of a set: a ninth evicts the least recent', () => {
     const m = new LastSourcePort(9, 1); // one set
-    for (let a = 0; a < 4; a++) m.lookup(...v4(a), 100 + a);
+    for (let a = 0; a < 8; a++) m.lookup(...v4(a), 100 + a);
     assert.equal(m.lookup(...v4(0), 100), LastPort.near, 'the oldest, now the most recent');
-    m.lookup(...v4(4), 104); // evicts source 1, the least recent
+    m.lookup(...v4(8), 108); // evicts source 1, the least recent
     assert.equal(m.lookup(...v4(1), 101), LastPort.unknown, 'evicted');
-    // Now: 1, 4, 0, 3 (2 evicted by 1).
+    // Now: 1, 8, 0, 7, 6, 5, 4, 3 (2 evicted by 1).
     assert.equal(m.lookup(...v4(2), 102), LastPort.unknown, 'evicted');
-    for (const a of [2, 1, 4, 0]) assert.equal(m.lookup(...v4(a), 100 + a), LastPort.near, `source ${a} still held`);
+    for (const a of [2, 1, 8, 0, 7, 6, 5]) assert.equal(m.lookup(...v4(a), 100 + a), LastPort.near, `source ${a} still held`);
   });
 
   it('a random port from a source seen before is near by chance about 17 in 65,536 times', () => {
