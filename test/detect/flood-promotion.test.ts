@@ -258,14 +258,16 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
     console.log(`      10 M spoofed sources: ${d.counters.promoted} promoted by a false positive, ${alarms.length} alarms, ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB RSS`);
   });
 
-  it('a source first seen while the promotion bucket is empty (its add deferred) is promoted when it returns with a token', () => {
+  it('a source first seen while the ordinary promotion bucket is empty is promoted when it returns, from an unrelated port, once a token is back', () => {
     const { d, alarms } = detector({ newSourceRate: 1 }); // burst 10 of each bucket
     const s = segment();
     s.dstPort = 445;
     let sent = 0;
-    // Both buckets emptied: 10 sources get keys, 10 repeats are promoted, the rest is flood.
+    // New-source and ordinary buckets emptied: 10 sources get keys, 10 repeats (each from an unrelated port)
+    // are promoted, the rest is flood.
     for (let i = 0; i < 40; i++) {
       setSource(s, 10 + (i % 20));
+      s.srcPort = 1000 + 100 * i;
       s.tsMicros = i;
       d.observe(s, 0, sent++);
     }
@@ -275,17 +277,18 @@ describe('flood gate: a repeating source is promoted out of the flood', () => {
     real.src.set(parseAddress(REAL)!.bytes);
     real.dstPort = 445;
     real.tsMicros = 100;
-    d.observe(real, 0, sent++); // no promotion token: only remembered
-    // Fresh spoofed sources for 1.5 s keep taking the new-source tokens as they refill; the promotion bucket refills.
+    d.observe(real, 0, sent++); // no ordinary token: only remembered (its port too)
+    // Fresh spoofed sources for 1.5 s keep taking the new-source tokens as they refill; the ordinary bucket refills.
     for (let t = 1000; t <= 1.5 * S; t += 1000) {
       setSource(s, 1_000_000 + t);
       s.tsMicros = t;
       d.observe(s, 0, sent++);
     }
     real.tsMicros = 1.5 * S;
+    real.srcPort = 7_000; // not near its first: it needs the ordinary bucket
     const before = alarms.length;
     d.observe(real, 0, sent++);
-    assert.equal(d.counters.promoted, promotedBefore + 1, 'promoted: the deferred add was seen');
+    assert.equal(d.counters.promoted, promotedBefore + 1, 'promoted: it was remembered');
     assert.deepEqual(probeAlarms(alarms.slice(before)).map((a) => [a.phase, a.destinationPort, a.source[0]]), [['first', 445, 198]]);
     d.flush();
     assert.equal(sum(alarms), sent);
