@@ -29,6 +29,7 @@ import { AlarmBuilder } from './alarm-builder.js';
 import { DetectorClock } from './detector-clock.js';
 import { FloodGate, FloodReason } from './flood-gate.js';
 import { KeyWindows } from './key-windows.js';
+import { LastPort, LastSourcePort } from './last-source-port.js';
 import { CLASSIC_FLAGS } from './flag-rule.js';
 import { probeKindOf } from './probe-classifier.js';
 import { fillSourceFromKey, keyHashed, sourceHashed } from './probe-key.js';
@@ -103,6 +104,7 @@ export class Detector {
   private readonly alarms: AlarmBuilder;
   private readonly synMemory: SynMemory;
   private readonly repeats: RepeatFilter;
+  private readonly lastPorts: LastSourcePort;
   private readonly fingerprints: DetectorOptions['fingerprints'];
 
   constructor(options: DetectorOptions) {
@@ -117,6 +119,7 @@ export class Detector {
     this.sources = new SourcePorts(n, seed ^ 0x5bd1e995);
     this.synMemory = new SynMemory(seed ^ 0x2545f491, options.synMemoryBuckets);
     this.repeats = new RepeatFilter(seed ^ 0x68e31da4, options.windowMicros, this.clock);
+    this.lastPorts = new LastSourcePort(seed ^ 0x1b873593);
     const newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
     this.alarms = new AlarmBuilder(policy, { trackedKeyLimit: n, newSourceRate }, this.counters, options.onAlarm);
     this.flood = new FloodGate(policy.ports.length, newSourceRate, this.alarms, this.clock, this.window);
@@ -221,6 +224,9 @@ export class Detector {
     if (kind === ProbeKind.syn) this.rememberSyn(seg);
     // The source is tracked once the key exists: the key points to its entry.
     const s = this.sources.track(windows.probe, seg.family, portIndex);
+    // Its port, so that its repeat to a port over the rate counts as near (one lookup per new key, not per flood probe).
+    fillSourceFromKey(this.sources.probe, windows.probe, seg.family);
+    this.lastPorts.lookup(this.sources.probe, sourceHashed(this.sources.probe, seg.family), seg.srcPort);
     windows.setSource(e, s);
     const touched = this.sources.mask(s);
     this.alarms.probe(windows.view(e, touched), 'first', {
@@ -239,26 +245,46 @@ export class Detector {
 
   /**
    * A probe of a new key found its port over the new-source rate: whether
-   * its source has been seen before — it has a live key, or the repeat
-   * filter saw it summed into a flood once already — and may have a key of
-   * its own (a promotion token). Its first probe stays in the flood alarm,
-   * so every probe is still counted once. The scratch key is loaded.
+   * its source may have a key of its own (be promoted). A source that comes
+   * back from a source port near its last one (a real sender's repeat, see
+   * last-source-port.ts) takes a token of the port's bucket for such
+   * repeats, or else of the other; a source seen before in any other way —
+   * the last-port table or the repeat filter holds it, or it has a live
+   * key — takes one of the other bucket only, which a spoofed flood's chance
+   * repeats may drain. Its first probe stays in the flood alarm, so every
+   * probe is still counted once. The scratch key is loaded.
+   *
+   * A source the last-port table holds is not added to the repeat filter
+   * again: the table remembers it (until four newer sources of its set
+   * evict it; the filter still has it from its first sight, for one to two
+   * generations), and a flood drawn from a small range — every packet a
+   * repeat — skips the filter altogether.
    */
   private promote(seg: TcpSegment, portIndex: number): boolean {
     const sources = this.sources;
     const family = seg.family;
-    if (!this.flood.promotionAvailable(portIndex)) {
+    const flood = this.flood;
+    const any = flood.promotionAvailable(portIndex);
+    // The source-table lookup matters only with a token of the other bucket; it leaves the source in sources.probe.
+    const tracked = any ? sources.lookup(this.windows.probe, family) >= 0 : false;
+    if (!any) fillSourceFromKey(sources.probe, this.windows.probe, family);
+    const words = sources.probe;
+    const hashed = sourceHashed(words, family);
+    const last = this.lastPorts.lookup(words, hashed, seg.srcPort);
+    let promoted: boolean;
+    if (last === LastPort.near) promoted = flood.takeNearPromotion(portIndex) || (any && flood.takePromotion(portIndex));
+    else if (last === LastPort.far) promoted = any && flood.takePromotion(portIndex);
+    else if (!any) {
       // No token: whether it is known cannot matter now, only that the filter learns it (deferred, cheap).
-      fillSourceFromKey(sources.probe, this.windows.probe, family);
-      this.repeats.remember(sources.probe, sourceHashed(sources.probe, family));
+      this.repeats.remember(words, hashed);
       return false;
+    } else {
+      // Looked up and added even when tracked: every source summed into a flood is remembered.
+      const seen = this.repeats.seenBefore(words, hashed);
+      promoted = (tracked || seen) && flood.takePromotion(portIndex);
     }
-    const tracked = sources.lookup(this.windows.probe, family) >= 0; // leaves the source in sources.probe
-    // Looked up and added even when tracked: every source summed into a flood is remembered.
-    const seen = this.repeats.seenBefore(sources.probe, sourceHashed(sources.probe, family));
-    if (!(tracked || seen) || !this.flood.takePromotion(portIndex)) return false;
-    this.counters.promoted++;
-    return true;
+    if (promoted) this.counters.promoted++;
+    return promoted;
   }
 
   /**

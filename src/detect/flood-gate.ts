@@ -8,9 +8,13 @@
  * numbers per policy port plus at most FLOOD_SAMPLE sampled sources.
  *
  * A source seen twice while its port is over the rate (repeat-filter.ts)
- * is promoted to a key of its own; promotions have their own bucket per
- * port (the same rate and burst), so an attacker who repeats every spoofed
- * source at most doubles the alarm rate, and the key table bounds the rest.
+ * is promoted to a key of its own. Promotions have two buckets of their own
+ * per port (each the same rate and burst): one for repeats from a source
+ * port near the source's last one (last-source-port.ts: a retransmission,
+ * a retry, a sweep; what a real scanner sends), which a spoofed flood's
+ * chance repeats (a random port) almost never take, and one for any other
+ * repeat. So an attacker who repeats every spoofed source, from any port,
+ * at most triples the alarm rate, and the key table bounds the rest.
  */
 import type { TcpSegment } from '../decode/segment.js';
 import { formatAddress } from '../net/address.js';
@@ -38,6 +42,8 @@ export class FloodGate {
   private tokensAt: Float64Array;
   private promotions: Float64Array;
   private promotionsAt: Float64Array;
+  private nearPromotions: Float64Array;
+  private nearPromotionsAt: Float64Array;
   private readonly burst: number;
   /** The burst again, as a double in a typed array: see refill. */
   private readonly burstTokens = new Float64Array(1);
@@ -62,6 +68,8 @@ export class FloodGate {
     this.tokensAt = new Float64Array(ports).fill(-Infinity);
     this.promotions = new Float64Array(ports).fill(this.burst);
     this.promotionsAt = new Float64Array(ports).fill(-Infinity);
+    this.nearPromotions = new Float64Array(ports).fill(this.burst);
+    this.nearPromotionsAt = new Float64Array(ports).fill(-Infinity);
   }
 
   /** Takes a new-key token of port `i` now (the detector's clock); false when the bucket is empty. */
@@ -83,6 +91,14 @@ export class FloodGate {
   /** Takes a promotion token of port `i` (a repeating source under flood); false when the bucket is empty. */
   takePromotion(i: number): boolean {
     return this.take(this.promotions, this.promotionsAt, i);
+  }
+
+  /**
+   * Takes a token of port `i`'s bucket for repeats from a near source port
+   * (a real sender's); false when it is empty.
+   */
+  takeNearPromotion(i: number): boolean {
+    return this.take(this.nearPromotions, this.nearPromotionsAt, i);
   }
 
   private take(tokens: Float64Array, at: Float64Array, i: number): boolean {
@@ -176,6 +192,8 @@ export class FloodGate {
     this.tokensAt = moveF(this.tokensAt, -Infinity);
     this.promotions = moveF(this.promotions, this.burst);
     this.promotionsAt = moveF(this.promotionsAt, -Infinity);
+    this.nearPromotions = moveF(this.nearPromotions, this.burst);
+    this.nearPromotionsAt = moveF(this.nearPromotionsAt, -Infinity);
     this.floodActive = moveU(this.floodActive);
     this.floodReason = moveU(this.floodReason);
     const samples: string[][] = Array.from({ length: ports }, () => []);
