@@ -18,7 +18,8 @@ import { whitelistBenchTable } from './whitelist-bench.js';
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const DEFAULT_PORTS = [88, 135, 139, 445, 1433, 3389, 5985, 5986];
 const here = fileURLToPath(new URL('.', import.meta.url));
-const cli = join(here, '../../src/cli/main.js');
+// What bin/ and the .deb run (npm run build makes it).
+const cli = join(here, '../../bundle/honeyport.js');
 
 /** The kernel-filter equivalent of the default policy, as a tcpdump expression. */
 function tcpdumpFilter(): string {
