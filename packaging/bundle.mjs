@@ -1,20 +1,28 @@
 #!/usr/bin/env node
-// Part of `npm run build`, after tsc: dist/bundle/, the command line as a few
-// ES module files instead of ~50 compiled modules and their dependencies.
+// Part of `npm run build`, after tsc: dist/bundle/, what bin/ and the .deb run.
 //
-// Why: a 10-packet replay spent ~40 ms of its ~120 ms resolving, reading and
-// compiling module files (README "Benchmark" → "Replay"). esbuild joins them;
-// code splitting keeps what a command loads on demand (zod and yaml for a
-// policy file, the delivery sinks, prom-client, the live sensor) in chunks of
-// their own, so a replay does not parse them. The replay worker is a second
-// entry point beside the command's (parallel-source.ts starts
-// `./replay-worker.js` next to the module that holds it).
+//   honeyport.js        the command: an ES module of a few lines that runs
+//                       honeyport.cjs with V8's code cache (code-cache-loader)
+//   honeyport.cjs       the whole command line as one CommonJS script (esbuild)
+//   honeyport.cjs.cache V8's code cache for it, written here by a replay of a
+//                       fixture, so the functions a replay runs start compiled
+//   replay-worker.js    the parallel replay's worker, one ES module
 //
-// Left outside the bundle: `cap` (optional, native, loaded with createRequire
-// only for --capture pcap) and the addon, which native-binding.ts finds
-// through node-gyp-build under the package root at run time.
+// Why (README "Benchmark" → "Replay"): a 10-packet replay from the compiled
+// tree (dist/src, ~50 module files and their dependencies) spent ~40 ms of its
+// ~120 ms resolving, reading and compiling modules. One script avoids the ES
+// module loader, and Node 20 has no compile cache of its own for modules; a
+// CommonJS script run through vm.Script can take V8's cached data.
+// A cache from another Node or V8 is rejected by V8 and the script is
+// compiled as usual: slower, never wrong.
+//
+// Left outside: `cap` (optional, native, loaded with createRequire only for
+// --capture pcap) and the addon, which native-binding.ts finds through
+// node-gyp-build under the package root at run time. import.meta.url (the
+// package root, the worker's file) becomes the bundle's own file URL.
 // Usage: node packaging/bundle.mjs  (expects dist/src from tsc).
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -27,14 +35,11 @@ if (!existsSync(join(src, 'cli', 'main.js'))) {
   process.exit(1);
 }
 rmSync(out, { recursive: true, force: true });
-buildSync({
-  entryPoints: { honeyport: join(src, 'cli', 'main.js'), 'replay-worker': join(src, 'pipeline', 'replay-worker.js') },
+
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  outdir: out,
   external: ['cap'],
   // Whitespace and syntax only: names stay, so the one-line internal error
   // still says which function failed.
@@ -42,9 +47,39 @@ buildSync({
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
-  // The CommonJS dependencies (commander, ipaddr.js, yaml…) call require()
-  // for Node's built-in modules; an ES module has no require of its own.
+};
+
+buildSync({
+  ...common,
+  entryPoints: [join(src, 'cli', 'main.js')],
+  outfile: join(out, 'honeyport.cjs'),
+  format: 'cjs',
+  define: { 'import.meta.url': '__honeyportUrl' },
+  banner: { js: 'var __honeyportUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+buildSync({
+  ...common,
+  entryPoints: [join(src, 'pipeline', 'replay-worker.js')],
+  outfile: join(out, 'replay-worker.js'),
+  format: 'esm',
+  // The CommonJS dependencies call require() for Node's built-in modules; an ES module has none of its own.
   banner: { js: "import { createRequire as __honeyportRequire } from 'node:module'; const require = __honeyportRequire(import.meta.url);" },
 });
-// npm marks bin files executable at install; a checkout runs it directly too.
+copyFileSync(join(src, 'cli', 'code-cache-loader.js'), join(out, 'honeyport.js'));
 chmodSync(join(out, 'honeyport.js'), 0o755);
+
+// The cache holds what V8 compiled by the end of a run: a replay of a scan
+// compiles the replay path, the one whose start-up is measured.
+const fixture = join(root, 'fixtures', 'live', 'nmap-sS.pcap');
+const cache = join(out, 'honeyport.cjs.cache');
+const run = spawnSync(process.execPath, [join(out, 'honeyport.js'), 'replay', '-q', fixture], {
+  env: { ...process.env, HONEYPORT_WRITE_CODE_CACHE: '1' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+if (run.status !== 0 || !existsSync(cache)) {
+  console.error(`bundle: the replay that writes the code cache failed (exit ${run.status})`);
+  process.exit(1);
+}
+const sizes = ['honeyport.cjs', 'honeyport.cjs.cache', 'replay-worker.js'].map((f) => `${f} ${(statSync(join(out, f)).size / 1024).toFixed(0)} KiB`);
+console.error(`bundle: ${sizes.join(', ')}`);
+

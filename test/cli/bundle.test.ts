@@ -1,14 +1,15 @@
 /**
  * The bundle (dist/bundle, what bin/ and the .deb run) is the compiled tree
- * in fewer files: it must behave exactly as dist/src does. Each case runs
- * both and compares bytes, through the parts the bundle could lose — the
- * replay worker (a second entry point found by a relative URL), the chunks
- * loaded on demand (policy files, delivery sinks, the report), and the
- * package version read from package.json at a different depth.
+ * as one script run with V8's code cache: it must behave exactly as dist/src
+ * does. Each case runs both and compares bytes, through the parts the bundle
+ * could lose — the replay worker (a second file found by a relative URL),
+ * the modules loaded on demand (policy files, delivery sinks, the report),
+ * the package version read from package.json at a different depth — and
+ * with the code cache missing or damaged (V8 must reject it, not misrun).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +22,8 @@ const FIXTURE_DIRS = ['fixtures/live', 'fixtures/crafted', 'fixtures/scanners', 
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-function run(cli: string, args: string[]): Result {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28 });
+function run(cli: string, args: string[], env: NodeJS.ProcessEnv = process.env): Result {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 28, env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -85,5 +86,38 @@ describe('bundled command line (dist/bundle)', function () {
     }
     assert.equal(readFileSync(join(dir, 'b.json'), 'utf8'), readFileSync(join(dir, 'a.json'), 'utf8'));
     assert.match(readFileSync(join(dir, 'b.html'), 'utf8'), /^<!doctype html>/i);
+  });
+
+  it('starts with the code cache the build wrote; a damaged or missing one is compiled over, same output', () => {
+    const scan = join(ROOT, 'fixtures/live/nmap-sS.pcap');
+    const debug = { ...process.env, HONEYPORT_DEBUG_CODE_CACHE: '1' };
+    const expected = run(COMPILED, ['replay', '-q', scan]).stdout;
+    const used = run(BUNDLE, ['replay', '-q', scan], debug);
+    assert.equal(used.stderr, 'honeyport: code cache used\n');
+    assert.equal(used.stdout, expected);
+    // A copy of the package: a damaged cache (V8 crashes on one it is handed), one of another build, none.
+    const pkg = join(dir, 'pkg');
+    cpSync(join(ROOT, 'dist/bundle'), join(pkg, 'dist/bundle'), { recursive: true });
+    cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+    symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    const cache = join(pkg, 'dist/bundle/honeyport.cjs.cache');
+    const bytes = readFileSync(cache);
+    for (let i = 64; i < bytes.length; i += 97) bytes[i] ^= 0x5a;
+    writeFileSync(cache, bytes);
+    const damaged = run(join(pkg, 'dist/bundle/honeyport.js'), ['replay', '-q', scan], debug);
+    assert.equal(damaged.stderr, 'honeyport: code cache mismatched\n');
+    assert.equal(damaged.stdout, expected);
+    // The build's own cache beside a script of the same length that differs: V8 would take it.
+    writeFileSync(cache, readFileSync(join(ROOT, 'dist/bundle/honeyport.cjs.cache')));
+    const script = join(pkg, 'dist/bundle/honeyport.cjs');
+    writeFileSync(script, readFileSync(script, 'utf8').replace('Dynamic port honeypot sensor', 'Dynamic port honeypot SENSOR'));
+    const other = run(join(pkg, 'dist/bundle/honeyport.js'), ['--help'], debug);
+    assert.match(other.stderr, /^honeyport: code cache mismatched\n/);
+    assert.match(other.stdout, /Dynamic port honeypot SENSOR/);
+    rmSync(cache);
+    const absent = run(join(pkg, 'dist/bundle/honeyport.js'), ['replay', '-q', scan], debug);
+    assert.equal(absent.stderr, 'honeyport: code cache absent\n');
+    assert.equal(absent.stdout, expected);
+    assert.equal(existsSync(cache), false, 'a run never writes the cache');
   });
 });
