@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Part of `npm run build`, after tsc: dist/bundle/, what bin/ and the .deb run.
 //
-//   honeyport.js        the command: an ES module of a few lines that runs
-//                       honeyport.cjs with V8's code cache (code-cache-loader)
-//   honeyport.cjs       the whole command line as one CommonJS script (esbuild)
-//   honeyport.cjs.cache V8's code cache for it, written here by a replay of a
+//   honeyport.cjs       the command: a few lines that run program.cjs with
+//                       V8's code cache (src/cli/code-cache-loader.ts)
+//   program.cjs         the whole command line as one CommonJS script
+//   program.cjs.cache   V8's code cache for it, written here by a replay of a
 //                       fixture, so the functions a replay runs start compiled
 //   replay-worker.js    the parallel replay's worker, one ES module
 //
@@ -22,7 +22,7 @@
 // package root, the worker's file) becomes the bundle's own file URL.
 // Usage: node packaging/bundle.mjs  (expects dist/src from tsc).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -49,14 +49,14 @@ const common = {
   logLevel: 'warning',
 };
 
-buildSync({
+const commonJs = {
   ...common,
-  entryPoints: [join(src, 'cli', 'main.js')],
-  outfile: join(out, 'honeyport.cjs'),
   format: 'cjs',
   define: { 'import.meta.url': '__honeyportUrl' },
   banner: { js: 'var __honeyportUrl = require("node:url").pathToFileURL(__filename).href;' },
-});
+};
+buildSync({ ...commonJs, entryPoints: [join(src, 'cli', 'main.js')], outfile: join(out, 'program.cjs') });
+buildSync({ ...commonJs, entryPoints: [join(src, 'cli', 'code-cache-loader.js')], outfile: join(out, 'honeyport.cjs') });
 buildSync({
   ...common,
   entryPoints: [join(src, 'pipeline', 'replay-worker.js')],
@@ -65,14 +65,13 @@ buildSync({
   // The CommonJS dependencies call require() for Node's built-in modules; an ES module has none of its own.
   banner: { js: "import { createRequire as __honeyportRequire } from 'node:module'; const require = __honeyportRequire(import.meta.url);" },
 });
-copyFileSync(join(src, 'cli', 'code-cache-loader.js'), join(out, 'honeyport.js'));
-chmodSync(join(out, 'honeyport.js'), 0o755);
+chmodSync(join(out, 'honeyport.cjs'), 0o755);
 
 // The cache holds what V8 compiled by the end of a run: a replay of a scan
 // compiles the replay path, the one whose start-up is measured.
 const fixture = join(root, 'fixtures', 'live', 'nmap-sS.pcap');
-const cache = join(out, 'honeyport.cjs.cache');
-const run = spawnSync(process.execPath, [join(out, 'honeyport.js'), 'replay', '-q', fixture], {
+const cache = join(out, 'program.cjs.cache');
+const run = spawnSync(process.execPath, [join(out, 'honeyport.cjs'), 'replay', '-q', fixture], {
   env: { ...process.env, HONEYPORT_WRITE_CODE_CACHE: '1' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -80,6 +79,6 @@ if (run.status !== 0 || !existsSync(cache)) {
   console.error(`bundle: the replay that writes the code cache failed (exit ${run.status})`);
   process.exit(1);
 }
-const sizes = ['honeyport.cjs', 'honeyport.cjs.cache', 'replay-worker.js'].map((f) => `${f} ${(statSync(join(out, f)).size / 1024).toFixed(0)} KiB`);
+const sizes = ['program.cjs', 'program.cjs.cache', 'replay-worker.js'].map((f) => `${f} ${(statSync(join(out, f)).size / 1024).toFixed(0)} KiB`);
 console.error(`bundle: ${sizes.join(', ')}`);
 

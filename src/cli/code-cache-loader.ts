@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * The command as installed (dist/bundle/honeyport.js, copied there by
+ * The command as installed (dist/bundle/honeyport.cjs, made from this file by
  * packaging/bundle.mjs): runs the one-script bundle beside it
- * (honeyport.cjs) with V8's code cache (honeyport.cjs.cache), so a short
- * replay does not spend its start-up compiling. Without a cache, or with one
+ * (program.cjs) with V8's code cache (program.cjs.cache), so a short
+ * replay does not spend its start-up compiling. Itself a CommonJS script
+ * too: an ES module entry would start Node's ES module loader (~5 ms). Without a cache, or with one
  * V8 rejects (another Node), the script is compiled as usual.
  *
  * V8 takes a cache on trust: it checks its own version and flags and the
@@ -24,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const file = join(here, 'honeyport.cjs');
+const file = join(here, 'program.cjs');
 const cacheFile = `${file}.cache`;
 const DIGEST = 32;
 

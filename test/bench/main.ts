@@ -19,7 +19,7 @@ const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const DEFAULT_PORTS = [88, 135, 139, 445, 1433, 3389, 5985, 5986];
 const here = fileURLToPath(new URL('.', import.meta.url));
 // What bin/ and the .deb run (npm run build makes it), and the compiled tree it is built from.
-const cli = join(here, '../../bundle/honeyport.js');
+const cli = join(here, '../../bundle/honeyport.cjs');
 const compiledCli = join(here, '../../src/cli/main.js');
 /** A one-packet capture: a replay of it is start-up and nothing else. */
 const STARTUP_CAPTURE = join(here, '../../../fixtures/crafted/linktype-ipv4.pcap');

@@ -17,7 +17,7 @@ import { isCaptureName } from '../fixtures-gen/expect-file.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const COMPILED = join(ROOT, 'dist/src/cli/main.js');
-const BUNDLE = join(ROOT, 'dist/bundle/honeyport.js');
+const BUNDLE = join(ROOT, 'dist/bundle/honeyport.cjs');
 const FIXTURE_DIRS = ['fixtures/live', 'fixtures/crafted', 'fixtures/scanners', 'fixtures/tunnels'];
 
 interface Result { code: number | null; stdout: string; stderr: string }
@@ -100,22 +100,22 @@ describe('bundled command line (dist/bundle)', function () {
     cpSync(join(ROOT, 'dist/bundle'), join(pkg, 'dist/bundle'), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
     symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
-    const cache = join(pkg, 'dist/bundle/honeyport.cjs.cache');
+    const cache = join(pkg, 'dist/bundle/program.cjs.cache');
     const bytes = readFileSync(cache);
     for (let i = 64; i < bytes.length; i += 97) bytes[i] ^= 0x5a;
     writeFileSync(cache, bytes);
-    const damaged = run(join(pkg, 'dist/bundle/honeyport.js'), ['replay', '-q', scan], debug);
+    const damaged = run(join(pkg, 'dist/bundle/honeyport.cjs'), ['replay', '-q', scan], debug);
     assert.equal(damaged.stderr, 'honeyport: code cache mismatched\n');
     assert.equal(damaged.stdout, expected);
     // The build's own cache beside a script of the same length that differs: V8 would take it.
-    writeFileSync(cache, readFileSync(join(ROOT, 'dist/bundle/honeyport.cjs.cache')));
-    const script = join(pkg, 'dist/bundle/honeyport.cjs');
+    writeFileSync(cache, readFileSync(join(ROOT, 'dist/bundle/program.cjs.cache')));
+    const script = join(pkg, 'dist/bundle/program.cjs');
     writeFileSync(script, readFileSync(script, 'utf8').replace('Dynamic port honeypot sensor', 'Dynamic port honeypot SENSOR'));
-    const other = run(join(pkg, 'dist/bundle/honeyport.js'), ['--help'], debug);
+    const other = run(join(pkg, 'dist/bundle/honeyport.cjs'), ['--help'], debug);
     assert.match(other.stderr, /^honeyport: code cache mismatched\n/);
     assert.match(other.stdout, /Dynamic port honeypot SENSOR/);
     rmSync(cache);
-    const absent = run(join(pkg, 'dist/bundle/honeyport.js'), ['replay', '-q', scan], debug);
+    const absent = run(join(pkg, 'dist/bundle/honeyport.cjs'), ['replay', '-q', scan], debug);
     assert.equal(absent.stderr, 'honeyport: code cache absent\n');
     assert.equal(absent.stdout, expected);
     assert.equal(existsSync(cache), false, 'a run never writes the cache');
