@@ -129,7 +129,7 @@ function copyInto(from, to) {
 
 const { out } = parseArgs(process.argv.slice(2));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) fail('dist/ is missing: run `npm run build` first');
+if (!existsSync(join(root, 'dist', 'bundle', 'honeyport.cjs'))) fail('dist/ is missing: run `npm run build` first');
 const nodeFloor = /^>=\s*(\d+\.\d+(?:\.\d+)?)$/.exec(pkg.engines?.node ?? '')?.[1];
 if (nodeFloor === undefined) fail(`package.json engines.node must be ">=X.Y", not ${JSON.stringify(pkg.engines?.node)}`);
 
@@ -175,7 +175,7 @@ rmSync(join(lib, 'node_modules', 'node-addon-api'), { recursive: true, force: tr
 mkdirSync(join(debRoot, 'usr', 'bin'), { recursive: true });
 writeFileSync(
   join(debRoot, 'usr', 'bin', 'honeyport'),
-  '#!/bin/sh\n# honeyport command (Debian package): the Node program in /usr/lib/honeyport.\nexec /usr/bin/node /usr/lib/honeyport/dist/src/cli/main.js "$@"\n',
+  '#!/bin/sh\n# honeyport command (Debian package): the Node program in /usr/lib/honeyport.\nexec /usr/bin/node /usr/lib/honeyport/dist/bundle/honeyport.cjs "$@"\n',
   { mode: 0o755 },
 );
 copyInto(join(here, 'honeyport.service'), join(debRoot, 'lib', 'systemd', 'system', 'honeyport.service'));

@@ -210,4 +210,5 @@ async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-process.exitCode = await main(process.argv);
+// Not a top-level await: the bundle (packaging/bundle.mjs) is a CommonJS script, which has none.
+void main(process.argv).then((code) => { process.exitCode = code; });

@@ -15,7 +15,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 
 export interface ByteSource {
   /**
@@ -188,6 +187,8 @@ const GZIP_MAGIC_1 = 0x8b;
 const GUNZIP_FEED_CHUNK = 256 * 1024;
 
 function gunzipSource(head: Buffer, raw: ByteSource): ByteSource {
+  // Loaded here, not at the top: zlib costs every replay ~1-3 ms of start-up, and most captures are not compressed.
+  const { createGunzip } = process.getBuiltinModule('node:zlib');
   const gunzip = createGunzip({ chunkSize: GUNZIP_FEED_CHUNK });
   const write = (chunk: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {

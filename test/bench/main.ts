@@ -18,7 +18,11 @@ import { whitelistBenchTable } from './whitelist-bench.js';
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const DEFAULT_PORTS = [88, 135, 139, 445, 1433, 3389, 5985, 5986];
 const here = fileURLToPath(new URL('.', import.meta.url));
-const cli = join(here, '../../src/cli/main.js');
+// What bin/ and the .deb run (npm run build makes it), and the compiled tree it is built from.
+const cli = join(here, '../../bundle/honeyport.cjs');
+const compiledCli = join(here, '../../src/cli/main.js');
+/** A one-packet capture: a replay of it is start-up and nothing else. */
+const STARTUP_CAPTURE = join(here, '../../../fixtures/crafted/linktype-ipv4.pcap');
 
 /** The kernel-filter equivalent of the default policy, as a tcpdump expression. */
 function tcpdumpFilter(): string {
@@ -45,6 +49,14 @@ async function main(): Promise<void> {
   const hp = measure(process.execPath, [cli, 'replay', '--quiet', '--window', '60s', file]);
   const alarms = measure(process.execPath, [cli, 'replay', '--quiet', file], false).stdout.split('\n').filter(Boolean).length;
   process.stdout.write(`${row('honeyport replay (start-up incl.)', hp, PACKETS, `${alarms} alarms`)}\n`);
+  const unbundled = measure(process.execPath, [compiledCli, 'replay', '--quiet', file]);
+  process.stdout.write(`${row('same, compiled tree (no bundle)', unbundled, PACKETS, 'dist/src/cli/main.js')}\n`);
+  if (existsSync(STARTUP_CAPTURE)) {
+    for (const [name, path] of [['start-up: 1-packet replay', cli], ['start-up, compiled tree', compiledCli]] as const) {
+      process.stdout.write(`${row(name, measure(process.execPath, [path, 'replay', '--quiet', STARTUP_CAPTURE]), 1)}\n`);
+    }
+    process.stdout.write(`${row('start-up: node -e \'\'', measure(process.execPath, ['-e', '']), 1)}\n`);
+  }
   const td = measure('tcpdump', ['-r', file, '-w', '/dev/null', tcpdumpFilter()]);
   process.stdout.write(`${row('tcpdump -r -w /dev/null <filter>', td, PACKETS)}\n`);
   const pp = measure(process.execPath, [join(here, 'pcap-parser-count.js'), file]);

@@ -245,7 +245,7 @@ describe('release artefacts installed with no compiler on PATH', function () {
         assert.match(stderr, /^honeyport: port 445\/tcp on 0\.0\.0\.0: listening$/m, 'a port below 1024 is held');
 
         // The process holds exactly the unit's identity and capabilities.
-        const pid = Number(execFileSync('pgrep', ['-u', user, '-f', 'dist/src/cli/main.js run']).toString().trim().split('\n')[0]);
+        const pid = Number(execFileSync('pgrep', ['-u', user, '-f', 'dist/bundle/honeyport.cjs run']).toString().trim().split('\n')[0]);
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');
         const uid = execFileSync('id', ['-u', user]).toString().trim();
         assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
