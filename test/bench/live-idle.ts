@@ -8,12 +8,16 @@
 import { join } from 'node:path';
 import type { BenchNet } from './live-net.js';
 import { cpuSeconds, cpuSecondsExact, peakRssMiB, residentParts, rssMiB, sleep, terminate, type ResidentParts } from './live-proc.js';
+import { TRIM_SETTLE_MS } from '../../src/sensor/memory-trim.js';
 import { HoneyportUnderTest } from './live-sensor.js';
 
 /** Long enough that a 10 ms clock tick is 0.05 % of the window at most. */
-export const IDLE_SECONDS = Number(process.env.HONEYPORT_LIVE_BENCH_IDLE_SECONDS ?? 20);
-/** After "ready": start-up work (JIT, first GCs) is not idle. */
-const SETTLE_MS = 3000;
+export const IDLE_SECONDS = Number(process.env.HONEYPORT_LIVE_BENCH_IDLE_SECONDS ?? 60);
+/**
+ * After "ready": start-up's one-off work is not idle — the JIT, V8's memory
+ * reducer (5–10 s after ready) and the quiet-spell trim (TRIM_SETTLE_MS).
+ */
+const SETTLE_MS = TRIM_SETTLE_MS + 3000;
 
 export interface IdleResult {
   readonly backend: string;

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { BenchNet } from './live-net.js';
 import { cpuSeconds, runIn, startIn, terminate, waitFor, type Child } from './live-proc.js';
 
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The command the bench runs: the compiled tree, or HONEYPORT_BENCH_CLI (e.g. dist/bundle/honeyport.cjs, what bin/ and the .deb run). */
+export const CLI = process.env.HONEYPORT_BENCH_CLI ?? fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 const READY_MS = 15_000;
 
