@@ -12,7 +12,7 @@
  *   (NODE_OPTIONS=--perf-basic-prof makes the sensor's JIT frames readable)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBenchNet, destroyBenchNet } from './live-net.js';
@@ -41,8 +41,10 @@ try {
     await sleep(300);
     const s0 = await hp.status();
     const cpu0 = cpuSeconds(hp.child.pid);
+    const switches0 = contextSwitches(hp.child.pid);
     const run = await trafgen(net, config, packets, undefined, 600_000);
     await sleep(1500);
+    const switches = contextSwitches(hp.child.pid) - switches0;
     const s1 = await hp.status();
     const cpu = cpuSeconds(hp.child.pid) - cpu0;
     perf?.kill('SIGINT');
@@ -52,7 +54,8 @@ try {
       `idle: ${(idle / IDLE_S).toFixed(3)} CPU-s per s\n` +
         `flood: ${packets} offered at ${(run.count / run.wallSeconds / 1e3).toFixed(0)} kpps, ${captured} captured, ` +
         `kernel drops ${s1.capture.kernelDrops - s0.capture.kernelDrops}, hand-off drops ${s1.capture.handoffDrops - s0.capture.handoffDrops}, ` +
-        `${cpu.toFixed(2)} CPU-s = ${(cpu / (captured / 1e6)).toFixed(3)} per Mpkt over ${run.wallSeconds.toFixed(1)} s, ${hp.lines} alarm lines\n`,
+        `${cpu.toFixed(2)} CPU-s = ${(cpu / (captured / 1e6)).toFixed(3)} per Mpkt over ${run.wallSeconds.toFixed(1)} s, ${hp.lines} alarm lines, ` +
+        `${Math.round(switches / (captured / 1e6)).toLocaleString('en')} context switches per Mpkt (all threads)\n`,
     );
     await hp.stop();
     if (withTcpdump) {
@@ -92,4 +95,18 @@ async function tcpdumpPass(config: string): Promise<number> {
   } finally {
     await terminate(holder, 2000);
   }
+}
+
+/** Voluntary and involuntary context switches of every thread of `pid` so far (each wake-up is one). */
+function contextSwitches(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
 }
