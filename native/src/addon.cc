@@ -139,6 +139,7 @@ bool ReadConfig(Napi::Object options, CaptureConfig* config) {
       !ReadUint(options, "snapLength", defaults.snapLength, &config->snapLength) ||
       !ReadUint(options, "handoffSlots", defaults.handoffSlots, &config->handoffSlots) ||
       !ReadUint(options, "handoffWaitMs", defaults.handoffWaitMs, &config->handoffWaitMs) ||
+      !ReadUint(options, "fullBlockPauseMs", defaults.fullBlockPauseMs, &config->fullBlockPauseMs) ||
       !ReadUint(options, "fanoutGroup", 0, &fanout) ||
       !ReadFilter(options.Get("filter"), &config->filter)) {
     return false;

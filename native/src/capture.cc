@@ -95,6 +95,10 @@ std::unique_ptr<Capture> Capture::Open(const CaptureConfig& config, std::string*
              " between " + std::to_string(TPACKET3_HDRLEN) + " and ringBlockSize";
     return nullptr;
   }
+  if (config.fullBlockPauseMs > 1000) {
+    *error = "fullBlockPauseMs must be at most 1000";
+    return nullptr;
+  }
   if (config.blockTimeoutMs == 0) {
     *error = "blockTimeoutMs must be positive";
     return nullptr;
@@ -309,12 +313,14 @@ void Capture::Run() {
 
   for (;;) {
     bool waiting = false;
-    for (auto& ring : rings_) waiting = DrainRing(*ring) || waiting;
-    if (waiting) {
-      // JS holds every slot and a block waits in the ring: the ring fds stay
-      // readable, so poll only the stop event, briefly, then look again.
+    bool sawFull = false;
+    for (auto& ring : rings_) waiting = DrainRing(*ring, &sawFull) || waiting;
+    if (waiting || (sawFull && config_.fullBlockPauseMs > 0)) {
+      // JS holds every slot and a block waits in the ring, or blocks fill
+      // faster than the timeout retires them: the ring fds stay readable,
+      // so poll only the stop event, briefly, then look again.
       pollfd stop{stopFd_, POLLIN, 0};
-      if (poll(&stop, 1, 1) > 0) return;
+      if (poll(&stop, 1, waiting ? 1 : static_cast<int>(config_.fullBlockPauseMs)) > 0) return;
       continue;
     }
     // The timeout only bounds how long a missed wakeup could stall us; the
@@ -346,7 +352,7 @@ static int64_t NowMs() {
       .count();
 }
 
-bool Capture::DrainRing(Ring& ring) {
+bool Capture::DrainRing(Ring& ring, bool* sawFull) {
   // At most one lap per call so that one busy interface cannot starve the
   // others or the stop event.
   for (uint32_t n = 0; n < ring.blockCount; ++n) {
@@ -362,6 +368,7 @@ bool Capture::DrainRing(Ring& ring) {
       if (now - waitingSinceMs_ < static_cast<int64_t>(config_.handoffWaitMs)) return true;
     }
     waitingSinceMs_ = -1;
+    if ((status & TP_STATUS_BLK_TMO) == 0 && desc->hdr.bh1.num_pkts > 0) *sawFull = true;
     HandleBlock(reinterpret_cast<const uint8_t*>(desc));
     // The copy is done: give the block straight back to the kernel.
     __atomic_store_n(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);

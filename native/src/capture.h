@@ -33,6 +33,12 @@ struct CaptureConfig {
   // before its frames are dropped: the ring (tens of MiB) is the burst
   // buffer while JavaScript is busy, yet the ring is never held forever.
   uint32_t handoffWaitMs = 0;
+  // After handing over a block the kernel retired because it was full, wait
+  // this long before looking again (0: at once): under a flood both threads
+  // then wake once per several blocks instead of once per block. It only
+  // applies while blocks fill faster than the block timeout, and bounds what
+  // it adds to latency.
+  uint32_t fullBlockPauseMs = 0;
   // Open the sockets (frames collect in the rings) but start no thread until
   // the handle's resume(): the sensor drops privileges in between.
   bool held = false;
@@ -93,7 +99,8 @@ class Capture {
   Capture() = default;
   void Run();
   // Returns true when it stopped at a block that waits for a hand-off slot.
-  bool DrainRing(Ring& ring);
+  // Sets *sawFull when it handed over a block the kernel retired full.
+  bool DrainRing(Ring& ring, bool* sawFull);
   void HandleBlock(const uint8_t* block);
   void ReadKernelStatsLocked();
 

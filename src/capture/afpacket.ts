@@ -55,6 +55,14 @@ export interface AfPacketOptions {
    */
   readonly handoffWaitMs?: number;
   /**
+   * After handing over a block the kernel retired because it was full (not
+   * by the timeout), the capture thread waits this long before looking
+   * again (default 0: at once), so under a flood several blocks go to
+   * JavaScript per wake-up of either thread. Adds at most this to latency,
+   * and only while blocks fill faster than the block timeout.
+   */
+  readonly fullBlockPauseMs?: number;
+  /**
    * Ask the kernel not to deliver our own transmissions (PACKET_IGNORE_OUTGOING;
    * default true). Outgoing frames are dropped in the native walker anyway.
    */
@@ -173,6 +181,7 @@ export class AfPacketSource {
         fanoutGroup: o.fanoutGroup,
         handoffSlots: o.handoffSlots,
         handoffWaitMs: o.handoffWaitMs,
+        fullBlockPauseMs: o.fullBlockPauseMs,
         kernelIgnoreOutgoing: o.kernelIgnoreOutgoing,
         held: o.held === true,
       },
@@ -251,6 +260,7 @@ export function openAfPacketCapture(o: LiveCaptureOptions): LiveCapture {
     ringBlockCount: o.ringBlockCount,
     blockTimeoutMs: o.blockTimeoutMs,
     handoffWaitMs: o.handoffWaitMs,
+    ...(o.fullBlockPauseMs !== undefined ? { fullBlockPauseMs: o.fullBlockPauseMs } : {}),
     held: o.held === true,
   });
   return {

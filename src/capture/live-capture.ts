@@ -79,6 +79,11 @@ export interface LiveCaptureOptions {
   /** How long a full hand-off waits for JavaScript before frames are dropped (and counted). */
   readonly handoffWaitMs: number;
   /**
+   * After a block retired full, wait this long before handing over the next
+   * (AF_PACKET; default 0): under a flood several blocks per wake-up.
+   */
+  readonly fullBlockPauseMs?: number;
+  /**
    * Hand over no frame before resume(): the sensor drops privileges in
    * between, and captured frames wait in the ring meanwhile.
    */

@@ -31,6 +31,7 @@ export interface NativeOpenOptions {
   fanoutGroup?: number;
   handoffSlots?: number;
   handoffWaitMs?: number;
+  fullBlockPauseMs?: number;
   kernelIgnoreOutgoing?: boolean;
   /** Open the sockets but hand over no frame until resume(): they wait in the ring. */
   held?: boolean;

@@ -50,7 +50,9 @@ export class HoneyportUnderTest {
   /** ringMiB undefined: the default ring (what an operator gets without --ring-size); extraArgs go last. */
   static async start(net: BenchNet, policyFile: string, stateDir: string, ringMiB: number | undefined, deadlineMs: number, extraArgs: readonly string[] = []): Promise<HoneyportUnderTest> {
     const ring = ringMiB === undefined ? [] : ['--ring-size', String(ringMiB)];
-    const args = [CLI, 'run', '--user', 'root', '--policy', policyFile, '--interface', net.server.iface, '--window', '60s', '--state-dir', stateDir, ...ring, ...extraArgs];
+    // HONEYPORT_BENCH_NODE_ARGS: V8 flags for the sensor alone (NODE_OPTIONS refuses --trace-deopt, --log-*).
+    const nodeArgs = (process.env.HONEYPORT_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+    const args = [...nodeArgs, CLI, 'run', '--user', 'root', '--policy', policyFile, '--interface', net.server.iface, '--window', '60s', '--state-dir', stateDir, ...ring, ...extraArgs];
     let self: HoneyportUnderTest | undefined;
     const child = startIn(net.server.ns, process.execPath, args, deadlineMs, (d) => self!.onStdout(d));
     self = new HoneyportUnderTest(net, stateDir, child);

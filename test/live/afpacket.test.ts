@@ -235,6 +235,46 @@ describe('AfPacketSource (live, native AF_PACKET core)', function () {
     assert.equal(st.malformedBlocks, 0);
   });
 
+  it('with fullBlockPauseMs, a flood of full blocks reaches JavaScript several blocks per wake-up', async function () {
+    this.timeout(30_000);
+    const port = randomPort();
+    const rx = await receiver(port);
+    // Another process sends, so this event loop is idle and would wake once per block.
+    const count = 20_000;
+    const code = `const s=require('dgram').createSocket('udp4');const b=Buffer.alloc(8);let i=0;` +
+      `(function f(){for(let k=0;k<200&&i<${count};k++,i++){b.writeUInt32BE(i,0);s.send(b,${port},'127.0.0.1');}` +
+      `if(i<${count})setImmediate(f);else setTimeout(()=>s.close(),200);})();`;
+    try {
+      const seen = new Seen(port);
+      let wakes = 0;
+      let inWake = false;
+      const s = source({ filter: udpDstPort(port), ringBlockSize: 4096, ringBlockCount: 256, blockTimeoutMs: 100, handoffSlots: 64, handoffWaitMs: 500, fullBlockPauseMs: 10 });
+      s.start((batch) => {
+        // Every call the native hand-off makes in one event-loop wake-up runs before the next check phase.
+        if (!inWake) {
+          wakes += 1;
+          inWake = true;
+          setImmediate(() => {
+            inWake = false;
+          });
+        }
+        seen.onBatch(batch);
+      });
+      const sender = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+      await new Promise((resolve) => sender.on('close', resolve));
+      assert.ok(await waitFor(() => seen.frames >= s.stats().received - s.stats().handoffDrops && seen.frames > 0, 5000));
+      await sleep(300);
+      const st = s.stats();
+      assert.equal(st.handoffDrops, 0);
+      assert.equal(seen.frames, st.received, 'every frame the kernel received reached JavaScript');
+      assert.ok(seen.calls >= 100, `a flood of full blocks (${seen.calls} blocks)`);
+      // Without the pause ~1-2.5 blocks per wake-up on this machine; a 10 ms pause of a ~1 block/ms flood gathers several.
+      assert.ok(seen.calls / wakes >= 5, `${seen.calls} blocks in ${wakes} wake-ups`);
+    } finally {
+      rx.close();
+    }
+  });
+
   it('drops the outgoing copy in the block walker when the kernel does not', async function () {
     const count = 300;
     const { seen, source: s } = await roundTrip({ kernelIgnoreOutgoing: false }, count);
@@ -508,6 +548,7 @@ describe('AfPacketSource (live, native AF_PACKET core)', function () {
     bad({ interfaces: ['lo', 'lo'] }, /given twice/);
     bad({ filter: Buffer.alloc(0) }, /multiple of 8/);
     bad({ blockTimeoutMs: -1 }, /blockTimeoutMs/);
+    bad({ fullBlockPauseMs: 1001 }, /fullBlockPauseMs/);
   });
 
   it('process exit with a capture open neither hangs nor crashes', function () {
