@@ -4,15 +4,11 @@
 #include <linux/if_packet.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <vector>
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+#include "driver_loop.h"
 
 namespace {
 
@@ -52,38 +48,6 @@ std::vector<uint8_t> Seed(std::mt19937& rng) {
   return b;
 }
 
-void Mutate(std::vector<uint8_t>& b, std::mt19937& rng) {
-  const int edits = 1 + rng() % 8;
-  for (int i = 0; i < edits && !b.empty(); ++i) {
-    switch (rng() % 4) {
-      case 0: b[rng() % b.size()] = static_cast<uint8_t>(rng()); break;
-      case 1: b[rng() % b.size()] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-      case 2: b.resize(rng() % (b.size() + 1)); break;
-      default: {
-        const uint32_t v = rng();
-        const size_t at = rng() % b.size();
-        std::memcpy(&b[at], &v, std::min<size_t>(4, b.size() - at));
-      }
-    }
-  }
-}
-
 }  // namespace
 
-int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    LLVMFuzzerTestOneInput(data.data(), data.size());
-  }
-  const char* env = std::getenv("HP_FUZZ_ITERATIONS");
-  const long iterations = env ? std::atol(env) : 200000;
-  std::mt19937 rng(12345);
-  for (long i = 0; i < iterations; ++i) {
-    std::vector<uint8_t> b = Seed(rng);
-    if (i % 2) Mutate(b, rng);
-    LLVMFuzzerTestOneInput(b.data(), b.size());
-  }
-  std::printf("walker_fuzz: %ld inputs, no finding\n", iterations);
-  return 0;
-}
+int main(int argc, char** argv) { return honeyport::fuzz::RunDriver(argc, argv, 12345, "walker_fuzz", Seed); }
