@@ -268,7 +268,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     const advise = addon.adviseDontNeed;
     if (advise) dropCleanFilePages(() => readFileSync('/proc/self/smaps', 'latin1'), (ranges) => advise.call(addon, ranges));
     return released;
-  });
+  }, undefined, () => sensor.status().capture.received);
   trim.settleAfter();
 
   let reloading = Promise.resolve();

@@ -10,10 +10,13 @@
  * releases the free pages of every arena; it never touches memory in use.
  *
  * Once per quiet spell: `settleAfter()` after work that allocates (ready, a
- * reload) arms one unref'd timer for `settleMs`; more work postpones it. It
- * is not periodic: a trim walks every arena, and an idle sensor frees
- * nothing between spells of work. A trim that throws is ignored (the memory
- * simply stays).
+ * reload) arms one unref'd timer for `settleMs`; more work postpones it, and
+ * so does traffic: when the timer fires and `activity()` (the frames captured
+ * so far) moved since it was armed, it waits another `settleMs`. A trim in
+ * the middle of a flood would take back pages the flood is using (they would
+ * fault in again on the packet path). It is not periodic: a trim walks every
+ * arena, and an idle sensor frees nothing between spells of work. A trim
+ * that throws is ignored (the memory simply stays).
  */
 
 /** After ready or a reload: V8's memory reducer has run by then (5–10 s after ready, measured). */
@@ -23,15 +26,20 @@ export class MemoryTrim {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
+  #activityAtArm = 0;
+
   constructor(
     private readonly trim: () => boolean,
     private readonly settleMs = TRIM_SETTLE_MS,
+    /** A count that moves while the sensor works (frames captured); the trim waits for it to stand still. */
+    private readonly activity: () => number = () => 0,
   ) {}
 
   /** Work that allocates just ended: trim once nothing else has happened for `settleMs`. */
   settleAfter(): NodeJS.Timeout | undefined {
     if (this.#stopped) return undefined;
     if (this.#timer) clearTimeout(this.#timer);
+    this.#activityAtArm = this.activity();
     this.#timer = setTimeout(this.#run, this.settleMs);
     this.#timer.unref();
     return this.#timer;
@@ -45,6 +53,11 @@ export class MemoryTrim {
 
   readonly #run = (): void => {
     this.#timer = undefined;
+    if (this.activity() !== this.#activityAtArm) {
+      // Traffic since the timer was armed: not a quiet spell yet.
+      this.settleAfter();
+      return;
+    }
     try {
       this.trim();
     } catch {

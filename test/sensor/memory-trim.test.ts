@@ -78,6 +78,21 @@ describe('memory trim after start-up', function () {
     trim.stop();
   });
 
+  it('waits while traffic moves the activity count, and trims once it has stood still for the settle time', async () => {
+    let calls = 0;
+    let frames = 0;
+    const trim = new MemoryTrim(() => ++calls > 0, 40, () => frames);
+    trim.settleAfter();
+    // A flood: frames arrive throughout three settle times.
+    const flood = setInterval(() => frames++, 5);
+    await sleep(130);
+    clearInterval(flood);
+    assert.equal(calls, 0, 'no trim while frames arrive');
+    await sleep(120);
+    assert.equal(calls, 1, 'trimmed once the count stood still');
+    trim.stop();
+  });
+
   it('never trims after stop, never keeps the process alive, and swallows a failing trim', async () => {
     let calls = 0;
     const stopped = new MemoryTrim(() => ++calls > 0, 20);
