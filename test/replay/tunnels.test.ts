@@ -36,6 +36,27 @@ function alarmTunnel(a: Record<string, unknown>): TsharkTunnel | undefined {
   };
 }
 
+/**
+ * `honeyport.tunnel.layers` (README "Alarms"): present exactly when the depth
+ * is two or more, one entry per layer, the first being the outermost that the
+ * top-level fields (checked against tshark) describe.
+ */
+function layersOf(a: Record<string, unknown>, outer: TsharkTunnel, name: string): void {
+  const layers = ecsField(a, 'honeyport.tunnel.layers') as Record<string, unknown>[] | undefined;
+  if (outer.depth < 2) {
+    assert.equal(layers, undefined, `${name}: a single tunnel lists no layers`);
+    return;
+  }
+  assert.equal(layers?.length, outer.depth, `${name}: one layer per level`);
+  const first = layers![0]!;
+  const id = (first.vni ?? first.key ?? first.session_id) as number | undefined;
+  assert.deepEqual(
+    { type: first.type, id, source: canonicalIp(ecsField(first, 'source.ip') as string), destination: canonicalIp(ecsField(first, 'destination.ip') as string) },
+    { type: outer.type, id: outer.id, source: outer.source, destination: outer.destination },
+    `${name}: the outermost layer first`,
+  );
+}
+
 describe('tunnelled probes vs tshark, per overlay', function () {
   before(function () {
     if (tsharkVersion() === null) {
@@ -89,6 +110,12 @@ describe('tunnelled probes vs tshark, per overlay', function () {
         // The alarm's tunnel is the one tshark dissects in the frame it names.
         const frame = (ecsField(a, 'honeyport.replay.packet') as number) + 1;
         assert.equal(tunnelKey(t), tunnelKey(byFrame.get(frame)), `${name}: alarm naming frame ${frame}`);
+        if (t !== undefined) layersOf(a, t, name);
+      }
+      if (name === 'vxlan-in-gre.pcap') {
+        // The one nested capture: every alarm lists GRE (key 7, the underlay) and then the VXLAN inside it (VNI 400).
+        const layered = run.alarms.map((a) => (ecsField(a, 'honeyport.tunnel.layers') as Record<string, unknown>[] | undefined)?.map((l) => `${l.type}/${l.vni ?? l.key}`).join(' > '));
+        assert.ok(layered.length > 0 && layered.every((l) => l === 'gre/7 > vxlan/400'), layered.join(', '));
       }
       assert.deepEqual(Object.fromEntries([...actual].sort()), Object.fromEntries([...expected].sort()));
     });
