@@ -15,8 +15,8 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, join, resolve } from 'node:path';
+import { packageRoot } from '../package-root.js';
 import type { NetlinkListeners } from '../ports/listening-table.js';
 
 /** Options of the native open(); see AfPacketOptions for their meaning. */
@@ -114,18 +114,6 @@ export type NativeLoadResult =
   | { readonly ok: false; readonly reason: string };
 
 const ADDON_ASAN = join('native', 'build', 'Release', 'honeyport_native_asan.node');
-
-/** The package root: the nearest ancestor holding package.json (the repository, the npm package or /usr/lib/honeyport). */
-function packageRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 8; depth += 1) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return undefined;
-}
 
 type NodeGypBuild = { path(dir: string): string };
 

@@ -1,19 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
 
-/**
- * The package version, from the nearest package.json above this module: the
- * compiled tree (dist/src/cli) and the bundle (dist/bundle) sit at different
- * depths, and both must name the same version.
- */
+/** The package version, from the package root's package.json (the compiled tree and the bundle alike). */
 export function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find package.json above the honeyport modules');
-    dir = up;
-  }
+  const root = packageRoot();
+  if (root === undefined) throw new Error('cannot find package.json above the honeyport modules');
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
