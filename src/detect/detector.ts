@@ -255,7 +255,7 @@ export class Detector {
    * probe is still counted once. The scratch key is loaded.
    *
    * A source the last-port table holds is not added to the repeat filter
-   * again: the table remembers it (until four newer sources of its set
+   * again: the table remembers it (until eight newer sources of its set
    * evict it; the filter still has it from its first sight, for one to two
    * generations), and a flood drawn from a small range — every packet a
    * repeat — skips the filter altogether.
