@@ -9,23 +9,13 @@ import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deliveryConfigFromFlags } from '../../src/config/output-flag.js';
-import type { DeliveryConfig, SinkConfig } from '../../src/config/sensor-config.js';
+import type { DeliveryConfig } from '../../src/config/sensor-config.js';
 import { Delivery, type DeliveryStats } from '../../src/deliver/delivery.js';
 import { alarmNumber, ctx, probeAlarm } from './alarms.js';
 import { HttpReceiver } from './http-receiver.js';
+import { until, quickRetries } from './delivery-helpers.js';
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
-
-function quick(config: DeliveryConfig, batchRecords = 100): DeliveryConfig {
-  return { ...config, sinks: config.sinks.map((s): SinkConfig => ({ ...s, queue: { ...s.queue, batchRecords, retryInitialMs: 20, retryMaxMs: 100 } })) };
-}
+const quick = (config: DeliveryConfig, batchRecords = 100): DeliveryConfig => quickRetries(config, batchRecords);
 
 interface Doc {
   event: { action: string; id: string };

@@ -10,15 +10,7 @@ import type { DeliveryConfig, SinkConfig } from '../../src/config/sensor-config.
 import { Delivery } from '../../src/deliver/delivery.js';
 import { alarmNumber, ctx, probeAlarm } from './alarms.js';
 import { HttpReceiver, orderAndDuplicates } from './http-receiver.js';
-
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
+import { until } from './delivery-helpers.js';
 
 function tuned(config: DeliveryConfig, patch: (s: SinkConfig) => SinkConfig): DeliveryConfig {
   return { ...config, sinks: config.sinks.map((s) => patch({ ...s, queue: { ...s.queue, batchRecords: 100, retryInitialMs: 20, retryMaxMs: 100 } })) };

@@ -5,32 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deliveryConfigFromFlags } from '../../src/config/output-flag.js';
-import type { DeliveryConfig, SinkConfig } from '../../src/config/sensor-config.js';
+import type { DeliveryConfig } from '../../src/config/sensor-config.js';
 import { ConfigError, Delivery } from '../../src/deliver/delivery.js';
 import { alarmNumber, ctx, probeAlarm } from './alarms.js';
 import { HttpReceiver, orderAndDuplicates } from './http-receiver.js';
 import { makeCertificates, opensslMissing } from './rsyslog.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { until, quickRetries } from './delivery-helpers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
-
 /** Fast retries so an outage of a few hundred ms is crossed quickly. */
-function quick(config: DeliveryConfig, batchRecords = 100): DeliveryConfig {
-  return {
-    ...config,
-    sinks: config.sinks.map((s): SinkConfig => ({ ...s, queue: { ...s.queue, batchRecords, retryInitialMs: 20, retryMaxMs: 150 } })),
-  };
-}
+const quick = (config: DeliveryConfig, batchRecords = 100): DeliveryConfig => quickRetries(config, batchRecords, 150);
 
 function numbers(r: HttpReceiver): number[] {
   return r.lines.map((l) => alarmNumber(JSON.parse(l) as { source: { ip: string } }));

@@ -12,25 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { deliveryConfigFromFlags } from '../../src/config/output-flag.js';
-import type { DeliveryConfig, SinkConfig } from '../../src/config/sensor-config.js';
+import type { DeliveryConfig } from '../../src/config/sensor-config.js';
 import { Delivery, STATE_SPOOL_DIR, type DeliveryStats } from '../../src/deliver/delivery.js';
 import { formatState } from '../../src/state/format-state.js';
 import { ctx, probeAlarm } from '../deliver/alarms.js';
 import { HttpReceiver } from '../deliver/http-receiver.js';
 import { stateOf } from './states.js';
+import { until, quickRetries } from '../deliver/delivery-helpers.js';
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
-
-function quick(config: DeliveryConfig): DeliveryConfig {
-  return { ...config, sinks: config.sinks.map((s): SinkConfig => ({ ...s, queue: { ...s.queue, retryInitialMs: 20, retryMaxMs: 100 } })) };
-}
+const quick = (config: DeliveryConfig): DeliveryConfig => quickRetries(config);
 
 const adds = (s: DeliveryStats): void => assert.equal(s.produced + s.recovered, s.delivered + s.dropped + s.queued, `the numbers add up: ${JSON.stringify(s)}`);
 const actions = (r: HttpReceiver): string[] => r.lines.map((l) => (JSON.parse(l) as { event: { action: string } }).event.action);
