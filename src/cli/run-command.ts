@@ -78,6 +78,14 @@ const log = (line: string): void => {
 };
 
 export async function runCommand(o: RunCommandOptions): Promise<number> {
+  // A stop asked for while the sensor starts is kept and carried out once it runs (below), with its stop document:
+  // SIGTERM's default action would end it without one. Listening from the first instant also means the signal's
+  // disposition is never the default while the command runs.
+  const stopRequests: StopReason[] = [];
+  const earlyTerm = (): void => void stopRequests.push({ kind: 'signal', signal: 'SIGTERM' });
+  const earlyInt = (): void => void stopRequests.push({ kind: 'signal', signal: 'SIGINT' });
+  process.on('SIGTERM', earlyTerm);
+  process.on('SIGINT', earlyInt);
   // Everything that can be judged without opening anything is judged first.
   const interfaceTable = interfaceIndexTable();
   const unknown = unknownInterfaces(o.interfaces, interfaceTable);
@@ -363,6 +371,10 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     process.on('SIGHUP', onHup);
     process.on('SIGTERM', () => onStop({ kind: 'signal', signal: 'SIGTERM' }));
     process.on('SIGINT', () => onStop({ kind: 'signal', signal: 'SIGINT' }));
+    process.off('SIGTERM', earlyTerm);
+    process.off('SIGINT', earlyInt);
+    const asked = stopRequests[0];
+    if (asked) onStop(asked);
     // A fatal error stops the sensor like a signal, so its message reaches the SIEM in the last state document.
     const onFatal = (err: unknown): void => onStop({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) });
     process.on('uncaughtException', onFatal);
