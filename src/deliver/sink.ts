@@ -82,14 +82,21 @@ const POLL_MS = 5;
  */
 export const SEND_LINGER_MS = 5;
 /**
- * The linger doubles, up to this, each time a batch had to wait for it (the
- * alarms keep coming), and falls back to SEND_LINGER_MS when a batch finds
- * the sink quiet. The tail of a spoofed flood raises an alarm every ~4 ms:
- * at 5 ms that was nearly a write (~100-150 µs of cold code: timer, queue
- * task, promises, stream) per alarm, at 20 ms one per ~5 alarms. Under load
- * an alarm waits at most this long for its write.
+ * The linger doubles, up to this, each time a small batch had to wait for it
+ * (the alarms keep coming, a few at a time), and falls back to
+ * SEND_LINGER_MS when a batch finds the sink quiet or has gathered
+ * LINGER_ENOUGH records. The tail of a spoofed flood raises an alarm every
+ * ~4 ms: at 5 ms that was nearly a write (~100-150 µs of cold code: timer,
+ * queue task, promises, stream) per alarm, at 20 ms one per ~5 alarms.
+ * Under load an alarm waits at most this long for its write.
  */
 export const SEND_LINGER_MAX_MS = 20;
+/**
+ * A batch this large already spreads its write thinly: the linger does not
+ * grow for it (a dense trickle lingering 20 ms made batches of ~1 MB, large
+ * objects for V8, and cost the trickle bench's file sink a third more).
+ */
+export const LINGER_ENOUGH = 32;
 
 export class Sink {
   readonly name: string;
@@ -241,8 +248,8 @@ export class Sink {
     if (!this.pumpScheduled) return;
     this.pumpScheduled = false;
     this.pumpTimer = undefined;
-    // A batch that waited means a trickle: the next waits longer; one that found the sink quiet resets it.
-    this.lingerMs = this.pumpLingers ? Math.min(this.lingerMs * 2, SEND_LINGER_MAX_MS) : SEND_LINGER_MS;
+    // A small batch that waited means a thin trickle: the next waits longer; a quiet sink or a large batch resets it.
+    this.lingerMs = this.pumpLingers && this.pending.length < LINGER_ENOUGH ? Math.min(this.lingerMs * 2, SEND_LINGER_MAX_MS) : SEND_LINGER_MS;
     this.pump();
   };
 

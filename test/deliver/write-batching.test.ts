@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { deliveryConfigFromFlags } from '../../src/config/output-flag.js';
 import { Delivery } from '../../src/deliver/delivery.js';
-import { SEND_LINGER_MAX_MS, SEND_LINGER_MS } from '../../src/deliver/sink.js';
+import { LINGER_ENOUGH, SEND_LINGER_MAX_MS, SEND_LINGER_MS } from '../../src/deliver/sink.js';
 import { ctx, probeAlarm } from './alarms.js';
 
 const quiet = { onNotice: (): void => undefined };
@@ -35,13 +35,15 @@ class CountingStream extends Writable {
   }
 }
 
-/** Publishes one alarm per `everyMs` for `forMs`; returns when each was published (alarm i is line i: sinks keep order). */
-async function trickle(d: Delivery, first: number, everyMs: number, forMs: number): Promise<number[]> {
+/** Publishes `each` alarms per `everyMs` for `forMs`; returns when each was published (alarm i is line i: sinks keep order). */
+async function trickle(d: Delivery, first: number, everyMs: number, forMs: number, each = 1): Promise<number[]> {
   const publishedMs: number[] = [];
   const started = Date.now();
   while (Date.now() - started < forMs) {
-    publishedMs.push(Date.now());
-    d.publish(probeAlarm(first + publishedMs.length - 1));
+    for (let k = 0; k < each; k++) {
+      publishedMs.push(Date.now());
+      d.publish(probeAlarm(first + publishedMs.length - 1));
+    }
     await sleep(everyMs);
   }
   return publishedMs;
@@ -117,6 +119,19 @@ describe('deliver: writes per alarm on the stdout and file sinks', function () {
     assert.equal(lines(out.text), fast.length + slow.length);
     const m = median(waits(out, slow, fast.length));
     assert.ok(m < SEND_LINGER_MS, `median wait ${m} ms in the slow trickle (at once expected)`);
+    await d.close();
+  });
+
+  it('stdout: a dense trickle (batches of LINGER_ENOUGH or more) keeps the linger short', async () => {
+    const out = new CountingStream();
+    const d = await Delivery.open(deliveryConfigFromFlags([]), ctx, { ...quiet, stdout: out });
+    // 16 alarms per millisecond: every 5 ms linger gathers far more than LINGER_ENOUGH.
+    const published = await trickle(d, 0, 1, 200, Math.ceil(LINGER_ENOUGH / 2));
+    await d.sync();
+    assert.equal(lines(out.text), published.length);
+    // Waits spread over 0..SEND_LINGER_MS (median ~2-3 ms); a linger grown to SEND_LINGER_MAX_MS: over 0..20 (median ~10).
+    const m = median(waits(out, published, 0));
+    assert.ok(m < SEND_LINGER_MAX_MS / 2, `median wait ${m} ms in a dense trickle (linger ${SEND_LINGER_MS} ms expected)`);
     await d.close();
   });
 
