@@ -9,6 +9,7 @@ import { PROBE_KIND_NAMES, ProbeKind } from '../alarm/alarm.js';
 import { TimestampFormatter } from '../alarm/timestamp.js';
 import { formatAddress } from '../net/address.js';
 import { tunnelIdName, type TunnelLayerSummary, type TunnelSummary } from '../decode/tunnel.js';
+import type { Fingerprint } from '../fingerprint/fingerprint.js';
 
 const FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
 
@@ -28,10 +29,8 @@ const KIND_JSON = Array.from({ length: KIND_MASKS }, (_, m) => stringList(kindNa
 const KIND_WORDS = Array.from({ length: KIND_MASKS }, (_, m) => kindNames(m).map((k) => KIND_WORD[k] ?? k.toUpperCase()).join('/'));
 const FLAG_JSON = Array.from({ length: 256 }, (_, m) => stringList(FLAG_NAMES.filter((_, bit) => m & (1 << bit))));
 
-/** `,"fingerprint":{…}` for a first alarm that has one (see fingerprint/fingerprint.ts), else nothing. */
-function fingerprintField(a: ProbeAlarm): string {
-  const f = a.origin.fingerprint;
-  if (!f) return '';
+/** `,"fingerprint":{…}` for a fingerprint (see fingerprint/fingerprint.ts). */
+function fingerprintJson(f: Fingerprint): string {
   const source = f.source === undefined ? '' : `,"source":${JSON.stringify(f.source)}`;
   return `,"fingerprint":{"label":${JSON.stringify(f.label)},"name":${JSON.stringify(f.name)},"match":"${f.match}","signature":${JSON.stringify(f.signature)}${source}}`;
 }
@@ -63,6 +62,12 @@ export class AlarmParts {
   readonly time = new TimestampFormatter();
   /** Input names as JSON strings. */
   private readonly inputs: string[];
+  /**
+   * Fingerprint fields by the (immutable) Fingerprint they were written from:
+   * the fingerprinter hands equal fingerprints out as one object, so a scan's
+   * alarms write four JSON strings once, not each. Weak: gone with the object.
+   */
+  private readonly fingerprints = new WeakMap<Fingerprint, string>();
 
   constructor(private readonly ctx: PartsContext) {
     this.inputs = ctx.inputs.map((i) => JSON.stringify(i));
@@ -106,8 +111,20 @@ export class AlarmParts {
     return (
       `${extra}"alarm":"${a.phase}","severity":"${a.severity}","kinds":${KIND_JSON[a.kinds & (KIND_MASKS - 1)]!},"tcp_flags":${FLAG_JSON[a.flags & 255]!},` +
       `"protocol":"${a.protocol}","source_ports":[${a.sourcePorts.join(',')}],${a.sourcePortsTruncated ? '"source_ports_truncated":true,' : ''}` +
-      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${fingerprintField(a)}${connection}${tunnelFields(a.tunnel)}${where}`
+      `"ports_touched":[${a.portsTouched.join(',')}],"reassembled":${a.reassembled}${this.fingerprintField(a)}${connection}${tunnelFields(a.tunnel)}${where}`
     );
+  }
+
+  /** `,"fingerprint":{…}` for a first alarm that has one, else nothing. */
+  private fingerprintField(a: ProbeAlarm): string {
+    const f = a.origin.fingerprint;
+    if (!f) return '';
+    let text = this.fingerprints.get(f);
+    if (text === undefined) {
+      text = fingerprintJson(f);
+      this.fingerprints.set(f, text);
+    }
+    return text;
   }
 
   private floodFields(a: FloodAlarm, extra: string): string {

@@ -140,15 +140,9 @@ export class Delivery {
     let ecs: Formatted;
     let eve: Formatted | undefined;
     try {
-      const { id, json } = this.ecs.format(alarm);
-      const base = {
-        id,
-        timeMicros: alarm.endMicros,
-        severity: alarm.severity,
-        kind: alarm.action === 'honeypot-flood' ? ('flood' as const) : ('probe' as const),
-      };
-      ecs = { ...base, json };
-      if (this.eve) eve = { ...base, json: this.eve.format(alarm, id) };
+      // The formatter's document is the entry itself: one object per alarm, no copies.
+      ecs = this.ecs.format(alarm);
+      if (this.eve) eve = { json: this.eve.format(alarm, ecs.id), id: ecs.id, timeMicros: ecs.timeMicros, severity: ecs.severity, kind: ecs.kind };
     } catch (err) {
       // A formatting bug must not stop capture; it is said once, then every 1,000th time, with the count.
       if (this.unformatted++ % 1000 === 0) this.notice(`error: ${this.unformatted} alarm(s) could not be formatted and were not delivered (${(err as Error).message})`);

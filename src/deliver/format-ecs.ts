@@ -8,6 +8,7 @@ import { alarmId } from '../alarm/alarm-id.js';
 import { communityId } from '../alarm/community-id.js';
 import { formatAddress } from '../net/address.js';
 import { AlarmParts, type PartsContext } from './alarm-parts.js';
+import type { Formatted } from './entry.js';
 
 export const ECS_VERSION = '8.11.0';
 /** Elastic's risk-score scale: medium 47, high 73. */
@@ -31,11 +32,8 @@ export interface FormatContext extends PartsContext {
   readonly mode: 'replay' | 'live';
 }
 
-/** An alarm as one ECS document, and its event.id. */
-export interface EcsDocument {
-  readonly id: string;
-  readonly json: string;
-}
+/** An alarm as one ECS document, its event.id, and what a sink's queue needs of it (an Entry's Formatted). */
+export type EcsDocument = Formatted;
 
 const THREAT = JSON.stringify({
   framework: 'MITRE ATT&CK',
@@ -120,8 +118,8 @@ export class EcsFormatter {
   /** The document and its event.id (a fresh random one per call when live: format each alarm once). */
   format(alarm: Alarm): EcsDocument {
     const id = alarmId(alarm, this.ctx.mode);
-    const json = alarm.action === 'honeypot-flood' ? floodDocument(alarm, id, this.parts, this.tails) : probeDocument(alarm, id, this.parts, this.tails);
-    return { id, json };
+    if (alarm.action === 'honeypot-flood') return { json: floodDocument(alarm, id, this.parts, this.tails), id, timeMicros: alarm.endMicros, severity: alarm.severity, kind: 'flood' };
+    return { json: probeDocument(alarm, id, this.parts, this.tails), id, timeMicros: alarm.endMicros, severity: alarm.severity, kind: 'probe' };
   }
 }
 

@@ -26,16 +26,36 @@ export function shareTransport(t: Transport): SharedTransport {
   let idle: (() => void) | undefined;
   let open = 2;
 
-  const alarmSend = async (records: readonly string[]): ReturnType<Transport['send']> => {
-    while (exclusive) await exclusive.catch(() => undefined);
-    alarmSends++;
-    try {
-      return await t.send(records);
-    } finally {
-      alarmSends--;
-      if (alarmSends === 0) idle?.();
-    }
+  const alarmSent = (): void => {
+    alarmSends--;
+    if (alarmSends === 0) idle?.();
   };
+  const countedAlarmSend = (records: readonly string[]): ReturnType<Transport['send']> => {
+    alarmSends++;
+    let sent: ReturnType<Transport['send']>;
+    try {
+      sent = t.send(records);
+    } catch (err) {
+      alarmSent();
+      return Promise.reject(err);
+    }
+    return sent.then(
+      (refused) => {
+        alarmSent();
+        return refused;
+      },
+      (err: unknown) => {
+        alarmSent();
+        throw err;
+      },
+    );
+  };
+  const alarmSendAfterState = async (records: readonly string[]): ReturnType<Transport['send']> => {
+    while (exclusive) await exclusive.catch(() => undefined);
+    return countedAlarmSend(records);
+  };
+  // Nearly every alarm send finds no state send running: it goes straight on, without an async wrapper's promise and await.
+  const alarmSend = (records: readonly string[]): ReturnType<Transport['send']> => (exclusive ? alarmSendAfterState(records) : countedAlarmSend(records));
 
   const stateSend = async (records: readonly string[]): ReturnType<Transport['send']> => {
     while (exclusive) await exclusive.catch(() => undefined);

@@ -73,13 +73,30 @@ export interface SinkOptions {
 
 const POLL_MS = 5;
 /**
- * After a batch leaves memory, the next one waits this long unless it is full:
- * under a flood the detector raises about one alarm per ring block, and one
- * pump turn, queue task and write per alarm cost ~60 µs each (live profile);
- * gathered per interval they cost that once. A lone alarm after a quiet spell
- * goes at once, so idle latency is unchanged; under load it adds at most this.
+ * After a batch leaves memory, the next one waits at least this long unless
+ * it is full: under a flood the detector raises about one alarm per ring
+ * block, and one pump turn, queue task and write per alarm cost ~60 µs each
+ * (live profile); gathered per interval they cost that once. A lone alarm
+ * after a quiet spell (longer than the linger) goes at once, so idle latency
+ * is unchanged.
  */
 export const SEND_LINGER_MS = 5;
+/**
+ * The linger doubles, up to this, each time a small batch had to wait for it
+ * (the alarms keep coming, a few at a time), and falls back to
+ * SEND_LINGER_MS when a batch finds the sink quiet or has gathered
+ * LINGER_ENOUGH records. The tail of a spoofed flood raises an alarm every
+ * ~4 ms: at 5 ms that was nearly a write (~100-150 µs of cold code: timer,
+ * queue task, promises, stream) per alarm, at 20 ms one per ~5 alarms.
+ * Under load an alarm waits at most this long for its write.
+ */
+export const SEND_LINGER_MAX_MS = 20;
+/**
+ * A batch this large already spreads its write thinly: the linger does not
+ * grow for it (a dense trickle lingering 20 ms made batches of ~1 MB, large
+ * objects for V8, and cost the trickle bench's file sink a third more).
+ */
+export const LINGER_ENOUGH = 32;
 
 export class Sink {
   readonly name: string;
@@ -96,6 +113,10 @@ export class Sink {
   private pumpTimer: NodeJS.Timeout | undefined;
   /** Date.now() when the last batch was taken from memory (see SEND_LINGER_MS). */
   private lastTakenMs = -Infinity;
+  /** How long the next batch waits after the last one (SEND_LINGER_MS .. SEND_LINGER_MAX_MS). */
+  private lingerMs = SEND_LINGER_MS;
+  /** Whether the scheduled pump waits for the linger (a trickle) rather than the next turn. */
+  private pumpLingers = false;
   private draining = false;
   private stopping = false;
   private closed = false;
@@ -210,13 +231,15 @@ export class Sink {
       if (full && this.pumpTimer !== undefined) {
         clearTimeout(this.pumpTimer);
         this.pumpTimer = undefined;
+        this.pumpLingers = false;
         setImmediate(this.runPump);
       }
       return;
     }
     this.pumpScheduled = true;
-    const wait = full ? 0 : this.lastTakenMs + SEND_LINGER_MS - Date.now();
+    const wait = full ? 0 : this.lastTakenMs + this.lingerMs - Date.now();
     // setImmediate lets a burst of pushes collect into one batch; the linger, a trickle.
+    this.pumpLingers = wait > 0;
     if (wait > 0) this.pumpTimer = setTimeout(this.runPump, wait);
     else setImmediate(this.runPump);
   }
@@ -225,6 +248,8 @@ export class Sink {
     if (!this.pumpScheduled) return;
     this.pumpScheduled = false;
     this.pumpTimer = undefined;
+    // A small batch that waited means a thin trickle: the next waits longer; a quiet sink or a large batch resets it.
+    this.lingerMs = this.pumpLingers && this.pending.length < LINGER_ENOUGH ? Math.min(this.lingerMs * 2, SEND_LINGER_MAX_MS) : SEND_LINGER_MS;
     this.pump();
   };
 
@@ -244,7 +269,8 @@ export class Sink {
     this.checkRoom();
     this.inflight.add(batch);
     try {
-      await this.announceLosses();
+      // Asked here, not inside: a send with nothing to announce (nearly all) skips a promise and a turn of the microtask queue.
+      if (this.ledger.pending > 0) await this.announceLosses();
       const outcome = await this.sendSplitting(batch);
       if (this.inflight.has(batch)) this.settle(outcome);
     } catch (err) {
