@@ -88,6 +88,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   for (const w of eligibility.warnings) log(`warning: ${w}`);
   const native = loadNative();
   if (!native.ok) throw new CliError(native.reason, ExitCode.FAILURE);
+  const exitNow = native.addon.exitNow;
+  if (exitNow) o.signals.exitWith((code) => exitNow.call(native.addon, code));
   let plan: PrivilegePlan;
   try {
     plan = planPrivileges({ requested: o.user, euid: process.geteuid?.() ?? 0, reloadBindsPorts: o.policyFile !== undefined, lookup: (name) => native.addon.lookupUser(name) });
@@ -325,14 +327,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       }
       const deadline = askedAt + STOP_DEADLINE_MS;
       // Ref'd while the stop runs: a hung step must not let the loop drain (exit 13) nor run forever.
-      const backstop = setTimeout(() => {
-        log(`stop did not finish within ${STOP_DEADLINE_MS} ms; exiting`);
-        process.exit(ExitCode.FAILURE);
-      }, Math.max(0, deadline - Date.now()));
+      const backstop = setTimeout(() => o.signals.exitAtDeadline(), Math.max(0, deadline - Date.now()));
       const finish = (code: number): void => {
         // Done: exit as soon as nothing else is pending, and at the latest at the same deadline.
         clearTimeout(backstop);
-        setTimeout(() => process.exit(code), Math.max(0, deadline - Date.now())).unref();
+        setTimeout(() => o.signals.exit(code), Math.max(0, deadline - Date.now())).unref();
         resolve(code);
       };
       void control.close()

@@ -32,6 +32,9 @@ export const STOP_DEADLINE_MS = 10_000;
 export type StopSignal = 'SIGTERM' | 'SIGINT';
 const STOP_SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT'];
 
+/** Ends the process with `code`; never returns. */
+export type Exit = (code: number) => never;
+
 export interface RunningSignals {
   /** A stop; `askedAt` (ms since the epoch) is when the signal came, for the stop's deadline. */
   stop(signal: StopSignal, askedAt: number): void;
@@ -43,10 +46,10 @@ export class StartupSignals {
   private reloadAsked = false;
   private deadline: NodeJS.Timeout | undefined;
   private readonly listeners: Record<StopSignal | 'SIGHUP', () => void>;
+  private hardExit: Exit = (code) => process.exit(code);
 
   constructor(
     private readonly deadlineMs: number,
-    private readonly onDeadline: () => void,
     private readonly log: (line: string) => void,
   ) {
     this.listeners = {
@@ -66,8 +69,27 @@ export class StartupSignals {
     if (this.stops.length > 1) return;
     this.log(`${signal} during start-up: stopping once started`);
     // Not ref'd: a start-up that fails and has nothing left pending exits by itself.
-    this.deadline = setTimeout(this.onDeadline, this.deadlineMs);
+    this.deadline = setTimeout(() => this.exitAtDeadline(), this.deadlineMs);
     this.deadline.unref();
+  }
+
+  /**
+   * How a deadline ends the process once the native addon is loaded: its exitNow (_exit) does not wait, as
+   * process.exit() does, for libuv's pool threads, one of which may be the very thing that hangs.
+   */
+  exitWith(exit: Exit): void {
+    this.hardExit = exit;
+  }
+
+  /** Ends the process now, by the exit given to exitWith(). */
+  exit(code: number): never {
+    return this.hardExit(code);
+  }
+
+  /** The stop did not finish (or the start-up before it) within the deadline: one line, exit 1. */
+  exitAtDeadline(): never {
+    this.log(`stop did not finish within ${this.deadlineMs} ms; exiting`);
+    return this.hardExit(ExitCode.FAILURE);
   }
 
   /** The running sensor takes over: its listeners first, then what was asked meanwhile. */
@@ -85,9 +107,5 @@ export class StartupSignals {
 
 /** Called first thing in the `run` command: from here on no signal ends the process by its default action. */
 export function startupSignals(): StartupSignals {
-  const log = (line: string): void => void process.stderr.write(`honeyport: ${line}\n`);
-  return new StartupSignals(STOP_DEADLINE_MS, () => {
-    log(`stop did not finish within ${STOP_DEADLINE_MS} ms; exiting`);
-    process.exit(ExitCode.FAILURE);
-  }, log);
+  return new StartupSignals(STOP_DEADLINE_MS, (line) => void process.stderr.write(`honeyport: ${line}\n`));
 }

@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
@@ -393,6 +393,37 @@ describe('a stop asked for at any instant of start-up (live)', function () {
       if (second === 'SIGTERM') assert.match(r.stderr, /^honeyport: SIGTERM: already stopping/m);
     });
   }
+
+  it('a start-up that hangs after SIGTERM: exit 1 at the stop deadline (10 s from the signal), one line, nothing left', async function () {
+    this.timeout(60_000);
+    // A credential file that never answers (a FIFO without a writer: a hung network mount alike) holds the sink's opening,
+    // on a libuv pool thread, while the main thread awaits it.
+    const fifo = join(dir, 'token.fifo');
+    execFileSync('mkfifo', ['-m', '0644', fifo]);
+    const r = start(undefined, policyFile, [], ['--output', `http://127.0.0.1:9/alarms?token_file=${fifo}`]);
+    const pid = await r.pid();
+    const until = Date.now() + 15_000;
+    // Held once a thread of the sensor waits to open the FIFO.
+    const opening = (): boolean => readdirSync(`/proc/${pid}/task`).some((tid) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') === 'wait_for_partner';
+      } catch {
+        return false;
+      }
+    });
+    while (!opening()) {
+      if (r.exit || Date.now() > until) assert.fail(`never held opening the credential file:\n${r.stderr}`);
+      await sleep(5);
+    }
+    const t0 = Date.now();
+    await r.signal('SIGTERM');
+    await r.ended(20_000);
+    const ms = Date.now() - t0;
+    assert.deepEqual(r.exit, { code: 1, signal: null }, r.stderr);
+    assert.ok(ms >= 9_500 && ms < 12_000, `exited ${ms} ms after SIGTERM`);
+    assert.equal(r.stderr, 'honeyport: SIGTERM during start-up: stopping once started\nhoneyport: stop did not finish within 10000 ms; exiting\n');
+    assert.equal(execFileSync('ip', ['netns', 'pids', ns]).toString().trim(), '', 'no process left in the namespace');
+  });
 
   it('the dry run saw every marked call (the stages exist)', () => {
     assert.ok(readyIndex() > 0);
