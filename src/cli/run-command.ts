@@ -332,6 +332,9 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         // Done: exit as soon as nothing else is pending, and at the latest at the same deadline.
         clearTimeout(backstop);
         setTimeout(() => o.signals.exit(code), Math.max(0, deadline - Date.now())).unref();
+        // After the other 'exit' listeners (registered earlier): Node's teardown would next put SIGTERM and SIGINT back
+        // to their default action, so a second signal then would end a finished stop by the signal instead of its code.
+        if (exitNow) process.once('exit', (exitCode) => exitNow.call(native.addon, exitCode));
         resolve(code);
       };
       void control.close()

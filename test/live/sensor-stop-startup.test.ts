@@ -32,7 +32,7 @@ const RELOAD_PORT = 14612;
 const HOLD_US = 2_000_000;
 
 /** x86-64 system call numbers, as /proc/PID/syscall reports them. */
-const NR = { write: 1, bind: 49, listen: 50, setsockopt: 54, unlink: 87, setgroups: 116, capset: 126 } as const;
+const NR = { write: 1, rt_sigaction: 13, bind: 49, listen: 50, setsockopt: 54, unlink: 87, setgroups: 116, capset: 126 } as const;
 const NANOSLEEP = [35, 230];
 type Syscall = keyof typeof NR;
 const SOL_PACKET = 263n;
@@ -422,6 +422,21 @@ describe('a stop asked for at any instant of start-up (live)', function () {
     assert.ok(ms >= 9_500 && ms < 12_000, `exited ${ms} ms after SIGTERM`);
     assert.equal(r.stderr, 'honeyport: SIGTERM during start-up: stopping once started\nhoneyport: stop did not finish within 10000 ms; exiting\n');
     assert.equal(execFileSync('ip', ['netns', 'pids', ns]).toString().trim(), '', 'no process left in the namespace');
+  });
+
+  it('a second SIGTERM once the stop is done, while the process exits: still exit 0', async () => {
+    // Where the dry run's stop put SIGTERM back to its default action after the last line, if it did: held there.
+    const stopped = calls.findIndex((c) => c.name === 'write' && /^2, "honeyport: stopped:/.test(c.text));
+    const reset = calls.findIndex((c, i) => i > stopped && c.name === 'rt_sigaction' && /^SIGTERM, \{sa_handler=SIG_DFL/.test(c.text));
+    // None after the fix (the stop ends by _exit after the last exit listener): then there is no such instant to hold.
+    if (reset < 0) return;
+    const h: StraceHold = { syscall: 'rt_sigaction', ordinal: ordinalOf(calls, 'rt_sigaction', /^SIGTERM, \{sa_handler=SIG_DFL/, stopped), at: 'exit', args: (a) => a[0] === 15n, stderr: (s) => s.includes('stopped:') };
+    const r = start(h);
+    await r.waitFor(/^honeyport: ready$/m);
+    await r.signal('SIGTERM');
+    await r.heldAt(h);
+    await r.signal('SIGTERM');
+    await assertCleanStop(r, 'SIGTERM');
   });
 
   it('the dry run saw every marked call (the stages exist)', () => {
