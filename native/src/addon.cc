@@ -459,6 +459,14 @@ Napi::Value TrimMallocJs(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// exitNow(code): _exit(code), for the stop's deadline. process.exit() first
+// shuts libuv down, which joins its thread pool: one pool thread stuck in the
+// kernel (opening a FIFO, a hung network mount) holds the process forever.
+// Nothing is flushed here: stderr and stdout lines were written synchronously.
+Napi::Value ExitNowJs(const Napi::CallbackInfo& info) {
+  _exit(info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1);
+}
+
 // adviseDontNeed(ranges: Float64Array) -> number: madvise(MADV_DONTNEED)
 // over each [ranges[2i], ranges[2i+1]) and the bytes advised. The caller
 // (src/sensor/resident-file-pages.ts) picks only read-only private file
@@ -510,6 +518,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listeningTcp", Napi::Function::New<ListeningTcpJs>(env, "listeningTcp"));
   exports.Set("trimMalloc", Napi::Function::New<TrimMallocJs>(env, "trimMalloc"));
   exports.Set("adviseDontNeed", Napi::Function::New<AdviseDontNeedJs>(env, "adviseDontNeed"));
+  exports.Set("exitNow", Napi::Function::New<ExitNowJs>(env, "exitNow"));
   return exports;
 }
 

@@ -107,6 +107,8 @@ export interface NativeAddon {
   trimMalloc(): boolean;
   /** madvise(MADV_DONTNEED) over [start, end) pairs; bytes advised (resident-file-pages.ts picks the ranges). Absent in an addon built before it. */
   adviseDontNeed?(ranges: Float64Array): number;
+  /** _exit(code): ends the process even when a libuv pool thread is stuck, which process.exit() waits for. Absent in an addon built before it. */
+  exitNow?(code: number): never;
 }
 
 export type NativeLoadResult =

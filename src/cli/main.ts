@@ -15,6 +15,7 @@ import { DEFAULT_NEW_SOURCE_RATE } from '../detect/detector.js';
 import { CAPTURE_BACKENDS, defaultCaptureBackend, type CaptureBackend } from '../capture/capture-backend.js';
 import { DEFAULT_PCAP_BUFFER_MIB, DEFAULT_RING_MIB, defaultRingMiB } from '../capture/ring-size.js';
 import { escapeForMessage } from '../validation/echo.js';
+import { startupSignals } from './startup-signals.js';
 
 const MAX_MESSAGE = 4000;
 
@@ -106,6 +107,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--user <name>', 'started as root: once the packet sockets, files and ports are open, run as this user, keeping only CAP_NET_BIND_SERVICE when a --policy reload may bind ports; "root" stays root (default: honeyport where that user exists)')))
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (o: DeliveryFlags & { policy?: string; host?: string; interface: string[]; window: string; serverAddress: string[]; maxTrackedKeys: string; newSourceRate: string; ringSize?: string; capture: CaptureBackend; stateDir: string; metricsListen?: string; heartbeat: string; allowPublicAddress?: boolean; fingerprints?: string | boolean; user?: string }) => {
+      // First: a signal from here on is a stop (or reload) carried out once the sensor runs, never the default action.
+      const signals = startupSignals();
       const detection = parseDetectionFlags(o);
       const heartbeatMs = parseHeartbeat(o.heartbeat, '--heartbeat');
       const ringMiB = o.ringSize === undefined ? defaultRingMiB(o.capture) : parsePositiveInt(o.ringSize, '--ring-size', 4096);
@@ -135,6 +138,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         metricsListen,
         heartbeatMs,
         user: o.user,
+        signals,
       }));
     });
 

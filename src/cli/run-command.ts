@@ -28,6 +28,7 @@ import { snapshotter } from '../state/snapshot.js';
 import { StateReporter } from '../state/state-reporter.js';
 import { escapeForMessage } from '../validation/echo.js';
 import { CliError, ExitCode } from './exit-codes.js';
+import { STOP_DEADLINE_MS, type StartupSignals } from './startup-signals.js';
 import { packageVersion } from './version.js';
 import type { ListenAddress } from '../metrics/listen-address.js';
 import type { MetricsServer } from '../metrics/metrics-server.js';
@@ -48,6 +49,8 @@ export interface RunCommandOptions extends DetectionSettings {
   readonly heartbeatMs: number | undefined;
   /** `--user`: who to run as once the sockets, files and ports are open (privilege-drop.ts). */
   readonly user: string | undefined;
+  /** Listening since the command began (startupSignals()): what was asked during start-up is carried out once the sensor runs. */
+  readonly signals: StartupSignals;
 }
 
 /** `port 445/tcp on 0.0.0.0: listening` / `occupied by pid 812 (smbd)` / `failed (EACCES): …` */
@@ -65,12 +68,7 @@ export function statusLine(s: PortStatus): string {
   }
 }
 
-/**
- * SIGTERM/SIGINT end the process within this (README "Signals"): sinks get
- * DELIVERY_CLOSE_MS to deliver, then what is left is spooled. Should the
- * stop sequence itself hang, the process exits 1 at the deadline.
- */
-export const STOP_DEADLINE_MS = 10_000;
+export { STOP_DEADLINE_MS } from './startup-signals.js';
 const DELIVERY_CLOSE_MS = 5_000;
 
 const log = (line: string): void => {
@@ -78,14 +76,6 @@ const log = (line: string): void => {
 };
 
 export async function runCommand(o: RunCommandOptions): Promise<number> {
-  // A stop asked for while the sensor starts is kept and carried out once it runs (below), with its stop document:
-  // SIGTERM's default action would end it without one. Listening from the first instant also means the signal's
-  // disposition is never the default while the command runs.
-  const stopRequests: StopReason[] = [];
-  const earlyTerm = (): void => void stopRequests.push({ kind: 'signal', signal: 'SIGTERM' });
-  const earlyInt = (): void => void stopRequests.push({ kind: 'signal', signal: 'SIGINT' });
-  process.on('SIGTERM', earlyTerm);
-  process.on('SIGINT', earlyInt);
   // Everything that can be judged without opening anything is judged first.
   const interfaceTable = interfaceIndexTable();
   const unknown = unknownInterfaces(o.interfaces, interfaceTable);
@@ -98,6 +88,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   for (const w of eligibility.warnings) log(`warning: ${w}`);
   const native = loadNative();
   if (!native.ok) throw new CliError(native.reason, ExitCode.FAILURE);
+  const exitNow = native.addon.exitNow;
+  if (exitNow) o.signals.exitWith((code) => exitNow.call(native.addon, code));
   let plan: PrivilegePlan;
   try {
     plan = planPrivileges({ requested: o.user, euid: process.geteuid?.() ?? 0, reloadBindsPorts: o.policyFile !== undefined, lookup: (name) => native.addon.lookupUser(name) });
@@ -303,12 +295,18 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   };
 
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const onHup = (): void => {
+      // Still listened for while stopping: without a listener SIGHUP's default action would end the process.
+      if (stopping) {
+        log('SIGHUP: stopping, no reload');
+        return;
+      }
       reloading = reloading.then(reload, reload);
     };
-    let stopping = false;
     let repeatedFatal = false;
-    const onStop = (reason: StopReason): void => {
+    // `askedAt`: a stop asked for during start-up keeps the deadline counted from its signal.
+    const onStop = (reason: StopReason, askedAt = Date.now()): void => {
       const signal = reason.kind === 'signal' ? reason.signal : 'fatal error';
       if (stopping) {
         // A fault that repeats (every captured batch) is said once, not once per occurrence.
@@ -317,7 +315,6 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         return;
       }
       stopping = true;
-      process.off('SIGHUP', onHup);
       trim.stop();
       log(reason.kind === 'signal' ? `${signal}: stopping` : `fatal error: ${escapeForMessage(reason.message)}; stopping`);
       states.stopping();
@@ -328,16 +325,16 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
       } catch {
         // A fatal error may have left the sensor unable to say: the document then lists what it can.
       }
-      const deadline = Date.now() + STOP_DEADLINE_MS;
+      const deadline = askedAt + STOP_DEADLINE_MS;
       // Ref'd while the stop runs: a hung step must not let the loop drain (exit 13) nor run forever.
-      const backstop = setTimeout(() => {
-        log(`stop did not finish within ${STOP_DEADLINE_MS} ms; exiting`);
-        process.exit(ExitCode.FAILURE);
-      }, STOP_DEADLINE_MS);
+      const backstop = setTimeout(() => o.signals.exitAtDeadline(), Math.max(0, deadline - Date.now()));
       const finish = (code: number): void => {
         // Done: exit as soon as nothing else is pending, and at the latest at the same deadline.
         clearTimeout(backstop);
-        setTimeout(() => process.exit(code), Math.max(0, deadline - Date.now())).unref();
+        setTimeout(() => o.signals.exit(code), Math.max(0, deadline - Date.now())).unref();
+        // After the other 'exit' listeners (registered earlier): Node's teardown would next put SIGTERM and SIGINT back
+        // to their default action, so a second signal then would end a finished stop by the signal instead of its code.
+        if (exitNow) process.once('exit', (exitCode) => exitNow.call(native.addon, exitCode));
         resolve(code);
       };
       void control.close()
@@ -368,13 +365,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
           void delivery.close(DELIVERY_CLOSE_MS).catch(() => undefined).then(() => finish(ExitCode.FAILURE));
         });
     };
-    process.on('SIGHUP', onHup);
-    process.on('SIGTERM', () => onStop({ kind: 'signal', signal: 'SIGTERM' }));
-    process.on('SIGINT', () => onStop({ kind: 'signal', signal: 'SIGINT' }));
-    process.off('SIGTERM', earlyTerm);
-    process.off('SIGINT', earlyInt);
-    const asked = stopRequests[0];
-    if (asked) onStop(asked);
+    o.signals.handOver({ stop: (signal, askedAt) => onStop({ kind: 'signal', signal }, askedAt), reload: onHup });
     // A fatal error stops the sensor like a signal, so its message reaches the SIEM in the last state document.
     const onFatal = (err: unknown): void => onStop({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) });
     process.on('uncaughtException', onFatal);
