@@ -24,12 +24,10 @@ import { parseAddress } from '../net/address.js';
 import type { Policy } from '../policy/policy.js';
 import type { DetectionSettings } from '../pipeline/detection-settings.js';
 import type { ConnectionFact } from '../ports/types.js';
-import type { FrameBatch } from '../source/frame-batch.js';
 import { Admission } from './admission.js';
 import { AlarmBuilder } from './alarm-builder.js';
 import { DetectorClock } from './detector-clock.js';
 import { FloodGate, FloodReason } from './flood-gate.js';
-import { FloodPrefetch } from './flood-prefetch.js';
 import { KeyWindows } from './key-windows.js';
 import { LastPort, LastSourcePort } from './last-source-port.js';
 import { CLASSIC_FLAGS } from './flag-rule.js';
@@ -107,7 +105,6 @@ export class Detector {
   private readonly synMemory: SynMemory;
   private readonly repeats: RepeatFilter;
   private readonly lastPorts: LastSourcePort;
-  private readonly prefetcher: FloodPrefetch;
   private readonly fingerprints: DetectorOptions['fingerprints'];
 
   constructor(options: DetectorOptions) {
@@ -123,7 +120,6 @@ export class Detector {
     this.synMemory = new SynMemory(seed ^ 0x2545f491, options.synMemoryBuckets);
     this.repeats = new RepeatFilter(seed ^ 0x68e31da4, options.windowMicros, this.clock);
     this.lastPorts = new LastSourcePort(seed ^ 0x1b873593);
-    this.prefetcher = new FloodPrefetch(this.admission, this.windows, this.lastPorts, this.synMemory);
     const newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
     this.alarms = new AlarmBuilder(policy, { trackedKeyLimit: n, newSourceRate }, this.counters, options.onAlarm);
     this.flood = new FloodGate(policy.ports.length, newSourceRate, this.alarms, this.clock, this.window);
@@ -171,16 +167,6 @@ export class Detector {
 
   get trackedKeys(): number {
     return this.windows.size;
-  }
-
-  /**
-   * Reads, for every frame of `b` that looks like a probe, the table lines
-   * `observe` will need, so that their cache misses overlap instead of
-   * queueing one per packet (flood-prefetch.ts). Changes nothing: whether
-   * it ran or not, the frames' observe calls do and decide the same.
-   */
-  prefetch(b: FrameBatch): void {
-    this.prefetcher.run(b);
   }
 
   /** Looks at one decoded segment seen at `tsMicros`; may raise alarms. */

@@ -62,36 +62,10 @@ export class KeyTable {
   }
 
   private hashProbe(n: number): number {
-    return this.hashOf(this.probe, n);
-  }
-
-  /** The hash of the key in `words[0..n)` (n as for find), which also places it: slot `hash & slotMask`. */
-  hashOf(words: Uint32Array, n: number): number {
+    const probe = this.probe;
     let h = this.seed;
-    for (let i = 0; i < n; i++) h = mix(h, words[i]!);
+    for (let i = 0; i < n; i++) h = mix(h, probe[i]!);
     return finish(h ^ n);
-  }
-
-  /** Slots - 1: a key's first slot is `hashOf(...) & slotMask`. */
-  get slotMask(): number {
-    return this.mask;
-  }
-
-  /**
-   * Reads only (a batch pre-pass, see flood-prefetch.ts): whether slot `s`
-   * is taken (the in-cache bitmap), and the entry it holds, or -1.
-   */
-  takenAt(s: number): boolean {
-    return (this.taken[s >>> 5]! & (1 << (s & 31))) !== 0;
-  }
-
-  entryAt(s: number): number {
-    return this.slots[s]! - 1;
-  }
-
-  /** Reads only: the first key word and the hash of entry `e` (the lines find compares), combined. */
-  touchEntry(e: number): number {
-    return this.keys[e * this.width]! ^ this.hashes[e]!;
   }
 
   private equalsProbe(entry: number): boolean {

@@ -102,23 +102,6 @@ export class KeyWindows {
     return this.keys.probe;
   }
 
-  /** The key table itself, for a batch pre-pass that only reads it (flood-prefetch.ts). */
-  get table(): KeyTable {
-    return this.keys;
-  }
-
-  /**
-   * Reads only (a batch pre-pass, flood-prefetch.ts): the lines a further
-   * probe of key `e` reads and writes (find's compare, addPending), as a
-   * number that means nothing.
-   */
-  touch(e: number): number {
-    return (
-      this.keys.touchEntry(e) ^ this.pending[e]! ^ this.pendKinds[e]! ^ this.pendFlags[e]! ^
-      this.pendPortCount[e]! ^ this.pendPorts[e * MAX_SOURCE_PORTS]! ^ (this.pendLast[e]! > 0 ? 1 : 0)
-    );
-  }
-
   /** Fills the scratch key from addresses and port. */
   load(family: number, src: Uint8Array, dst: Uint8Array, port: number, tunnelA = 0, tunnelB = 0): void {
     fillKey(this.keys.probe, family, src, dst, port, tunnelA, tunnelB);

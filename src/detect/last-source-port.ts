@@ -62,38 +62,28 @@ export class LastSourcePort {
   }
 
   /**
-   * The set of the source in `words[0..hashed)`. An untunnelled IPv4 source
-   * (probe-key.ts: its address and the family): the low half of a seeded
-   * bijection of its 32 bits, whose high half is its tag.
-   */
-  setOf(words: Uint32Array, hashed: number): number {
-    if (hashed === 2) return finish(mix(this.seed, words[0]!) ^ words[1]!) & this.setMask;
-    let a = this.seed;
-    for (let i = 0; i < hashed; i++) a = mix(a, words[i]!);
-    return finish(a ^ hashed) & this.setMask;
-  }
-
-  /** Reads only (a batch pre-pass, see flood-prefetch.ts): the first way of `set`, the line a lookup in it waits for. */
-  touchSet(set: number): number {
-    return this.words[set * WAYS]!;
-  }
-
-  /**
    * What the table holds of the source in `words[0..hashed)`: `near` when
    * its last source port is 0..NEAR_SOURCE_PORT below `port` (mod 2^16),
    * `far` when it holds another, `unknown` when it holds none; either way
    * `port` becomes its last one and it becomes the most recent of its set.
    */
   lookup(words: Uint32Array, hashed: number, port: number): LastPortAnswer {
-    const set = this.setOf(words, hashed);
+    let set: number;
     let tag: number;
     if (hashed === 2) {
-      // The other half of setOf's bijection.
-      tag = finish(mix(this.seed, words[0]!) ^ words[1]!) >>> 16;
+      // An untunnelled IPv4 source (probe-key.ts: its address and the family): a bijection of its 32 bits.
+      const h = finish(mix(this.seed, words[0]!) ^ words[1]!);
+      set = h & this.setMask;
+      tag = h >>> 16;
     } else {
+      let a = this.seed;
       let b = this.seed ^ 0x9e3779b9;
-      // A different transform of each word: the tag must not be a function of the set's hash.
-      for (let i = 0; i < hashed; i++) b = mix(b, Math.imul(words[i]! ^ 0x7f4a7c15, 0x2c1b3c6d));
+      for (let i = 0; i < hashed; i++) {
+        a = mix(a, words[i]!);
+        // A different transform of each word: the two hashes must not be functions of one another.
+        b = mix(b, Math.imul(words[i]! ^ 0x7f4a7c15, 0x2c1b3c6d));
+      }
+      set = finish(a ^ hashed) & this.setMask;
       tag = finish(b ^ (hashed << 8)) >>> 16;
     }
     const w = this.words;

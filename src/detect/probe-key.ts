@@ -48,27 +48,6 @@ export function fillKey(probe: Uint32Array, family: number, src: Uint8Array, dst
   }
 }
 
-/**
- * fillKey for an untunnelled probe whose addresses are read from `bytes`
- * (a captured frame: source at `srcAt`, destination at `dstAt`, 4 or 16
- * bytes by family): the same words fillKey writes for the decoded segment.
- */
-export function fillKeyAt(probe: Uint32Array, family: number, bytes: Uint8Array, srcAt: number, dstAt: number, port: number): void {
-  probe[0] = loadWord(bytes, srcAt);
-  probe[1] = loadWord(bytes, dstAt);
-  probe[KEY_PORT_FAMILY] = (port << 8) | family;
-  probe[KEY_TUNNEL] = 0;
-  probe[KEY_TUNNEL + 1] = 0;
-  if (family === 4) {
-    probe[3] = 0; probe[4] = 0; probe[5] = 0; probe[6] = 0; probe[7] = 0; probe[8] = 0;
-    return;
-  }
-  for (let k = 1; k < 4; k++) {
-    probe[2 + k] = loadWord(bytes, srcAt + k * 4);
-    probe[5 + k] = loadWord(bytes, dstAt + k * 4);
-  }
-}
-
 /** Fills a source key from a filled deduplication key. */
 export function fillSourceFromKey(source: Uint32Array, key: Uint32Array, family: number): void {
   source[0] = key[0]!;

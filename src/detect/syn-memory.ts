@@ -72,28 +72,17 @@ export class SynMemory {
    * SYN's (above 16 bits, so it never collides with a port).
    */
   private locate(words: Uint32Array, hashed: number, remotePort: number): void {
-    let b = this.seed ^ 0x9e3779b9;
-    // A different transform of each word: the tag must not be a function of the bucket's hash.
-    for (let i = 0; i < hashed; i++) b = mix(b, Math.imul(words[i]! ^ 0x2545f491, 0x27d4eb2f));
-    b = finish(mix(b, remotePort ^ 0x20000) ^ hashed);
-    this.bucket = this.bucketOf(words, hashed, remotePort);
-    this.tag = b === 0 ? 1 : b; // 0 marks a free way
-  }
-
-  /**
-   * Where the connection's bucket starts in `ways` (arguments as for
-   * locate, `remotePort` with the direction ORed in).
-   */
-  bucketOf(words: Uint32Array, hashed: number, remotePort: number): number {
     let a = this.seed;
-    for (let i = 0; i < hashed; i++) a = mix(a, words[i]!);
+    let b = this.seed ^ 0x9e3779b9;
+    for (let i = 0; i < hashed; i++) {
+      a = mix(a, words[i]!);
+      // A different transform of each word: the tag must not be a function of the bucket's hash.
+      b = mix(b, Math.imul(words[i]! ^ 0x2545f491, 0x27d4eb2f));
+    }
     a = finish(mix(a, remotePort) ^ hashed);
-    return (a & this.mask) * SYN_MEMORY_WAYS * 2;
-  }
-
-  /** Reads only (a batch pre-pass, see flood-prefetch.ts): the bucket's line, as a number that means nothing. */
-  touchBucket(bucket: number): number {
-    return this.ways[bucket] !== 0 ? 1 : 0;
+    b = finish(mix(b, remotePort ^ 0x20000) ^ hashed);
+    this.bucket = (a & this.mask) * SYN_MEMORY_WAYS * 2;
+    this.tag = b === 0 ? 1 : b; // 0 marks a free way
   }
 
   /** A SYN of the connection, going `direction`, was seen at `at.tsMicros` (a field: a time passed as an argument is boxed). */

@@ -38,13 +38,6 @@ export interface ProbePipelineOptions {
    * the hot loop without one stays as small as V8 inlines it.
    */
   readonly tap?: (seg: TcpSegment) => void;
-  /**
-   * Before decoding a batch, load the detector's table lines its frames
-   * will need (Detector.prefetch): a flood's cache misses then overlap.
-   * Default: on without a prefilter (live), off with one (a replay skips
-   * most frames unread).
-   */
-  readonly prefetch?: boolean;
 }
 
 export class ProbePipeline {
@@ -54,7 +47,6 @@ export class ProbePipeline {
   readonly probeTally = new ProbeTally();
   readonly #prefilter: FramePrefilter | undefined;
   readonly #tap: ((seg: TcpSegment) => void) | undefined;
-  readonly #prefetch: boolean;
 
   constructor(settings: DetectionSettings, o: ProbePipelineOptions) {
     this.decoder = new Decoder({ followTunnels: o.followTunnels ?? true });
@@ -66,7 +58,6 @@ export class ProbePipeline {
     });
     this.#prefilter = o.prefilter ? new FramePrefilter(settings.policy) : undefined;
     this.#tap = o.tap;
-    this.#prefetch = o.prefetch ?? this.#prefilter === undefined;
   }
 
   get decodeCounters(): DecodeCounters {
@@ -93,7 +84,6 @@ export class ProbePipeline {
     const { data, offset, caplen, linktype, iface } = b;
     const table = typeof input === 'number' ? undefined : input;
     const fixed = typeof input === 'number' ? input : 0;
-    if (this.#prefetch) det.prefetch(b);
     for (let i = 0; i < b.count; i++) {
       if (pre !== undefined && pre.skip(data, offset[i]!, caplen[i]!, linktype[i]!)) continue;
       if (dec.decodeAt(b, i) === DecodeStatus.Segment) {
