@@ -34,6 +34,7 @@ import { CLASSIC_FLAGS } from './flag-rule.js';
 import { probeKindOf } from './probe-classifier.js';
 import { fillSourceFromKey, keyHashed, sourceHashed } from './probe-key.js';
 import { RepeatFilter } from './repeat-filter.js';
+import { SightingQueue } from './sighting-queue.js';
 import { probeSeverity } from './severity.js';
 import { SynDirection, SynMemory } from './syn-memory.js';
 import { SourcePorts } from './source-ports.js';
@@ -63,6 +64,12 @@ export interface DetectorOptions extends Omit<DetectionSettings, 'newSourceRate'
   readonly admitAll?: boolean;
   /** Buckets of the SYN memory (power of two; see SynMemory). */
   readonly synMemoryBuckets?: number;
+  /**
+   * Queue the flood's last-source-port lookups whose answer cannot matter
+   * (sighting-queue.ts; default true). False only for the unit test that
+   * compares the tables with and without the queue.
+   */
+  readonly deferSightings?: boolean;
 }
 
 export interface DetectorCounters {
@@ -105,6 +112,8 @@ export class Detector {
   private readonly synMemory: SynMemory;
   private readonly repeats: RepeatFilter;
   private readonly lastPorts: LastSourcePort;
+  private readonly sightings: SightingQueue;
+  private readonly deferSightings: boolean;
   private readonly fingerprints: DetectorOptions['fingerprints'];
 
   constructor(options: DetectorOptions) {
@@ -120,6 +129,8 @@ export class Detector {
     this.synMemory = new SynMemory(seed ^ 0x2545f491, options.synMemoryBuckets);
     this.repeats = new RepeatFilter(seed ^ 0x68e31da4, options.windowMicros, this.clock);
     this.lastPorts = new LastSourcePort(seed ^ 0x1b873593);
+    this.sightings = new SightingQueue(this.lastPorts, this.repeats, this.clock);
+    this.deferSightings = options.deferSightings ?? true;
     const newSourceRate = options.newSourceRate ?? DEFAULT_NEW_SOURCE_RATE;
     this.alarms = new AlarmBuilder(policy, { trackedKeyLimit: n, newSourceRate }, this.counters, options.onAlarm);
     this.flood = new FloodGate(policy.ports.length, newSourceRate, this.alarms, this.clock, this.window);
@@ -226,7 +237,9 @@ export class Detector {
     const s = this.sources.track(windows.probe, seg.family, portIndex);
     // Its port, so that its repeat to a port over the rate counts as near (one lookup per new key, not per flood probe).
     fillSourceFromKey(this.sources.probe, windows.probe, seg.family);
-    this.lastPorts.lookup(this.sources.probe, sourceHashed(this.sources.probe, seg.family), seg.srcPort);
+    const hashed = sourceHashed(this.sources.probe, seg.family);
+    if (this.deferSightings) this.sightings.defer(this.sources.probe, hashed, seg.srcPort, false);
+    else this.lastPorts.lookup(this.sources.probe, hashed, seg.srcPort);
     windows.setSource(e, s);
     const touched = this.sources.mask(s);
     this.alarms.probe(windows.view(e, touched), 'first', {
@@ -270,6 +283,12 @@ export class Detector {
     if (!any) fillSourceFromKey(sources.probe, this.windows.probe, family);
     const words = sources.probe;
     const hashed = sourceHashed(words, family);
+    if (!any && !flood.nearPromotionAvailable(portIndex) && this.deferSightings) {
+      // No token in either bucket: the answer cannot matter now, only the table's update and the filter's add (queued, in order).
+      this.sightings.defer(words, hashed, seg.srcPort, true);
+      return false;
+    }
+    this.sightings.flush();
     const last = this.lastPorts.lookup(words, hashed, seg.srcPort);
     let promoted: boolean;
     if (last === LastPort.near) promoted = flood.takeNearPromotion(portIndex) || (any && flood.takePromotion(portIndex));

@@ -94,6 +94,16 @@ export class FloodGate {
   }
 
   /**
+   * Whether port `i`'s bucket for near repeats has a token now; takes none.
+   * With promotionAvailable false as well, no lookup's answer can matter
+   * (sighting-queue.ts).
+   */
+  nearPromotionAvailable(i: number): boolean {
+    this.refill(this.nearPromotions, this.nearPromotionsAt, i);
+    return this.nearPromotions[i]! >= 1;
+  }
+
+  /**
    * Takes a token of port `i`'s bucket for repeats from a near source port
    * (a real sender's); false when it is empty.
    */

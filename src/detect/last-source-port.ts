@@ -68,24 +68,40 @@ export class LastSourcePort {
    * `port` becomes its last one and it becomes the most recent of its set.
    */
   lookup(words: Uint32Array, hashed: number, port: number): LastPortAnswer {
-    let set: number;
-    let tag: number;
+    this.place(words, hashed);
+    return this.lookupPlaced(this.placedSet, this.placedTag, port);
+  }
+
+  /** Set and tag of the source in `words[0..hashed)`, left in placedSet and placedTag. */
+  place(words: Uint32Array, hashed: number): void {
     if (hashed === 2) {
       // An untunnelled IPv4 source (probe-key.ts: its address and the family): a bijection of its 32 bits.
       const h = finish(mix(this.seed, words[0]!) ^ words[1]!);
-      set = h & this.setMask;
-      tag = h >>> 16;
-    } else {
-      let a = this.seed;
-      let b = this.seed ^ 0x9e3779b9;
-      for (let i = 0; i < hashed; i++) {
-        a = mix(a, words[i]!);
-        // A different transform of each word: the two hashes must not be functions of one another.
-        b = mix(b, Math.imul(words[i]! ^ 0x7f4a7c15, 0x2c1b3c6d));
-      }
-      set = finish(a ^ hashed) & this.setMask;
-      tag = finish(b ^ (hashed << 8)) >>> 16;
+      this.placedSet = h & this.setMask;
+      this.placedTag = h >>> 16;
+      return;
     }
+    let a = this.seed;
+    let b = this.seed ^ 0x9e3779b9;
+    for (let i = 0; i < hashed; i++) {
+      a = mix(a, words[i]!);
+      // A different transform of each word: the two hashes must not be functions of one another.
+      b = mix(b, Math.imul(words[i]! ^ 0x7f4a7c15, 0x2c1b3c6d));
+    }
+    this.placedSet = finish(a ^ hashed) & this.setMask;
+    this.placedTag = finish(b ^ (hashed << 8)) >>> 16;
+  }
+
+  placedSet = 0;
+  placedTag = 0;
+
+  /** Reads only: the first way of `set`, so that a batch of deferred lookups takes its cache misses together. */
+  touchSet(set: number): number {
+    return this.words[set * WAYS]!;
+  }
+
+  /** lookup() of a source already placed (set and tag from `place`). */
+  lookupPlaced(set: number, tag: number, port: number): LastPortAnswer {
     const w = this.words;
     const base = set * WAYS;
     const t = tag << 16;

@@ -142,6 +142,21 @@ export class RepeatFilter {
     if (n + 1 === PENDING) this.applyPending();
   }
 
+  /**
+   * remember() for an add that was itself deferred by the caller: its time
+   * is `times[j]` (a sighting queue's; a time passed as an argument would be
+   * boxed), not the clock's.
+   */
+  rememberAt(words: Uint32Array, hashed: number, times: Float64Array, j: number): void {
+    this.hash(words, hashed);
+    const n = this.pendingCount;
+    this.pendingBlock[n] = this.hashBlock;
+    this.pendingBits[n] = this.hashBits;
+    this.pendingAt[n] = times[j]!;
+    this.pendingCount = n + 1;
+    if (n + 1 === PENDING) this.applyPending();
+  }
+
   /** The source's block (its first word, without the generation offset) and the seed of its bits, from `hash`. */
   private hashBlock = 0;
   private hashBits = 0;
