@@ -130,6 +130,8 @@ export class MetricsServer {
     }
     const timer = setTimeout(() => {
       this.counters.timedOut++;
+      // Freed now, as an eviction is: the socket's 'close' comes a turn or more later, and the slot is free already.
+      this.release(socket);
       socket.destroy();
     }, this.limits.deadlineMs).unref();
     socket.unref();
