@@ -49,7 +49,8 @@ function mainThreadCalls(trace: string, pid: number): TracedCall[] {
   const main = String(pid);
   const out: TracedCall[] = [];
   for (const line of trace.split('\n')) {
-    const m = /^(\d+) ([a-z0-9_]+)\((.*)$/.exec(line);
+    // strace -f pads the pid column to five places: a 4-digit pid is followed by two spaces.
+    const m = /^(\d+) +([a-z0-9_]+)\((.*)$/.exec(line);
     if (m && m[1] === main) out.push({ name: m[2]!, text: m[3]! });
   }
   return out;
