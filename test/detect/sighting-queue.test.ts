@@ -23,6 +23,7 @@ import type { Policy } from '../../src/policy/policy.js';
 import { readCapture } from '../../src/source/capture-file.js';
 import { FrameBatch } from '../../src/source/frame-batch.js';
 import { ethernet, fragmentIpv4, ipv4, ipv6, Link, frameFor, sll, tcp, type VlanTag } from '../helpers/frame-builder.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const policy: Policy = {
   name: 'test',
@@ -30,17 +31,6 @@ const policy: Policy = {
   ports: [{ port: 445, protocol: 'tcp' }, { port: 22, protocol: 'tcp6' }, { port: 3389, protocol: 'tcp' }, { port: 3389, protocol: 'tcp6' }],
   whitelist: [],
 };
-
-/** xorshift32: the same frames every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
 
 const PORTS = [445, 22, 3389, 80];
 const FLAGS = [TcpFlag.SYN, TcpFlag.SYN, TcpFlag.SYN, TcpFlag.ACK, TcpFlag.SYN | TcpFlag.ACK, TcpFlag.FIN, 0, TcpFlag.FIN | TcpFlag.PSH | TcpFlag.URG, TcpFlag.RST];
@@ -144,7 +134,7 @@ function assertSameState(on: Detector, off: Detector, alarmsOn: Alarm[], alarmsO
 
 describe('sighting queue', () => {
   it('changes nothing: random frames give the same alarms, counters and tables with and without it', () => {
-    const r = rng(0x5eed);
+    const r = seededRandom(0x5eed);
     const { on, off, alarmsOn, alarmsOff, feed } = pair();
     let t = 1.7e15;
     let first = 0;

@@ -8,24 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { SYN_MEMORY_MICROS, SynDirection, SynMemory } from '../../src/detect/syn-memory.js';
-
-/** xorshift32: the same stream every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
+import { seededRandom } from '../helpers/seeded-random.js';
 
 type Inside = { ways: Float64Array; applyPending(): void };
 
 describe('SYN memory: deferred remembers', () => {
   for (const buckets of [4, 64, 1 << 15]) {
     it(`answers as a table that remembers at once (${buckets} buckets)`, () => {
-      const r = rng(buckets);
+      const r = seededRandom(buckets);
       const deferred = new SynMemory(0x2545f491, buckets);
       const immediate = new SynMemory(0x2545f491, buckets);
       const words = new Uint32Array(11);
