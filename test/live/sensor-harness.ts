@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
 import { canonicalV6, createTopology, destroyTopology, runIn, spawnIn, type RunResult, type Topology } from './netns.js';
 
 /** Repository root, from dist/test/live/. */
@@ -569,4 +570,21 @@ export function hping3(ns: string, args: readonly string[], target: string): Pro
 /** Runs a short python3 program inside `ns`. */
 export function python(ns: string, program: string, args: readonly string[], timeoutMs = 15_000): Promise<RunResult> {
   return runIn(ns, 'python3', ['-c', program, ...args], timeoutMs);
+}
+
+/**
+ * What a test that runs the sensor as another user sets up: a namespace of
+ * its own (`ns`, lo up), a copy of the command line that user can read
+ * (the checkout may sit under a 0700 home; under the sanitizer pass the ASan
+ * addon too), and a scratch directory of `dirMode`. The caller removes all
+ * three in its `after`.
+ */
+export function otherUserTestbed(ns: string, dirPrefix: string, dirMode: number): { staged: StagedCopy; dir: string } {
+  execFileSync('ip', ['netns', 'add', ns]);
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const asan = process.env.HONEYPORT_NATIVE === 'asan' ? ['native/build/Release/honeyport_native_asan.node'] : [];
+  const staged = stageReadableCopy(['dist/src', 'build/Release/honeyport_native.node', ...asan], { dependencies: true });
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  chmodSync(dir, dirMode);
+  return { staged, dir };
 }

@@ -14,12 +14,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
-import { parseAlarms, sleep } from './sensor-harness.js';
-import { liveSkipReason } from './sensor-harness.js';
+import type { StagedCopy } from '../helpers/stage-readable.js';
+import { liveSkipReason, otherUserTestbed, parseAlarms, sleep } from './sensor-harness.js';
 
 const USER = 'nobody';
 const CAP_NET_BIND_SERVICE = 1n << 10n;
@@ -114,12 +112,7 @@ describe('honeyport run as root drops to --user after opening what needs root (l
       console.log(`      (skipped: ${why})`);
       this.skip();
     }
-    execFileSync('ip', ['netns', 'add', ns]);
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const asan = process.env.HONEYPORT_NATIVE === 'asan' ? ['native/build/Release/honeyport_native_asan.node'] : [];
-    staged = stageReadableCopy(['dist/src', 'build/Release/honeyport_native.node', ...asan], { dependencies: true });
-    dir = mkdtempSync(join(tmpdir(), 'hp-privdrop-'));
-    chmodSync(dir, 0o755);
+    ({ staged, dir } = otherUserTestbed(ns, 'hp-privdrop-', 0o755));
   });
 
   afterEach(function () {

@@ -7,12 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
-import { liveSkipReason, sleep } from './sensor-harness.js';
+import type { StagedCopy } from '../helpers/stage-readable.js';
+import { liveSkipReason, otherUserTestbed, sleep } from './sensor-harness.js';
 
 const USER = 'nobody';
 
@@ -44,13 +43,7 @@ describe('honeyport run as an unprivileged user with only its two capabilities (
       console.log(`      (skipped: ${why})`);
       this.skip();
     }
-    execFileSync('ip', ['netns', 'add', ns]);
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    // Under the sanitizer pass (HONEYPORT_NATIVE=asan) the child loads the ASan build: stage it too.
-    const asan = process.env.HONEYPORT_NATIVE === 'asan' ? ['native/build/Release/honeyport_native_asan.node'] : [];
-    staged = stageReadableCopy(['dist/src', 'build/Release/honeyport_native.node', ...asan], { dependencies: true });
-    dir = mkdtempSync(join(tmpdir(), 'hp-priv-'));
-    chmodSync(dir, 0o777);
+    ({ staged, dir } = otherUserTestbed(ns, 'hp-priv-', 0o777));
     writeFileSync(join(dir, 'policy.yaml'), 'name: caps\nos: linux\nports:\n  - { port: 445, protocol: tcp }\n  - { port: 14445, protocol: tcp }\n', { mode: 0o644 });
   });
 
