@@ -19,11 +19,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stageReadableCopy, type StagedCopy } from '../helpers/stage-readable.js';
-import { isStateDocument, liveSkipReason, parseDocuments, REPO_ROOT, sleep } from './sensor-harness.js';
+import type { StagedCopy } from '../helpers/stage-readable.js';
+import { isStateDocument, liveSkipReason, otherUserTestbed, parseDocuments, REPO_ROOT, sleep } from './sensor-harness.js';
 
 const USER = 'nobody';
 const PORT = 14611;
@@ -258,12 +257,7 @@ describe('a stop asked for at any instant of start-up (live)', function () {
       console.log(`      (skipped: ${why})`);
       this.skip();
     }
-    execFileSync('ip', ['netns', 'add', ns]);
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const asan = process.env.HONEYPORT_NATIVE === 'asan' ? ['native/build/Release/honeyport_native_asan.node'] : [];
-    staged = stageReadableCopy(['dist/src', 'build/Release/honeyport_native.node', ...asan], { dependencies: true });
-    dir = mkdtempSync(join(tmpdir(), 'hp-stopstart-'));
-    chmodSync(dir, 0o755);
+    ({ staged, dir } = otherUserTestbed(ns, 'hp-stopstart-', 0o755));
     holdWrite = join(dir, 'hold-write.so');
     execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', holdWrite, join(REPO_ROOT, 'test/live/hold-write.c'), '-ldl']);
     chmodSync(holdWrite, 0o755);
@@ -425,19 +419,14 @@ describe('a stop asked for at any instant of start-up (live)', function () {
     assert.equal(execFileSync('ip', ['netns', 'pids', ns]).toString().trim(), '', 'no process left in the namespace');
   });
 
-  it('a second SIGTERM once the stop is done, while the process exits: still exit 0', async () => {
-    // Where the dry run's stop put SIGTERM back to its default action after the last line, if it did: held there.
+  it('a finished stop never gives SIGTERM back its default action, so a second SIGTERM then cannot kill it', () => {
+    // Node's teardown used to reset SIGTERM to SIG_DFL after the last line; a SIGTERM held there (strace, delay_exit on
+    // that rt_sigaction) died by the signal. The stop now ends by _exit once the exit listeners ran: the dry run's
+    // trace must show no such reset after `stopped:` (the old code fails here, deterministically).
     const stopped = calls.findIndex((c) => c.name === 'write' && /^2, "honeyport: stopped:/.test(c.text));
+    assert.ok(stopped > 0, 'the dry run wrote its stopped line');
     const reset = calls.findIndex((c, i) => i > stopped && c.name === 'rt_sigaction' && /^SIGTERM, \{sa_handler=SIG_DFL/.test(c.text));
-    // None after the fix (the stop ends by _exit after the last exit listener): then there is no such instant to hold.
-    if (reset < 0) return;
-    const h: StraceHold = { syscall: 'rt_sigaction', ordinal: ordinalOf(calls, 'rt_sigaction', /^SIGTERM, \{sa_handler=SIG_DFL/, stopped), at: 'exit', args: (a) => a[0] === 15n, stderr: (s) => s.includes('stopped:') };
-    const r = start(h);
-    await r.waitFor(/^honeyport: ready$/m);
-    await r.signal('SIGTERM');
-    await r.heldAt(h);
-    await r.signal('SIGTERM');
-    await assertCleanStop(r, 'SIGTERM');
+    assert.equal(reset, -1, `SIGTERM reset to its default action after the stop: ${calls[reset]?.text}`);
   });
 
   it('the dry run saw every marked call (the stages exist)', () => {
