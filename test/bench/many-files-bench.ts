@@ -55,7 +55,13 @@ async function mainThreadBusyMs(paths: readonly string[], workers: number): Prom
   return busy;
 }
 
-export async function manyFilesBenchTable(o: ManyFilesOptions): Promise<string> {
+export interface ManyFilesReport {
+  readonly text: string;
+  /** Issue 11 item 3 as one line, for the bench's closing summary. */
+  readonly target: string;
+}
+
+export async function manyFilesBenchTable(o: ManyFilesOptions): Promise<ManyFilesReport> {
   const files = Number(process.env.BENCH_FILES ?? 16);
   const each = Number(process.env.BENCH_FILE_PACKETS ?? 250_000);
   const repeats = Number(process.env.BENCH_REPEATS ?? 3);
@@ -88,7 +94,10 @@ export async function manyFilesBenchTable(o: ManyFilesOptions): Promise<string> 
   const row = (name: string, ms: Measurement[], note: string): string =>
     `| ${name.padEnd(38)} | ${range(ms, (m) => m.wallSeconds).padStart(9)} | ${range(ms, (m) => m.cpuSeconds).padStart(9)} | ${range(ms, (m) => m.peakRssMiB, 0).padStart(7)} | ${note}\n`;
   const ratio = (a: Measurement[], b: Measurement[]): string => (Math.min(...a.map((m) => m.wallSeconds)) / Math.min(...b.map((m) => m.wallSeconds))).toFixed(2);
-  return (
+  const target =
+    `many files (${files} × ${each.toLocaleString('en')} packets) on every core, alarms byte-identical to a sequential run: ${same ? 'met' : 'NOT met'} ` +
+    `(${jobs} worker${jobs === 1 ? '' : 's'}; parallel/sequential wall ${ratio(par, seq)}, best runs)`;
+  const text =
     `${files} files of ${each} packets, one timeline (${dir}); ${repeats} runs each, alternating\n\n` +
     '| run                                    | wall s    | cpu s     | MiB     | notes\n' +
     '|----------------------------------------|-----------|-----------|---------|------\n' +
@@ -96,6 +105,6 @@ export async function manyFilesBenchTable(o: ManyFilesOptions): Promise<string> 
     row(`honeyport replay (parallel, ${jobs} job${jobs === 1 ? '' : 's'})`, par, `alarms ${same ? 'byte-identical to sequential' : 'DIFFER from sequential'}`) +
     row('tcpdump -r -w /dev/null <filter>, x files', td, '') +
     `\nparallel/sequential wall (best runs): ${ratio(par, seq)}; parallel/tcpdump: ${ratio(par, td)}\n` +
-    `main thread busy, in process (the critical path): sequential ${ms(busySeq)}, parallel ${ms(busyPar)}\n`
-  );
+    `main thread busy, in process (the critical path): sequential ${ms(busySeq)}, parallel ${ms(busyPar)}\n`;
+  return { text, target };
 }

@@ -41,6 +41,7 @@ const range = (ms: readonly Measurement[], f: (m: Measurement) => number): strin
 
 /** One line that says what was compared, the ratio, and the verdict against `target` (and the moonshot, if any). */
 export function replayRatioLine(label: string, r: ReplayRatio, target: number, moonshot?: number): string {
+  if (!Number.isFinite(r.wallRatio)) return `replay ${label}: n/a (tcpdump's pass took under GNU time's 10 ms resolution: use a larger BENCH_PACKETS)`;
   const verdict = r.wallRatio <= target ? 'met' : 'NOT met';
   const moon = moonshot === undefined ? '' : `; moonshot <= ${moonshot.toFixed(1)}x: ${r.wallRatio <= moonshot ? 'met' : 'not met'}`;
   return (
